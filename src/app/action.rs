@@ -1,0 +1,129 @@
+//! The one vocabulary of state changes.
+//!
+//! Actions a user can bind in a keymap have snake_case names (`quit`,
+//! `command_palette`…); the ones the event loop and background tasks send
+//! are `#[serde(skip)]`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::config::keymap::KeyChord;
+use crate::config::profile::LoadedProfile;
+use crate::config::theme::Theme;
+use crate::probe::ProbeReport;
+
+/// Everything that can change the state.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Leave sitedeck (asks first while jobs run).
+    Quit,
+    /// Show the key bindings.
+    Help,
+    /// Open the command palette.
+    CommandPalette,
+    /// Close the popup or go back to the previous view.
+    Back,
+    /// Show the next view.
+    NextView,
+    /// Show the previous view.
+    PrevView,
+    /// Probe every source again now.
+    Refresh,
+    /// Move the selection up.
+    Up,
+    /// Move the selection down.
+    Down,
+    /// Move the selection a page up.
+    PageUp,
+    /// Move the selection a page down.
+    PageDown,
+    /// Move to the first row.
+    Top,
+    /// Move to the last row.
+    Bottom,
+    /// Open or run what is selected.
+    Select,
+    /// Show the Overview view.
+    OpenOverview,
+    /// Show the site list.
+    OpenSites,
+    /// Switch to the next theme.
+    CycleTheme,
+    /// Complete the palette's input with the selected entry.
+    Complete,
+    /// Answer yes to a question.
+    Confirm,
+    /// Answer no to a question.
+    Cancel,
+
+    /// A key the keymap resolves (internal).
+    #[serde(skip)]
+    Key(KeyChord),
+    /// Text pasted into the terminal (internal).
+    #[serde(skip)]
+    Paste(String),
+    /// The terminal changed size (internal).
+    #[serde(skip)]
+    Resize,
+    /// SIGTERM or SIGHUP: leave now (internal).
+    #[serde(skip)]
+    Terminate,
+    /// The wall clock's minute changed (internal).
+    #[serde(skip)]
+    ClockTick(String),
+    /// Animate the job spinner (internal).
+    #[serde(skip)]
+    SpinnerTick,
+    /// A site profile was read (internal).
+    #[serde(skip)]
+    SiteLoaded(Box<SiteLoad>),
+    /// One source's probe finished (internal).
+    #[serde(skip)]
+    ProbeFinished {
+        /// The probe round it belongs to; older rounds are ignored.
+        round: u64,
+        /// The row in Overview.
+        index: usize,
+        /// The outcome.
+        report: Box<ProbeReport>,
+    },
+    /// The background refresh timer fired (internal).
+    #[serde(skip)]
+    RefreshTick,
+    /// Use the theme with this name (internal, from the palette).
+    #[serde(skip)]
+    SetTheme(String),
+    /// A theme was loaded, with its warnings (internal).
+    #[serde(skip)]
+    ThemeLoaded(Box<(Theme, Vec<String>)>),
+    /// Open the site profile at this path (internal).
+    #[serde(skip)]
+    OpenSite(PathBuf),
+}
+
+/// The result of reading a site profile for the cockpit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteLoad {
+    /// The file that was read.
+    pub path: PathBuf,
+    /// The profile, or the error text to show.
+    pub result: Result<LoadedProfile, String>,
+}
+
+impl PartialEq for LoadedProfile {
+    fn eq(&self, other: &Self) -> bool {
+        self.profile.source_file == other.profile.source_file && self.warnings == other.warnings
+    }
+}
+
+impl Action {
+    /// Parses a bindable action name from a keymap (`"quit"`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        use serde::de::IntoDeserializer;
+        let deserializer: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+            name.into_deserializer();
+        Self::deserialize(deserializer).ok()
+    }
+}

@@ -1,0 +1,36 @@
+//! Effects: the I/O that `update` asks for, as data.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::profile::SiteProfile;
+use crate::probe::Source;
+
+/// Something for the effect runner to do outside `update`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Read and validate a site profile, then send `SiteLoaded`.
+    LoadSite(PathBuf),
+    /// Load a theme by name, then send `ThemeLoaded`.
+    LoadTheme(String),
+    /// Probe these sources (one task each, each with its own timeout) and
+    /// send `ProbeFinished` for each; a newer round cancels an older one.
+    Probe {
+        /// The round number the results carry.
+        round: u64,
+        /// What to probe.
+        sources: Vec<Source>,
+        /// The profile the sources come from.
+        profile: Arc<SiteProfile>,
+        /// The `--context` override.
+        context: Option<String>,
+    },
+    /// Stop probing and stop the refresh timer (the site was closed).
+    StopProbes,
+}
+
+impl PartialEq for SiteProfile {
+    fn eq(&self, other: &Self) -> bool {
+        self.source_file == other.source_file && self.name == other.name
+    }
+}

@@ -1,0 +1,15 @@
+//! The application core: State, Action, `update` and the effects it asks
+//! for. Everything here is synchronous and does no I/O; the event loop in
+//! [`run`] feeds it and carries out the effects.
+
+pub mod action;
+pub mod effect;
+pub mod palette;
+pub mod run;
+pub mod state;
+pub mod update;
+
+pub use action::Action;
+pub use effect::Effect;
+pub use state::State;
+pub use update::update;

@@ -1,0 +1,249 @@
+//! The event loop and the effect runner.
+//!
+//! One `select!` over terminal events, actions from background tasks,
+//! signals and timers. Actions are drained in batches; the screen is drawn
+//! only when something changed, at most once per frame budget, inside a
+//! synchronized update. Idle, nothing is written to the terminal.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::Timelike;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+
+use crate::app::action::{Action, SiteLoad};
+use crate::app::effect::Effect;
+use crate::app::state::State;
+use crate::app::update;
+use crate::config::keymap::KeyChord;
+use crate::config::theme::Theme;
+use crate::config::{Paths, profile};
+use crate::terminal::TerminalGuard;
+
+/// The shortest time between two frames.
+const FRAME_BUDGET: Duration = Duration::from_millis(16);
+/// How often the job spinner turns while jobs run.
+const SPINNER_PERIOD: Duration = Duration::from_millis(250);
+/// How many actions to handle before drawing again.
+const BATCH: usize = 256;
+
+/// Runs the cockpit until the operator quits or a signal arrives.
+pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow::Result<()> {
+    let _guard = TerminalGuard::enter()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    terminal.clear()?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut runner = EffectRunner::new(tx.clone(), paths);
+    spawn_clock(tx.clone());
+    state.clock = clock_now();
+    for effect in initial {
+        runner.run(effect);
+    }
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut events = EventStream::new();
+    let mut spinner = tokio::time::interval(SPINNER_PERIOD);
+    let mut dirty = true;
+    let mut last_frame = Instant::now() - FRAME_BUDGET;
+    loop {
+        if dirty && last_frame.elapsed() >= FRAME_BUDGET {
+            draw(&mut terminal, &state)?;
+            dirty = false;
+            last_frame = Instant::now();
+        }
+        if state.should_quit {
+            break;
+        }
+        let jobs = state.jobs_running() > 0;
+        let mut actions = Vec::new();
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => actions.extend(action_from_event(event)),
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            received = rx.recv_many(&mut actions, BATCH) => {
+                if received == 0 {
+                    break;
+                }
+            }
+            _ = sigterm.recv() => actions.push(Action::Terminate),
+            _ = sighup.recv() => actions.push(Action::Terminate),
+            _ = spinner.tick(), if jobs => actions.push(Action::SpinnerTick),
+            () = sleep_until(last_frame + FRAME_BUDGET), if dirty => {}
+        }
+        while let Ok(more) = rx.try_recv() {
+            actions.push(more);
+            if actions.len() >= BATCH {
+                break;
+            }
+        }
+        for action in actions {
+            dirty = true;
+            for effect in update(&mut state, action) {
+                runner.run(effect);
+            }
+        }
+    }
+    runner.stop_probes();
+    Ok(())
+}
+
+fn draw(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>, state: &State) -> io::Result<()> {
+    crossterm::queue!(
+        terminal.backend_mut(),
+        crossterm::terminal::BeginSynchronizedUpdate
+    )?;
+    terminal.draw(|frame| crate::ui::draw(frame, state))?;
+    crossterm::queue!(
+        terminal.backend_mut(),
+        crossterm::terminal::EndSynchronizedUpdate
+    )?;
+    terminal.backend_mut().flush()
+}
+
+fn action_from_event(event: Event) -> Option<Action> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => {
+            Some(Action::Key(KeyChord::from_event(key)))
+        }
+        Event::Paste(text) => Some(Action::Paste(text)),
+        Event::Resize(_, _) => Some(Action::Resize),
+        _ => None,
+    }
+}
+
+/// The wall clock as the header shows it.
+pub fn clock_now() -> String {
+    chrono::Local::now().format("%H:%M").to_string()
+}
+
+/// Sends the clock once a minute, on the minute.
+fn spawn_clock(tx: UnboundedSender<Action>) {
+    tokio::spawn(async move {
+        loop {
+            let now = chrono::Local::now();
+            let into_minute =
+                u64::from(now.second()) * 1000 + u64::from(now.timestamp_subsec_millis());
+            let wait = 60_000u64.saturating_sub(into_minute).max(1);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            if tx.send(Action::ClockTick(clock_now())).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Carries out effects: spawns the tasks that do the I/O and sends their
+/// results back as actions.
+pub struct EffectRunner {
+    tx: UnboundedSender<Action>,
+    paths: Paths,
+    probes: Vec<JoinHandle<()>>,
+    refresh: Option<JoinHandle<()>>,
+}
+
+impl EffectRunner {
+    /// A runner that reports to `tx`.
+    pub fn new(tx: UnboundedSender<Action>, paths: Paths) -> Self {
+        Self {
+            tx,
+            paths,
+            probes: Vec::new(),
+            refresh: None,
+        }
+    }
+
+    /// Starts one effect.
+    pub fn run(&mut self, effect: Effect) {
+        match effect {
+            Effect::LoadSite(path) => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = profile::load(&path).map_err(|e| e.to_string());
+                    let _ = tx.send(Action::SiteLoaded(Box::new(SiteLoad { path, result })));
+                });
+            }
+            Effect::LoadTheme(name) => {
+                let dir = self.paths.user_themes_dir();
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let loaded = Theme::load(&name, &dir);
+                    let _ = tx.send(Action::ThemeLoaded(Box::new(loaded)));
+                });
+            }
+            Effect::Probe {
+                round,
+                sources,
+                profile,
+                context,
+            } => {
+                self.stop_probes();
+                for source in sources {
+                    let tx = self.tx.clone();
+                    let profile = profile.clone();
+                    let context = context.clone();
+                    self.probes.push(tokio::spawn(async move {
+                        let report = crate::probe::run(&source, &profile, context.as_deref()).await;
+                        let _ = tx.send(Action::ProbeFinished {
+                            round,
+                            index: source.index(),
+                            report: Box::new(report),
+                        });
+                    }));
+                }
+                let tx = self.tx.clone();
+                let every = Duration::from_secs(profile.probes.refresh_seconds);
+                self.refresh = Some(tokio::spawn(async move {
+                    // `update` ignores a tick while the last round still runs.
+                    loop {
+                        tokio::time::sleep(every).await;
+                        if tx.send(Action::RefreshTick).is_err() {
+                            break;
+                        }
+                    }
+                }));
+            }
+            Effect::StopProbes => self.stop_probes(),
+        }
+    }
+
+    /// Cancels the probes in flight and the refresh timer.
+    pub fn stop_probes(&mut self) {
+        for task in self.probes.drain(..) {
+            task.abort();
+        }
+        if let Some(timer) = self.refresh.take() {
+            timer.abort();
+        }
+    }
+}
+
+/// Reads the sites directory into site-list entries (blocking I/O, before
+/// the loop starts or from a blocking task).
+pub fn discover_sites(dir: &Path) -> Vec<crate::app::state::SiteEntry> {
+    profile::discover(dir)
+        .into_iter()
+        .map(|found| {
+            let name = found.display_name();
+            let (environment, error) = match &found.profile {
+                Ok(loaded) => (loaded.profile.environment.to_string(), None),
+                Err(e) => (String::new(), Some(e.to_string())),
+            };
+            crate::app::state::SiteEntry {
+                name,
+                environment,
+                path: found.path,
+                error,
+            }
+        })
+        .collect()
+}

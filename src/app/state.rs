@@ -1,0 +1,230 @@
+//! The whole state of the cockpit. Views read it; only `update` writes it.
+
+use std::path::PathBuf;
+
+use crate::app::palette::Palette;
+use crate::config::keymap::{Focus, KeyChord, Keymap};
+use crate::config::profile::LoadedProfile;
+use crate::config::theme::Theme;
+use crate::probe::{ProbeReport, Source};
+
+/// The views of the cockpit, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The site at a glance: its profile and the live state of every source.
+    Overview,
+    /// The site profiles found, to open one.
+    Sites,
+}
+
+impl View {
+    /// Every view, in tab order.
+    pub const ALL: [View; 2] = [View::Overview, View::Sites];
+
+    /// The tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Overview => "Overview",
+            Self::Sites => "Sites",
+        }
+    }
+}
+
+/// A popup over the main area; it takes the keys while open.
+#[derive(Debug, Clone)]
+pub enum Popup {
+    /// The key bindings, scrolled by this many lines.
+    Help {
+        /// The first line shown.
+        scroll: u16,
+    },
+    /// The command palette.
+    Palette(Box<Palette>),
+    /// Quit while jobs run?
+    ConfirmQuit,
+}
+
+/// How much a status-bar message matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// For information.
+    Info,
+    /// Something is off, but sitedeck goes on.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+/// The status bar's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMessage {
+    /// How much it matters.
+    pub level: Level,
+    /// The text.
+    pub text: String,
+}
+
+/// A site profile found in the sites directory (or given on the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteEntry {
+    /// The name to list it under.
+    pub name: String,
+    /// `prod`, `staging`, `poc`, or empty when the profile is broken.
+    pub environment: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Why it cannot be opened, if it cannot.
+    pub error: Option<String>,
+}
+
+/// An open site: its profile and the last probe of each source.
+#[derive(Debug, Clone)]
+pub struct SiteState {
+    /// The profile and its warnings.
+    pub loaded: LoadedProfile,
+    /// The sources, in Overview order.
+    pub sources: Vec<Source>,
+    /// The last report of each source, same order.
+    pub reports: Vec<ProbeReport>,
+    /// Which sources have a probe in flight, same order.
+    pub in_flight: Vec<bool>,
+    /// The round the probes in flight belong to.
+    pub round: u64,
+}
+
+impl SiteState {
+    /// How many probes of the current round are still running.
+    pub fn probes_running(&self) -> usize {
+        self.in_flight.iter().filter(|f| **f).count()
+    }
+
+    /// When the last probe finished.
+    pub fn checked_at(&self) -> Option<chrono::DateTime<chrono::Local>> {
+        self.reports.iter().filter_map(|r| r.checked_at).max()
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--readonly`.
+    pub readonly: bool,
+    /// `--context`.
+    pub context: Option<String>,
+}
+
+/// The cockpit's state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The active keymap.
+    pub keymap: Keymap,
+    /// The active theme.
+    pub theme: Theme,
+    /// Names of the themes to cycle through.
+    pub themes: Vec<String>,
+    /// The view on screen.
+    pub view: View,
+    /// The view before it, for `back`.
+    pub previous_view: Option<View>,
+    /// The open popup.
+    pub popup: Option<Popup>,
+    /// Keys typed so far of a multi-key sequence.
+    pub pending_keys: Vec<KeyChord>,
+    /// Continuations of the pending sequence, for the which-key popup.
+    pub which_key: Vec<(String, String)>,
+    /// The open site.
+    pub site: Option<SiteState>,
+    /// Why the last site could not be opened.
+    pub site_error: Option<String>,
+    /// The site profiles found.
+    pub sites: Vec<SiteEntry>,
+    /// The selected row of the site list.
+    pub sites_selected: usize,
+    /// The selected row of Overview's sources.
+    pub overview_selected: usize,
+    /// The status bar's message.
+    pub status: Option<StatusMessage>,
+    /// The spinner's frame.
+    pub spinner: usize,
+    /// The wall clock as shown in the header.
+    pub clock: String,
+    /// Command-line options.
+    pub options: Options,
+    /// The last probe round started.
+    pub last_round: u64,
+    /// Set when sitedeck should leave.
+    pub should_quit: bool,
+}
+
+impl State {
+    /// A fresh state with no site open.
+    pub fn new(keymap: Keymap, theme: Theme, themes: Vec<String>, options: Options) -> Self {
+        Self {
+            keymap,
+            theme,
+            themes,
+            view: View::Sites,
+            previous_view: None,
+            popup: None,
+            pending_keys: Vec::new(),
+            which_key: Vec::new(),
+            site: None,
+            site_error: None,
+            sites: Vec::new(),
+            sites_selected: 0,
+            overview_selected: 0,
+            status: None,
+            spinner: 0,
+            clock: String::new(),
+            options,
+            last_round: 0,
+            should_quit: false,
+        }
+    }
+
+    /// Where the keys go now.
+    pub fn focus(&self) -> Focus {
+        match &self.popup {
+            Some(Popup::Help { .. }) => Focus::Help,
+            Some(Popup::Palette(_)) => Focus::Palette,
+            Some(Popup::ConfirmQuit) => Focus::Confirm,
+            None => Focus::List,
+        }
+    }
+
+    /// Background jobs running now (probes in flight).
+    pub fn jobs_running(&self) -> usize {
+        self.site.as_ref().map_or(0, SiteState::probes_running)
+    }
+
+    /// Whether nothing may change the site: `--readonly` or the profile says so.
+    pub fn readonly(&self) -> bool {
+        self.options.readonly
+            || self
+                .site
+                .as_ref()
+                .is_some_and(|s| s.loaded.profile.readonly)
+    }
+
+    /// The kube context in use: `--context`, else the profile's.
+    pub fn kube_context(&self) -> Option<String> {
+        self.options.context.clone().or_else(|| {
+            self.site
+                .as_ref()?
+                .loaded
+                .profile
+                .cluster
+                .as_ref()?
+                .context
+                .clone()
+        })
+    }
+
+    /// Sets the status bar's message.
+    pub fn say(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some(StatusMessage {
+            level,
+            text: text.into(),
+        });
+    }
+}

@@ -1,0 +1,334 @@
+//! `update`: the one place the state changes. Synchronous, no I/O.
+
+use std::sync::Arc;
+
+use crossterm::event::KeyCode;
+
+use crate::app::action::{Action, SiteLoad};
+use crate::app::effect::Effect;
+use crate::app::palette::{Palette, PaletteEntry};
+use crate::app::state::{Level, Popup, SiteEntry, SiteState, State, View};
+use crate::config::keymap::{KeyChord, Lookup};
+use crate::probe::{self, ProbeReport};
+
+/// Frames of the job spinner.
+pub const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
+
+/// Applies one action to the state and returns the effects it asks for.
+pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Key(chord) => on_key(state, chord),
+        Action::Paste(text) => {
+            if let Some(Popup::Palette(palette)) = &mut state.popup {
+                palette.paste(&text);
+            }
+            Vec::new()
+        }
+        Action::Resize => Vec::new(),
+        Action::Terminate => {
+            state.should_quit = true;
+            Vec::new()
+        }
+        Action::ClockTick(clock) => {
+            state.clock = clock;
+            Vec::new()
+        }
+        Action::SpinnerTick => {
+            state.spinner = (state.spinner + 1) % SPINNER.len();
+            Vec::new()
+        }
+        Action::SiteLoaded(load) => on_site_loaded(state, *load),
+        Action::ThemeLoaded(loaded) => {
+            let (theme, warnings) = *loaded;
+            let name = theme.name.clone();
+            state.theme = theme;
+            match warnings.first() {
+                Some(first) => state.say(Level::Warn, first.clone()),
+                None => state.say(Level::Info, format!("theme {name}")),
+            }
+            Vec::new()
+        }
+        Action::ProbeFinished {
+            round,
+            index,
+            report,
+        } => {
+            on_probe_finished(state, round, index, *report);
+            Vec::new()
+        }
+        Action::RefreshTick => match &state.site {
+            Some(site) if site.probes_running() == 0 => start_round(state),
+            _ => Vec::new(),
+        },
+        Action::SetTheme(name) => vec![Effect::LoadTheme(name)],
+        Action::OpenSite(path) => {
+            state.say(Level::Info, format!("opening {}", path.display()));
+            vec![Effect::LoadSite(path)]
+        }
+        bindable => on_bindable(state, bindable),
+    }
+}
+
+fn on_key(state: &mut State, chord: KeyChord) -> Vec<Effect> {
+    let focus = state.focus();
+    if !state.pending_keys.is_empty() && chord.code == KeyCode::Esc {
+        state.pending_keys.clear();
+        state.which_key.clear();
+        return Vec::new();
+    }
+    let mut sequence = std::mem::take(&mut state.pending_keys);
+    sequence.push(chord);
+    state.which_key.clear();
+    match state.keymap.lookup(focus, &sequence) {
+        Lookup::Action(action) => update(state, action),
+        Lookup::Pending(next) => {
+            state.pending_keys = sequence;
+            state.which_key = next;
+            Vec::new()
+        }
+        Lookup::Unbound if sequence.len() > 1 => {
+            let keys: Vec<String> = sequence.iter().map(KeyChord::to_string).collect();
+            state.say(Level::Warn, format!("{} is not bound", keys.join(" ")));
+            Vec::new()
+        }
+        Lookup::Unbound => {
+            if let Some(Popup::Palette(palette)) = &mut state.popup {
+                palette.type_key(chord);
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Quit => {
+            if state.jobs_running() > 0 {
+                state.popup = Some(Popup::ConfirmQuit);
+            } else {
+                state.should_quit = true;
+            }
+        }
+        Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
+        Action::CommandPalette => {
+            state.popup = Some(Popup::Palette(Box::new(Palette::new(palette_entries(
+                state,
+            )))));
+        }
+        Action::Back => {
+            if state.popup.take().is_none()
+                && let Some(previous) = state.previous_view.take()
+            {
+                state.view = previous;
+            }
+        }
+        Action::NextView | Action::PrevView => {
+            let views = View::ALL;
+            let here = views.iter().position(|v| *v == state.view).unwrap_or(0);
+            let step = if action == Action::NextView {
+                1
+            } else {
+                views.len() - 1
+            };
+            show_view(state, views[(here + step) % views.len()]);
+        }
+        Action::OpenOverview => show_view(state, View::Overview),
+        Action::OpenSites => show_view(state, View::Sites),
+        Action::Refresh => {
+            if state.site.is_some() {
+                return start_round(state);
+            }
+            state.say(Level::Warn, "no site open: nothing to probe");
+        }
+        Action::Up => move_by(state, -1),
+        Action::Down => move_by(state, 1),
+        Action::PageUp => move_by(state, -10),
+        Action::PageDown => move_by(state, 10),
+        Action::Top => move_by(state, isize::MIN / 2),
+        Action::Bottom => move_by(state, isize::MAX / 2),
+        Action::Select => return select(state),
+        Action::CycleTheme => {
+            let here = state.themes.iter().position(|t| *t == state.theme.name);
+            let next = here.map_or(0, |i| (i + 1) % state.themes.len().max(1));
+            if let Some(name) = state.themes.get(next) {
+                return vec![Effect::LoadTheme(name.clone())];
+            }
+        }
+        Action::Complete => {
+            if let Some(Popup::Palette(palette)) = &mut state.popup {
+                palette.complete();
+            }
+        }
+        Action::Confirm => {
+            if matches!(state.popup, Some(Popup::ConfirmQuit)) {
+                state.should_quit = true;
+            }
+            state.popup = None;
+        }
+        Action::Cancel => state.popup = None,
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn show_view(state: &mut State, view: View) {
+    if state.view != view {
+        state.previous_view = Some(state.view);
+        state.view = view;
+    }
+}
+
+fn move_by(state: &mut State, delta: isize) {
+    let clamp = |current: usize, len: usize| -> usize {
+        (current as isize)
+            .saturating_add(delta)
+            .clamp(0, len.saturating_sub(1) as isize) as usize
+    };
+    match &mut state.popup {
+        Some(Popup::Help { scroll }) => {
+            *scroll = (i64::from(*scroll) + delta as i64).clamp(0, 500) as u16;
+        }
+        Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
+        Some(Popup::ConfirmQuit) => {}
+        None => match state.view {
+            View::Sites => state.sites_selected = clamp(state.sites_selected, state.sites.len()),
+            View::Overview => {
+                let len = state.site.as_ref().map_or(0, |s| s.sources.len());
+                state.overview_selected = clamp(state.overview_selected, len);
+            }
+        },
+    }
+}
+
+fn select(state: &mut State) -> Vec<Effect> {
+    match &state.popup {
+        Some(Popup::Palette(palette)) => {
+            let chosen = palette.selected_entry().map(|e| e.action.clone());
+            let query = palette.query();
+            state.popup = None;
+            match chosen {
+                Some(action) => update(state, action),
+                None => {
+                    state.say(Level::Warn, format!("no command matches `{query}`"));
+                    Vec::new()
+                }
+            }
+        }
+        Some(_) => Vec::new(),
+        None if state.view == View::Sites => match state.sites.get(state.sites_selected) {
+            Some(entry) => update(state, Action::OpenSite(entry.path.clone())),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    }
+}
+
+/// The commands the palette offers now.
+pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
+    let mut entries: Vec<PaletteEntry> = [
+        ("overview", "Go to Overview", Action::OpenOverview),
+        ("sites", "Go to the site list", Action::OpenSites),
+        ("refresh", "Probe every source now", Action::Refresh),
+        ("help", "Show key bindings", Action::Help),
+        ("quit", "Quit sitedeck", Action::Quit),
+    ]
+    .into_iter()
+    .map(|(label, desc, action)| PaletteEntry {
+        label: label.into(),
+        desc: desc.into(),
+        action,
+    })
+    .collect();
+    entries.extend(state.themes.iter().map(|name| PaletteEntry {
+        label: format!("theme {name}"),
+        desc: format!("Use the {name} theme"),
+        action: Action::SetTheme(name.clone()),
+    }));
+    entries.extend(state.sites.iter().map(|site| PaletteEntry {
+        label: format!("site {}", site.name),
+        desc: format!("Open {}", site.path.display()),
+        action: Action::OpenSite(site.path.clone()),
+    }));
+    entries
+}
+
+fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
+    match load.result {
+        Ok(loaded) => {
+            let sources = probe::plan(&loaded.profile, state.options.context.as_deref());
+            let count = sources.len();
+            match loaded.warnings.first() {
+                Some(first) if loaded.warnings.len() > 1 => state.say(
+                    Level::Warn,
+                    format!("{first} (and {} more warnings)", loaded.warnings.len() - 1),
+                ),
+                Some(first) => state.say(Level::Warn, first.clone()),
+                None => state.say(Level::Info, format!("opened {}", loaded.profile.name)),
+            }
+            if let Some(entry) = state.sites.iter_mut().find(|e| e.path == load.path) {
+                entry.error = None;
+            }
+            state.site = Some(SiteState {
+                loaded,
+                reports: vec![ProbeReport::pending(); count],
+                in_flight: vec![false; count],
+                sources,
+                round: 0,
+            });
+            state.site_error = None;
+            state.overview_selected = 0;
+            show_view(state, View::Overview);
+            start_round(state)
+        }
+        Err(text) => {
+            let first = text.lines().next().unwrap_or_default().to_owned();
+            state.say(Level::Error, format!("cannot open site: {first}"));
+            match state.sites.iter_mut().find(|e| e.path == load.path) {
+                Some(entry) => entry.error = Some(text.clone()),
+                None => state.sites.push(SiteEntry {
+                    name: load
+                        .path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    environment: String::new(),
+                    path: load.path.clone(),
+                    error: Some(text.clone()),
+                }),
+            }
+            state.sites_selected = state
+                .sites
+                .iter()
+                .position(|e| e.path == load.path)
+                .unwrap_or(0);
+            state.site_error = Some(text);
+            show_view(state, View::Sites);
+            Vec::new()
+        }
+    }
+}
+
+fn start_round(state: &mut State) -> Vec<Effect> {
+    let context = state.options.context.clone();
+    let Some(site) = &mut state.site else {
+        return Vec::new();
+    };
+    state.last_round += 1;
+    site.round = state.last_round;
+    site.in_flight = vec![true; site.sources.len()];
+    vec![Effect::Probe {
+        round: site.round,
+        sources: site.sources.clone(),
+        profile: Arc::new(site.loaded.profile.clone()),
+        context,
+    }]
+}
+
+fn on_probe_finished(state: &mut State, round: u64, index: usize, report: ProbeReport) {
+    let Some(site) = &mut state.site else { return };
+    if site.round != round || index >= site.reports.len() {
+        return;
+    }
+    site.reports[index] = report;
+    site.in_flight[index] = false;
+}

@@ -1,0 +1,278 @@
+//! The command line: the cockpit's options and the headless commands.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::Paths;
+use crate::config::keymap::Keymap;
+use crate::config::profile::{self, LoadedProfile};
+use crate::probe::{self, ProbeReport, Source};
+
+/// sitedeck — an operations cockpit for on-premises Kubernetes sites.
+///
+/// Without a command, opens the cockpit (on --site, or on the site list).
+#[derive(Debug, Parser)]
+#[command(name = "sitedeck", version, about, long_about = None)]
+pub struct Cli {
+    /// The site: a profile name from the sites directory, or a file path.
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub site: Option<String>,
+    /// The kube context to use instead of the profile's.
+    #[arg(long, global = true, value_name = "CTX")]
+    pub context: Option<String>,
+    /// Read-only: nothing that changes the cluster, a node or a database runs.
+    #[arg(long)]
+    pub readonly: bool,
+    /// Theme: dark, light, high-contrast, mono, or a user theme (NO_COLOR selects mono).
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Keymap: default or vim; the user's keymap.toml overlays it.
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub keymap: String,
+    /// A headless command instead of the cockpit.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Headless commands, for scripts, cron and CI.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the site profiles found in the sites directory.
+    Sites,
+    /// Work with site profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Probe every source of a site once and print what Overview shows.
+    /// Exits 1 if any source is down, 2 if the site cannot be loaded.
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the key bindings of a keymap as a Markdown table.
+    Keys,
+}
+
+/// Profile commands.
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Validate a profile: exit 0 if it is valid, 1 with every problem if not.
+    Check {
+        /// The profile file.
+        file: PathBuf,
+    },
+}
+
+/// Output formats of headless commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// Runs a headless command.
+pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCode {
+    match command {
+        Command::Sites => sites(paths),
+        Command::Profile(ProfileCommand::Check { file }) => check_profile(file),
+        Command::Status { format } => status(cli, *format, paths).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "sitedeck", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Keys => {
+            let (keymap, warnings) = Keymap::load(&cli.keymap, None);
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", keymap.markdown_table());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn sites(paths: &Paths) -> ExitCode {
+    let dir = paths.sites_dir();
+    let found = profile::discover(&dir);
+    if found.is_empty() {
+        println!("no site profiles in {}", dir.display());
+        return ExitCode::SUCCESS;
+    }
+    println!("{:<24} {:<8} {:<10} FILE", "NAME", "ENV", "STATUS");
+    for site in &found {
+        let (env, status) = match &site.profile {
+            Ok(loaded) => (loaded.profile.environment.to_string(), "ok".to_owned()),
+            Err(_) => (String::new(), "invalid".to_owned()),
+        };
+        println!(
+            "{:<24} {:<8} {:<10} {}",
+            crate::text::one_line(&site.display_name()),
+            env,
+            status,
+            site.path.display()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn check_profile(file: &std::path::Path) -> ExitCode {
+    match profile::load(file) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            let p = &loaded.profile;
+            println!(
+                "{}: ok — site {} ({}), {} middleware endpoint(s), {} kafka cluster(s)",
+                file.display(),
+                p.name,
+                p.environment,
+                p.middleware.len(),
+                p.kafka.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// One source and its report, as `status --format json` prints it.
+#[derive(Debug, Serialize)]
+pub struct SourceStatus {
+    /// The source.
+    #[serde(flatten)]
+    pub source: Source,
+    /// Its report.
+    #[serde(flatten)]
+    pub report: ProbeReport,
+}
+
+/// What `status --format json` prints.
+#[derive(Debug, Serialize)]
+pub struct SiteStatus {
+    /// The site's name.
+    pub site: String,
+    /// Its environment.
+    pub environment: crate::config::profile::Environment,
+    /// Whether it is read-only.
+    pub readonly: bool,
+    /// The profile file.
+    pub profile: PathBuf,
+    /// Every source with its report.
+    pub sources: Vec<SourceStatus>,
+    /// How many sources are down.
+    pub down: usize,
+}
+
+/// Probes every source of a loaded profile concurrently.
+pub async fn probe_all(
+    loaded: &LoadedProfile,
+    context: Option<&str>,
+    readonly: bool,
+) -> SiteStatus {
+    let profile = &loaded.profile;
+    let sources = probe::plan(profile, context);
+    let reports =
+        futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, context))).await;
+    let sources: Vec<SourceStatus> = sources
+        .into_iter()
+        .zip(reports)
+        .map(|(source, report)| SourceStatus { source, report })
+        .collect();
+    SiteStatus {
+        site: profile.name.clone(),
+        environment: profile.environment,
+        readonly: readonly || profile.readonly,
+        profile: profile.source_file.clone(),
+        down: sources.iter().filter(|s| s.report.state.is_down()).count(),
+        sources,
+    }
+}
+
+async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
+    let Some(site) = &cli.site else {
+        eprintln!("status needs --site NAME|PATH (run `sitedeck sites` to list them)");
+        return ExitCode::from(2);
+    };
+    let loaded = match profile::find(site, &paths.sites_dir())
+        .and_then(|path| profile::load(&path).map_err(|e| e.to_string()))
+    {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    let status = probe_all(&loaded, cli.context.as_deref(), cli.readonly).await;
+    let mut out = std::io::stdout().lock();
+    let written = match format {
+        Format::Json => serde_json::to_string_pretty(&status)
+            .map_err(std::io::Error::other)
+            .and_then(|json| writeln!(out, "{json}")),
+        Format::Table => write_table(&mut out, &status),
+    };
+    if let Err(e) = written {
+        eprintln!("cannot write the status: {e}");
+        return ExitCode::from(2);
+    }
+    if status.down > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "site {} ({}){}",
+        status.site,
+        status.environment,
+        if status.readonly { ", readonly" } else { "" }
+    )?;
+    writeln!(
+        out,
+        "{:<16} {:<10} {:<24} {:<12} {:>8}  DETAIL",
+        "NAME", "KIND", "TARGET", "STATE", "LATENCY"
+    )?;
+    for s in &status.sources {
+        let latency = s
+            .report
+            .latency_ms
+            .map_or_else(String::new, |ms| format!("{ms:.0} ms"));
+        writeln!(
+            out,
+            "{:<16} {:<10} {:<24} {:<12} {:>8}  {}",
+            crate::text::one_line(&s.source.name),
+            s.source.kind.label(),
+            crate::text::one_line(&s.source.target),
+            s.report.state.label(),
+            latency,
+            s.report.detail
+        )?;
+    }
+    writeln!(
+        out,
+        "{} of {} source(s) down",
+        status.down,
+        status.sources.len()
+    )
+}

@@ -1,0 +1,302 @@
+//! Themes: styles by meaning, never by colour.
+//!
+//! A view asks for [`Role::StatusOk`], not for green. A theme file names a
+//! palette and maps roles to styles; `inherits` takes another theme's roles
+//! first; a role a theme does not set falls back to its parent role
+//! (`status.ok` → `status` → `text`). `NO_COLOR` selects `mono`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ratatui::style::{Color, Modifier, Style};
+use serde::Deserialize;
+
+/// The shipped themes, by name.
+pub const SHIPPED: &[(&str, &str)] = &[
+    ("dark", include_str!("../../themes/dark.toml")),
+    ("light", include_str!("../../themes/light.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
+    ("mono", include_str!("../../themes/mono.toml")),
+];
+
+macro_rules! roles {
+    ($($variant:ident => $name:literal, $doc:literal;)*) => {
+        /// A style by meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Role { $(#[doc = $doc] $variant,)* }
+
+        impl Role {
+            /// Every role.
+            pub const ALL: &'static [Role] = &[$(Role::$variant,)*];
+
+            /// The role's name in a theme file.
+            pub fn name(self) -> &'static str {
+                match self { $(Role::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+roles! {
+    Text => "text", "Body text.";
+    TextMuted => "text.muted", "Secondary text.";
+    TextTitle => "text.title", "Titles of panes.";
+    TextKey => "text.key", "Key names in hints and help.";
+    TextMatch => "text.match", "Characters a search matched.";
+    Border => "border", "Pane borders.";
+    BorderFocus => "border.focus", "The focused pane's border.";
+    Selection => "selection", "The selected row.";
+    Status => "status", "Source states (parent of the status roles).";
+    StatusOk => "status.ok", "Healthy, reachable.";
+    StatusWarn => "status.warn", "Degraded, needs attention.";
+    StatusCrit => "status.crit", "Down, failed.";
+    StatusUnknown => "status.unknown", "Not known yet, pending.";
+    Header => "header", "The header line.";
+    HeaderSite => "header.site", "The site name.";
+    BadgeProd => "badge.prod", "The prod environment badge.";
+    BadgeStaging => "badge.staging", "The staging environment badge.";
+    BadgePoc => "badge.poc", "The poc environment badge.";
+    BadgeReadonly => "badge.readonly", "The READONLY badge.";
+    Tab => "tab", "An inactive tab.";
+    TabActive => "tab.active", "The active tab.";
+    StatusBar => "statusbar", "The status bar.";
+    StatusBarWarn => "statusbar.warn", "A warning in the status bar.";
+    StatusBarError => "statusbar.error", "An error in the status bar.";
+    Popup => "popup", "Popup background and text.";
+    PopupBorder => "popup.border", "Popup border.";
+}
+
+impl Role {
+    fn parent(self) -> Option<&'static str> {
+        let name = self.name();
+        match name.rsplit_once('.') {
+            Some((parent, _)) => Some(parent),
+            None if name == "text" => None,
+            None => Some("text"),
+        }
+    }
+}
+
+/// A resolved theme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Theme {
+    /// The theme's name.
+    pub name: String,
+    styles: BTreeMap<String, Style>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ThemeFile {
+    #[serde(default)]
+    inherits: Option<String>,
+    #[serde(default)]
+    palette: BTreeMap<String, String>,
+    #[serde(default)]
+    styles: BTreeMap<String, StyleFile>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StyleFile {
+    #[serde(default)]
+    fg: Option<String>,
+    #[serde(default)]
+    bg: Option<String>,
+    #[serde(default)]
+    bold: bool,
+    #[serde(default)]
+    dim: bool,
+    #[serde(default)]
+    italic: bool,
+    #[serde(default)]
+    underline: bool,
+    #[serde(default)]
+    reversed: bool,
+}
+
+impl Theme {
+    /// The style for a role, falling back to its parents.
+    pub fn style(&self, role: Role) -> Style {
+        if let Some(style) = self.styles.get(role.name()) {
+            return *style;
+        }
+        let mut name = role.parent();
+        while let Some(parent) = name {
+            if let Some(style) = self.styles.get(parent) {
+                return *style;
+            }
+            name = match parent.rsplit_once('.') {
+                Some((p, _)) => Some(p),
+                None if parent == "text" => None,
+                None => Some("text"),
+            };
+        }
+        Style::default()
+    }
+
+    /// Names of every theme: the shipped ones, then the user's.
+    pub fn available(user_dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = SHIPPED.iter().map(|(n, _)| (*n).to_owned()).collect();
+        if let Ok(entries) = std::fs::read_dir(user_dir) {
+            let mut user: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let path = e.path();
+                    (path.extension()? == "toml")
+                        .then(|| path.file_stem()?.to_str().map(str::to_owned))?
+                })
+                .filter(|n| !names.contains(n))
+                .collect();
+            user.sort();
+            names.extend(user);
+        }
+        names
+    }
+
+    /// Loads a theme by name: a user theme in `user_dir` first, then a
+    /// shipped one. Problems become warnings; an unknown name gives `dark`.
+    pub fn load(name: &str, user_dir: &Path) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut theme = Self {
+            name: name.to_owned(),
+            styles: BTreeMap::new(),
+        };
+        if !theme.apply(name, user_dir, &mut warnings, 0) {
+            warnings.push(format!("unknown theme `{name}`, using `dark`"));
+            theme.name = "dark".into();
+            theme.apply("dark", user_dir, &mut warnings, 0);
+        }
+        (theme, warnings)
+    }
+
+    fn source(name: &str, user_dir: &Path) -> Option<(String, String)> {
+        let user_file = user_dir.join(format!("{name}.toml"));
+        if let Ok(text) = std::fs::read_to_string(&user_file) {
+            return Some((text, user_file.display().to_string()));
+        }
+        SHIPPED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| ((*text).to_owned(), format!("themes/{name}.toml")))
+    }
+
+    fn apply(
+        &mut self,
+        name: &str,
+        user_dir: &Path,
+        warnings: &mut Vec<String>,
+        depth: usize,
+    ) -> bool {
+        let Some((text, origin)) = Self::source(name, user_dir) else {
+            return false;
+        };
+        let file: ThemeFile = match toml::from_str(&text) {
+            Ok(file) => file,
+            Err(e) => {
+                warnings.push(format!("{origin}: {}", e.message()));
+                return true;
+            }
+        };
+        if let Some(parent) = &file.inherits {
+            if depth >= 4 || parent == name {
+                warnings.push(format!("{origin}: inherits chain too deep"));
+            } else if !self.apply(parent, user_dir, warnings, depth + 1) {
+                warnings.push(format!("{origin}: inherits unknown theme `{parent}`"));
+            }
+        }
+        for (role, spec) in &file.styles {
+            if !Role::ALL.iter().any(|r| r.name() == role) {
+                warnings.push(format!("{origin}: unknown style role `{role}`"));
+                continue;
+            }
+            match build_style(spec, &file.palette) {
+                Ok(style) => {
+                    self.styles.insert(role.clone(), style);
+                }
+                Err(e) => warnings.push(format!("{origin}: `{role}`: {e}")),
+            }
+        }
+        true
+    }
+}
+
+fn build_style(spec: &StyleFile, palette: &BTreeMap<String, String>) -> Result<Style, String> {
+    let mut style = Style::default();
+    if let Some(fg) = &spec.fg {
+        style = style.fg(parse_color(fg, palette)?);
+    }
+    if let Some(bg) = &spec.bg {
+        style = style.bg(parse_color(bg, palette)?);
+    }
+    for (on, modifier) in [
+        (spec.bold, Modifier::BOLD),
+        (spec.dim, Modifier::DIM),
+        (spec.italic, Modifier::ITALIC),
+        (spec.underline, Modifier::UNDERLINED),
+        (spec.reversed, Modifier::REVERSED),
+    ] {
+        if on {
+            style = style.add_modifier(modifier);
+        }
+    }
+    Ok(style)
+}
+
+fn parse_color(text: &str, palette: &BTreeMap<String, String>) -> Result<Color, String> {
+    let resolved = palette.get(text).map(String::as_str).unwrap_or(text);
+    resolved.parse::<Color>().map_err(|_| {
+        format!("`{text}` is not a colour (a palette name, an ANSI name, #rrggbb or 0-255)")
+    })
+}
+
+/// The theme to use when none is asked for: `mono` under `NO_COLOR`.
+pub fn default_name() -> &'static str {
+    match std::env::var_os("NO_COLOR") {
+        Some(v) if !v.is_empty() => "mono",
+        _ => "dark",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_role_falls_back_to_its_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "[styles]\n\"status\" = { fg = \"red\" }\n\"text\" = { fg = \"blue\" }\n",
+        )
+        .unwrap();
+        let (theme, warnings) = Theme::load("mine", dir.path());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(theme.style(Role::StatusOk).fg, Some(Color::Red));
+        assert_eq!(theme.style(Role::Border).fg, Some(Color::Blue));
+    }
+
+    #[test]
+    fn user_theme_inherits_and_warns_on_bad_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "inherits = \"dark\"\n[styles]\n\"status.ok\" = { fg = \"chartreuse-ish\" }\n\"nonsense\" = {}\n",
+        )
+        .unwrap();
+        let (theme, warnings) = Theme::load("mine", dir.path());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        let dark = Theme::load("dark", dir.path()).0;
+        assert_eq!(theme.style(Role::StatusOk), dark.style(Role::StatusOk));
+    }
+
+    #[test]
+    fn unknown_theme_falls_back_to_dark() {
+        let (theme, warnings) = Theme::load("neon", Path::new("/nonexistent"));
+        assert_eq!(theme.name, "dark");
+        assert_eq!(warnings.len(), 1);
+    }
+}

@@ -1,0 +1,14 @@
+//! sitedeck: a terminal operations cockpit for SREs who deliver and run a
+//! product on customers' own Kubernetes clusters.
+//!
+//! The domain modules (`config`, `probe`) know nothing of the terminal; the
+//! TUI (`app`, `ui`) and the headless CLI (`cli`) are two clients of them.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod probe;
+pub mod terminal;
+pub mod text;
+pub mod ui;

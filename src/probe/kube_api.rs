@@ -1,0 +1,69 @@
+//! The Kubernetes API: load the kubeconfig and ask the server's version.
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::{ProbeFailure, ProbeState};
+use crate::config::profile::SiteProfile;
+
+/// Connects with the kubeconfig's credentials and reads `/version`.
+///
+/// An exec credential plugin is never run from here: running a program the
+/// kubeconfig names needs the operator's trust first.
+pub async fn probe(profile: &SiteProfile, context: Option<&str>) -> Result<String, ProbeFailure> {
+    let cluster = profile
+        .cluster
+        .as_ref()
+        .ok_or_else(|| ProbeFailure::config("no cluster in the profile"))?;
+    let kubeconfig = match &cluster.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path.resolve(&profile.base_dir)),
+        None => Kubeconfig::read(),
+    }
+    .map_err(|e| ProbeFailure::config(format!("cannot read the kubeconfig: {e}")))?;
+    let context = context
+        .map(str::to_owned)
+        .or_else(|| cluster.context.clone())
+        .or_else(|| kubeconfig.current_context.clone())
+        .ok_or_else(|| {
+            ProbeFailure::config("the kubeconfig has no current context; set cluster.context")
+        })?;
+    if let Some(command) = exec_plugin(&kubeconfig, &context) {
+        return Err(ProbeFailure::config(format!(
+            "context {context} uses the exec credential plugin `{command}`, which sitedeck does not run untrusted"
+        )));
+    }
+    let options = KubeConfigOptions {
+        context: Some(context.clone()),
+        ..KubeConfigOptions::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| ProbeFailure::config(format!("context {context}: {e}")))?;
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| ProbeFailure::config(format!("context {context}: {e}")))?;
+    match client.apiserver_version().await {
+        Ok(info) => Ok(format!("Kubernetes {} at {server}", info.git_version)),
+        Err(kube::Error::Api(status)) if matches!(status.code, 401 | 403) => {
+            Err(ProbeFailure::auth(format!(
+                "the API server at {server} refused the credentials ({})",
+                status.message
+            )))
+        }
+        Err(e) => {
+            let failure = ProbeFailure::chain(&e, &server);
+            Err(if failure.state == ProbeState::Error {
+                ProbeFailure::new(ProbeState::Error, failure.message)
+            } else {
+                failure
+            })
+        }
+    }
+}
+
+fn exec_plugin(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+    let named = kubeconfig.contexts.iter().find(|c| c.name == context)?;
+    let user = named.context.as_ref()?.user.as_deref()?;
+    let auth = kubeconfig.auth_infos.iter().find(|a| a.name == user)?;
+    let exec = auth.auth_info.as_ref()?.exec.as_ref()?;
+    Some(exec.command.clone().unwrap_or_default())
+}

@@ -1,0 +1,72 @@
+//! Redis: authenticate and read `INFO server`.
+
+use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
+
+use super::ProbeFailure;
+use crate::config::profile::{MiddlewareSpec, SiteProfile, split_host_port};
+
+/// Connects (with AUTH when a password is set) and reads the version and role.
+pub async fn probe(spec: &MiddlewareSpec, profile: &SiteProfile) -> Result<String, ProbeFailure> {
+    let (host, port) = split_host_port(&spec.endpoint.value).map_err(ProbeFailure::config)?;
+    let target = spec.endpoint.value.as_str();
+    let mut settings = RedisConnectionInfo::default().set_skip_set_lib_name();
+    if let Some(user) = &spec.user {
+        settings = settings.set_username(user);
+    }
+    if let Some(source) = &spec.password {
+        let password = source
+            .value
+            .resolve_local(&profile.base_dir)
+            .map_err(|e| ProbeFailure::config(e.to_string()))?;
+        settings = settings.set_password(password.expose());
+    }
+    if let Some(db) = &spec.database {
+        let db = db
+            .parse::<i64>()
+            .map_err(|_| ProbeFailure::config(format!("Redis database `{db}` is not a number")))?;
+        settings = settings.set_db(db);
+    }
+    let info = ConnectionAddr::Tcp(host, port)
+        .into_connection_info()
+        .map_err(|e| ProbeFailure::config(e.to_string()))?
+        .set_redis_settings(settings);
+    let client = redis::Client::open(info).map_err(|e| classify(&e, spec, target))?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| classify(&e, spec, target))?;
+    let text: String = redis::cmd("INFO")
+        .arg("server")
+        .arg("replication")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| classify(&e, spec, target))?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    Ok(format!(
+        "Redis {}, role {}",
+        field("redis_version"),
+        field("role")
+    ))
+}
+
+fn classify(error: &redis::RedisError, spec: &MiddlewareSpec, target: &str) -> ProbeFailure {
+    let code = error.code().unwrap_or_default();
+    if error.kind() == redis::ErrorKind::AuthenticationFailed
+        || matches!(code, "WRONGPASS" | "NOAUTH" | "NOPERM")
+    {
+        let user = spec.user.as_deref().unwrap_or("default");
+        let hint = if code == "NOAUTH" {
+            " (the server needs a password and the profile gives none)"
+        } else {
+            ""
+        };
+        return ProbeFailure::auth(format!("authentication failed for user {user}{hint}"));
+    }
+    ProbeFailure::chain(error, target)
+}

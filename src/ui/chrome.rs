@@ -1,0 +1,135 @@
+//! The frame around the views: header, tab bar, status bar.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::Action;
+use crate::app::state::{Level, State, View};
+use crate::app::update::SPINNER;
+use crate::config::keymap::Focus;
+use crate::config::profile::Environment;
+use crate::config::theme::Role;
+
+/// Site, environment badge, kube context, READONLY badge, clock.
+pub fn header(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let mut spans = vec![Span::styled(" sitedeck ", theme.style(Role::TextTitle))];
+    match &state.site {
+        Some(site) => {
+            let profile = &site.loaded.profile;
+            spans.push(Span::styled(
+                format!(" {} ", crate::text::one_line(&profile.name)),
+                theme.style(Role::HeaderSite),
+            ));
+            let badge = match profile.environment {
+                Environment::Prod => Role::BadgeProd,
+                Environment::Staging => Role::BadgeStaging,
+                Environment::Poc => Role::BadgePoc,
+            };
+            spans.push(Span::styled(
+                format!(" {} ", profile.environment.to_string().to_uppercase()),
+                theme.style(badge),
+            ));
+            if let Some(context) = state.kube_context() {
+                spans.push(Span::styled(" ctx ", theme.style(Role::TextMuted)));
+                spans.push(Span::styled(context, theme.style(Role::Header)));
+            }
+        }
+        None => spans.push(Span::styled(" no site open", theme.style(Role::TextMuted))),
+    }
+    if state.readonly() {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(" READONLY ", theme.style(Role::BadgeReadonly)));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.style(Role::Header)),
+        area,
+    );
+    let clock = Paragraph::new(format!("{} ", state.clock))
+        .alignment(Alignment::Right)
+        .style(theme.style(Role::TextMuted));
+    let clock_width = state.clock.len() as u16 + 1;
+    if area.width > clock_width + 40 {
+        let right = Rect {
+            x: area.right() - clock_width,
+            width: clock_width,
+            ..area
+        };
+        frame.render_widget(clock, right);
+    }
+}
+
+/// The views as tabs.
+pub fn tabs(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let mut spans = vec![Span::raw(" ")];
+    for view in View::ALL {
+        let role = if view == state.view {
+            Role::TabActive
+        } else {
+            Role::Tab
+        };
+        spans.push(Span::styled(view.title(), theme.style(role)));
+        spans.push(Span::styled("  ", theme.style(Role::Tab)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The last message on the left, running jobs and key hints on the right.
+pub fn status_bar(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let mut right: Vec<Span> = Vec::new();
+    let jobs = state.jobs_running();
+    if jobs > 0 {
+        right.push(Span::styled(
+            format!("{} probing {jobs} ", SPINNER[state.spinner % SPINNER.len()]),
+            theme.style(Role::StatusUnknown),
+        ));
+    }
+    for (action, label) in [
+        (Action::Help, "help"),
+        (Action::CommandPalette, "command"),
+        (Action::Quit, "quit"),
+    ] {
+        if let Some(keys) = state.keymap.hint(Focus::Global, &action) {
+            right.push(Span::styled(keys, theme.style(Role::TextKey)));
+            right.push(Span::styled(
+                format!(" {label} "),
+                theme.style(Role::TextMuted),
+            ));
+        }
+    }
+    let right_line = Line::from(right);
+    let right_width = right_line.width() as u16;
+    let (text, role) = match &state.status {
+        Some(message) => (
+            message.text.as_str(),
+            match message.level {
+                Level::Info => Role::StatusBar,
+                Level::Warn => Role::StatusBarWarn,
+                Level::Error => Role::StatusBarError,
+            },
+        ),
+        None => ("", Role::StatusBar),
+    };
+    let left_width = area.width.saturating_sub(right_width + 1);
+    frame.render_widget(
+        Paragraph::new(format!(" {}", crate::text::one_line(text))).style(theme.style(role)),
+        Rect {
+            width: left_width,
+            ..area
+        },
+    );
+    if right_width <= area.width {
+        frame.render_widget(
+            Paragraph::new(right_line).alignment(Alignment::Right),
+            Rect {
+                x: area.right() - right_width,
+                width: right_width,
+                ..area
+            },
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! Popups over the main area: help, command palette, which-key, confirm.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, List, ListItem, ListState, Paragraph};
+
+use super::centered;
+use crate::app::palette::Palette;
+use crate::app::state::State;
+use crate::config::keymap::Focus;
+use crate::config::theme::Role;
+
+fn popup_block<'a>(state: &State, title: &'a str) -> Block<'a> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(state.theme.style(Role::PopupBorder))
+        .style(state.theme.style(Role::Popup))
+        .title(Span::styled(
+            format!(" {title} "),
+            state.theme.style(Role::TextTitle),
+        ))
+}
+
+/// The help screen, generated from the keymap's descriptions.
+pub fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
+    let theme = &state.theme;
+    let mut lines: Vec<Line> = Vec::new();
+    for focus in Focus::ALL {
+        let bindings = state.keymap.section(focus);
+        if bindings.is_empty() {
+            continue;
+        }
+        if !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::styled(
+            format!("[{}]", focus.name()),
+            theme.style(Role::TextTitle),
+        ));
+        for binding in bindings {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:<12}", binding.keys_label()),
+                    theme.style(Role::TextKey),
+                ),
+                Span::styled(binding.desc.clone(), theme.style(Role::Text)),
+            ]));
+        }
+    }
+    let rect = centered(area, 64, area.height.saturating_sub(2).max(8));
+    let title = format!("Keys · keymap {}", state.keymap.name);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(popup_block(state, &title)),
+        rect,
+    );
+}
+
+/// The command palette: an input line and the fuzzy matches.
+pub fn palette(frame: &mut Frame, area: Rect, state: &State, palette: &Palette) {
+    let theme = &state.theme;
+    let rect = centered(area, 64, area.height.saturating_sub(2).clamp(5, 16));
+    let rect = Rect {
+        y: area.y + 1.min(area.height),
+        ..rect
+    };
+    frame.render_widget(Clear, rect);
+    let block = popup_block(state, "Command");
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [input_area, list_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let [prompt_area, text_area] =
+        Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input_area);
+    frame.render_widget(Span::styled(": ", theme.style(Role::TextKey)), prompt_area);
+    frame.render_widget(&palette.input, text_area);
+    let items: Vec<ListItem> = palette
+        .matches
+        .iter()
+        .filter_map(|m| {
+            let entry = palette.entries.get(m.entry)?;
+            let mut spans: Vec<Span> = entry
+                .label
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    let role = if m.positions.contains(&(i as u32)) {
+                        Role::TextMatch
+                    } else {
+                        Role::Text
+                    };
+                    Span::styled(c.to_string(), theme.style(role))
+                })
+                .collect();
+            let pad = 22usize.saturating_sub(entry.label.chars().count());
+            spans.push(Span::raw(" ".repeat(pad + 1)));
+            spans.push(Span::styled(
+                entry.desc.clone(),
+                theme.style(Role::TextMuted),
+            ));
+            Some(ListItem::new(Line::from(spans)))
+        })
+        .collect();
+    if items.is_empty() {
+        frame.render_widget(
+            Paragraph::new("  no matching command").style(theme.style(Role::TextMuted)),
+            list_area,
+        );
+        return;
+    }
+    let mut list_state = ListState::default().with_selected(Some(palette.selected));
+    frame.render_stateful_widget(
+        List::new(items).highlight_style(theme.style(Role::Selection)),
+        list_area,
+        &mut list_state,
+    );
+}
+
+/// The continuations of a pending key sequence.
+pub fn which_key(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let typed: Vec<String> = state.pending_keys.iter().map(ToString::to_string).collect();
+    let lines: Vec<Line> = state
+        .which_key
+        .iter()
+        .map(|(key, desc)| {
+            Line::from(vec![
+                Span::styled(format!(" {key:<6}"), theme.style(Role::TextKey)),
+                Span::styled(desc.clone(), theme.style(Role::Text)),
+            ])
+        })
+        .collect();
+    let width = lines.iter().map(Line::width).max().unwrap_or(10) as u16 + 4;
+    let height = lines.len() as u16 + 2;
+    let width = width.max(typed.join(" ").len() as u16 + 8).min(area.width);
+    let height = height.min(area.height);
+    let rect = Rect {
+        x: area.right().saturating_sub(width),
+        y: area.bottom().saturating_sub(height),
+        width,
+        height,
+    };
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(popup_block(state, &typed.join(" "))),
+        rect,
+    );
+}
+
+/// Quit while jobs run? The default answer is No.
+pub fn confirm_quit(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let jobs = state.jobs_running();
+    let yes = state
+        .keymap
+        .hint(Focus::Confirm, &crate::app::Action::Confirm);
+    let no = state
+        .keymap
+        .hint(Focus::Confirm, &crate::app::Action::Cancel);
+    let lines = vec![
+        Line::raw(format!("{jobs} background job(s) still running.")),
+        Line::raw("Quit anyway?"),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled(yes.unwrap_or_default(), theme.style(Role::TextKey)),
+            Span::raw(" quit   "),
+            Span::styled(no.unwrap_or_default(), theme.style(Role::TextKey)),
+            Span::raw(" stay (default)"),
+        ]),
+    ];
+    let rect = centered(area, 44, 6);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(popup_block(state, "Quit?")),
+        rect,
+    );
+}

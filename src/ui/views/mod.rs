@@ -1,0 +1,17 @@
+//! One file per view.
+
+pub mod overview;
+pub mod sites;
+
+use crate::config::theme::Role;
+use crate::probe::ProbeState;
+
+/// The theme role for a probe state.
+pub fn state_role(state: ProbeState) -> Role {
+    match state {
+        ProbeState::Up => Role::StatusOk,
+        ProbeState::Pending => Role::StatusUnknown,
+        ProbeState::ConfigError => Role::StatusWarn,
+        _ => Role::StatusCrit,
+    }
+}

@@ -49,6 +49,7 @@ async fn cockpit(cli: Cli, paths: Paths, log_problem: Option<String>) -> anyhow:
     let options = Options {
         readonly: cli.readonly,
         context: cli.context.clone(),
+        sites_dir: paths.sites_dir(),
     };
     let mut state = State::new(keymap, theme, themes, options);
     state.sites = discover_sites(&paths.sites_dir());

@@ -1,1 +1,125 @@
-fn main() {}
+//! `sitedeck-lab`: start and stop the local lab site.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+/// The sitedeck lab: real servers on 127.0.0.1 for tests and the demo.
+#[derive(Parser)]
+#[command(name = "sitedeck-lab", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: LabCommand,
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// Start the lab in DIR, write DIR/site.yaml, and wait until stopped
+    /// (`down`, SIGTERM or ctrl-c).
+    Up {
+        /// The lab's directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Stop the lab running in DIR.
+    Down {
+        /// The lab's directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        LabCommand::Up { dir } => up(&dir),
+        LabCommand::Down { dir } => down(&dir),
+    }
+}
+
+fn up(dir: &Path) -> Result<()> {
+    let pid_file = dir.join("lab.pid");
+    if let Some(pid) = read_pid(&pid_file)
+        && alive(pid)
+    {
+        bail!(
+            "a lab already runs in {} (pid {pid}); stop it with `sitedeck-lab down --dir {}`",
+            dir.display(),
+            dir.display()
+        );
+    }
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            request_stop as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGINT,
+            request_stop as *const () as libc::sighandler_t,
+        );
+        libc::signal(
+            libc::SIGHUP,
+            request_stop as *const () as libc::sighandler_t,
+        );
+    }
+    let lab = sitedeck_lab::Lab::start(dir)?;
+    std::fs::write(&pid_file, std::process::id().to_string())?;
+    println!("lab up in {}", lab.dir.display());
+    println!(
+        "  mariadb  {}  (user {})",
+        lab.mariadb.endpoint(),
+        sitedeck_lab::mariadb::USER
+    );
+    println!("  redis    {}", lab.redis.endpoint());
+    println!("  site     {}", lab.site_file().display());
+    println!("ready");
+    while !STOP.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(lab);
+    let _ = std::fs::remove_file(&pid_file);
+    println!("lab stopped");
+    Ok(())
+}
+
+fn down(dir: &Path) -> Result<()> {
+    let pid_file = dir.join("lab.pid");
+    let pid = read_pid(&pid_file)
+        .with_context(|| format!("no lab runs in {} (no lab.pid)", dir.display()))?;
+    if !alive(pid) {
+        let _ = std::fs::remove_file(&pid_file);
+        println!("the lab in {} was not running", dir.display());
+        return Ok(());
+    }
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while alive(pid) {
+        if Instant::now() > deadline {
+            bail!("the lab (pid {pid}) did not stop within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("lab in {} stopped", dir.display());
+    Ok(())
+}
+
+fn read_pid(path: &Path) -> Option<libc::pid_t> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn alive(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}

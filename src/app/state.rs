@@ -111,6 +111,8 @@ pub struct Options {
     pub readonly: bool,
     /// `--context`.
     pub context: Option<String>,
+    /// Where site profiles are looked for, to tell the operator.
+    pub sites_dir: PathBuf,
 }
 
 /// The cockpit's state.

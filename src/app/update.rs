@@ -265,8 +265,14 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 Some(first) => state.say(Level::Warn, first.clone()),
                 None => state.say(Level::Info, format!("opened {}", loaded.profile.name)),
             }
-            if let Some(entry) = state.sites.iter_mut().find(|e| e.path == load.path) {
-                entry.error = None;
+            match state.sites.iter_mut().find(|e| e.path == load.path) {
+                Some(entry) => entry.error = None,
+                None => state.sites.push(SiteEntry {
+                    name: loaded.profile.name.clone(),
+                    environment: loaded.profile.environment.to_string(),
+                    path: load.path.clone(),
+                    error: None,
+                }),
             }
             state.site = Some(SiteState {
                 loaded,

@@ -241,7 +241,6 @@ pub struct Keymap {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct KeymapFile {
     #[serde(default)]
     inherits: Option<String>,

@@ -165,19 +165,38 @@ pub enum NodesSpec {
 
 impl<'de> Deserialize<'de> for NodesSpec {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Word(String),
-            List(Vec<NodeSpec>),
+        deserializer.deserialize_any(NodesVisitor)
+    }
+}
+
+/// Reads `nodes:` as a word or a list, so that a mistake inside the list is
+/// reported as itself (an untagged enum would only say "no variant matched").
+struct NodesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NodesVisitor {
+    type Value = NodesSpec;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of nodes or `from_cluster`")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<NodesSpec, E> {
+        if word == "from_cluster" {
+            return Ok(NodesSpec::FromCluster);
         }
-        match Raw::deserialize(deserializer)? {
-            Raw::Word(word) if word == "from_cluster" => Ok(Self::FromCluster),
-            Raw::Word(word) => Err(serde::de::Error::custom(format!(
-                "nodes is a list of nodes or `from_cluster`, not `{word}`"
-            ))),
-            Raw::List(list) => Ok(Self::List(list)),
-        }
+        Err(E::custom(format!(
+            "`nodes` is a list of nodes or `from_cluster`, not `{word}`{}",
+            did_you_mean(word, &["from_cluster"])
+        )))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<NodesSpec, E> {
+        Ok(NodesSpec::None)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<NodesSpec, A::Error> {
+        let list = Vec::<NodeSpec>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(NodesSpec::List(list))
     }
 }
 
@@ -429,31 +448,131 @@ pub fn load(path: &Path) -> Result<LoadedProfile, ProfileError> {
 
 /// Parses and validates profile text; `path` names it in messages.
 pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<LoadedProfile, ProfileError> {
-    let mut profile: SiteProfile =
-        serde_saphyr::from_str(text).map_err(|e| ProfileError::Invalid {
-            path: path.to_path_buf(),
-            problems: vec![problem_from_yaml(&e)],
-        })?;
+    let invalid = |problems: Vec<Problem>| ProfileError::Invalid {
+        path: path.to_path_buf(),
+        problems,
+    };
+    if is_blank(text) {
+        return Err(invalid(vec![Problem::at(1, 1, EMPTY_PROFILE.into())]));
+    }
+    let skeleton = Skeleton::read(text);
+    let mut profile: SiteProfile = serde_saphyr::from_str(text)
+        .map_err(|e| invalid(parse_problems(&e, text, skeleton.as_ref())))?;
     profile.base_dir = base_dir.to_path_buf();
     profile.source_file = path.to_path_buf();
-    let mut check = Validation::default();
+    let mut check = Validation {
+        spans: skeleton.unwrap_or_default(),
+        ..Validation::default()
+    };
     check.profile(&profile);
     check.problems.sort_by_key(|p| (p.line, p.column));
-    if check.problems.is_empty() {
-        Ok(LoadedProfile {
-            profile,
-            warnings: check
-                .warnings
-                .iter()
-                .map(|w| format!("{}:{}:{}: {}", path.display(), w.line, w.column, w.message))
-                .collect(),
-        })
-    } else {
-        Err(ProfileError::Invalid {
-            path: path.to_path_buf(),
-            problems: check.problems,
+    if !check.problems.is_empty() {
+        return Err(invalid(check.problems));
+    }
+    let warnings = check
+        .warnings
+        .iter()
+        .map(|w| format!("{}:{}:{}: {}", path.display(), w.line, w.column, w.message))
+        .collect();
+    Ok(LoadedProfile { profile, warnings })
+}
+
+const EMPTY_PROFILE: &str =
+    "the profile is empty: a site profile needs at least `name` and `environment`";
+
+/// The keys every profile must have.
+const REQUIRED_KEYS: [&str; 2] = ["name", "environment"];
+
+/// Whether the text holds nothing but blank lines, comments and document markers.
+fn is_blank(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .all(|l| l.is_empty() || l.starts_with('#') || l == "---" || l == "...")
+}
+
+impl Problem {
+    fn at(line: u64, column: u64, message: String) -> Self {
+        Self {
+            line,
+            column,
+            message,
+        }
+    }
+}
+
+/// Where the top-level keys and the `probes` keys are, from a lenient second
+/// reading of the text: for problems found after parsing, and to put a
+/// missing top-level key at the top of the file rather than at its last key.
+#[derive(Debug, Default)]
+struct Skeleton {
+    top: BTreeMap<String, Location>,
+    probes: BTreeMap<String, Location>,
+}
+
+/// The `probes` mapping, read leniently.
+#[derive(Deserialize)]
+struct ProbesSkeleton {
+    #[serde(default)]
+    probes: BTreeMap<String, Spanned<serde::de::IgnoredAny>>,
+}
+
+impl Skeleton {
+    /// Reads the skeleton, or nothing if the text is not a mapping.
+    fn read(text: &str) -> Option<Self> {
+        let top: BTreeMap<String, Spanned<serde::de::IgnoredAny>> =
+            serde_saphyr::from_str(text).ok()?;
+        let probes = serde_saphyr::from_str::<ProbesSkeleton>(text)
+            .map(|p| p.probes)
+            .unwrap_or_default();
+        let places = |map: BTreeMap<String, Spanned<serde::de::IgnoredAny>>| {
+            map.into_iter().map(|(k, v)| (k, v.referenced)).collect()
+        };
+        Some(Self {
+            top: places(top),
+            probes: places(probes),
         })
     }
+
+    /// Where the value of a top-level key is.
+    fn top_at(&self, key: &str) -> Location {
+        self.top.get(key).copied().unwrap_or(Location::UNKNOWN)
+    }
+
+    /// Where the value of a `probes` key is.
+    fn probe_at(&self, key: &str) -> Location {
+        self.probes.get(key).copied().unwrap_or(Location::UNKNOWN)
+    }
+
+    /// The required top-level keys the profile lacks.
+    fn missing_required(&self) -> Vec<&'static str> {
+        REQUIRED_KEYS
+            .into_iter()
+            .filter(|key| !self.top.contains_key(*key))
+            .collect()
+    }
+}
+
+/// The problems of a profile the YAML reader rejected: its error, and every
+/// missing top-level key (the reader reports one problem only).
+fn parse_problems(
+    error: &serde_saphyr::Error,
+    text: &str,
+    skeleton: Option<&Skeleton>,
+) -> Vec<Problem> {
+    let missing = skeleton.map(Skeleton::missing_required).unwrap_or_default();
+    let mut problems: Vec<Problem> = missing
+        .iter()
+        .map(|key| Problem::at(1, 1, format!("missing required key `{key}`")))
+        .collect();
+    let reported = matches!(
+        error.without_snippet(),
+        serde_saphyr::Error::SerdeMissingField { field, .. } if missing.contains(field)
+    );
+    if !reported {
+        problems.push(problem_from_yaml(error, text));
+    }
+    problems.sort_by_key(|p| (p.line, p.column));
+    problems
 }
 
 /// Suggests the closest of `candidates` to `word`, as `; did you mean `x`?`,
@@ -468,9 +587,20 @@ pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn problem_from_yaml(error: &serde_saphyr::Error) -> Problem {
+fn problem_from_yaml(error: &serde_saphyr::Error, text: &str) -> Problem {
+    let location = error.location().unwrap_or(Location::UNKNOWN);
+    let token = token_at(text, location);
+    Problem::at(
+        location.line(),
+        location.column(),
+        yaml_message(error.without_snippet(), token),
+    )
+}
+
+/// Says what the YAML reader found wrong, in the operator's words.
+fn yaml_message(error: &serde_saphyr::Error, token: Option<&str>) -> String {
     use serde_saphyr::Error as E;
-    let message = match error {
+    match error {
         E::SerdeUnknownField {
             field, expected, ..
         } => format!(
@@ -486,22 +616,68 @@ fn problem_from_yaml(error: &serde_saphyr::Error) -> Problem {
             expected.join(", ")
         ),
         E::SerdeMissingField { field, .. } => format!("missing required key `{field}`"),
-        other => {
-            let rendered = other.without_snippet().render();
-            // The library appends " at line X column Y"; we print the place ourselves.
-            let message = match rendered.rfind(" at line ") {
-                Some(cut) => rendered[..cut].to_owned(),
-                None => rendered,
-            };
-            friendlier(&message).unwrap_or(message)
+        E::InvalidScalar { ty, .. } => scalar_message(ty, token),
+        E::Unexpected { expected, .. } => shape_message(expected),
+        E::ExternallyTaggedEnumExpectedScalarOrMapping { .. } => {
+            "expected a single word here, not a list or a mapping".into()
         }
-    };
-    let location = error.location().unwrap_or(Location::UNKNOWN);
-    Problem {
-        line: location.line(),
-        column: location.column(),
-        message,
+        E::DuplicateMappingKey { key: Some(key), .. } => {
+            format!("duplicate key `{key}`: a key may appear only once in a mapping")
+        }
+        E::Eof { .. } => "unexpected end of file".into(),
+        other => rendered_message(other),
     }
+}
+
+/// A scalar that is not of the expected type, e.g. `port: 70000`.
+fn scalar_message(ty: &str, token: Option<&str>) -> String {
+    let expected = match ty {
+        "u16" => "a port number (1-65535)",
+        "boolean" => "true or false",
+        "floating point" => "a number",
+        t if t.starts_with('u') => "a whole number, 0 or more",
+        t if t.starts_with('i') => "a whole number",
+        other => return format!("invalid {other}"),
+    };
+    match token {
+        Some(token) => format!("expected {expected}, not `{token}`"),
+        None => format!("expected {expected}"),
+    }
+}
+
+/// A node of the wrong shape, e.g. a scalar where a list belongs.
+fn shape_message(expected: &str) -> String {
+    match expected {
+        "sequence start" => "expected a list here".into(),
+        "mapping start" => "expected a mapping (`key: value` lines) here".into(),
+        "string scalar" | "scalar" => {
+            "expected a single value here, not a list or a mapping".into()
+        }
+        other => format!("expected {other}"),
+    }
+}
+
+/// The library's own message, without its location suffix, made friendlier
+/// where we recognise it.
+fn rendered_message(error: &serde_saphyr::Error) -> String {
+    let rendered = error.render();
+    // The library appends " at line X column Y"; we print the place ourselves.
+    let message = match rendered.rfind(" at line ") {
+        Some(cut) => rendered[..cut].to_owned(),
+        None => rendered,
+    };
+    friendlier(&message).unwrap_or(message)
+}
+
+/// The scalar written at `at`, up to a comment or the end of the line.
+fn token_at(text: &str, at: Location) -> Option<&str> {
+    let line_index = usize::try_from(at.line()).ok()?.checked_sub(1)?;
+    let column_index = usize::try_from(at.column()).ok()?.checked_sub(1)?;
+    let line = text.lines().nth(line_index)?;
+    let (start, _) = line.char_indices().nth(column_index)?;
+    let rest = &line[start..];
+    let token = rest[..rest.find(" #").unwrap_or(rest.len())].trim();
+    (!token.is_empty()).then_some(token)
 }
 
 /// Rewrites serde's "unknown field `x`, expected one of a, b" (and the same
@@ -536,6 +712,7 @@ fn friendlier(message: &str) -> Option<String> {
 struct Validation {
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
+    spans: Skeleton,
 }
 
 impl Validation {
@@ -549,7 +726,7 @@ impl Validation {
 
     fn profile(&mut self, p: &SiteProfile) {
         if p.name.trim().is_empty() {
-            self.problem(Location::UNKNOWN, "`name` must not be empty".into());
+            self.problem(self.spans.top_at("name"), "`name` must not be empty".into());
         }
         let base = &p.base_dir;
         if let Some(cluster) = &p.cluster {
@@ -584,15 +761,16 @@ impl Validation {
                 ),
             );
         }
-        if p.probes.timeout_seconds <= 0.0 || p.probes.timeout_seconds > 300.0 {
+        let timeout = p.probes.timeout_seconds;
+        if timeout.is_nan() || timeout <= 0.0 || timeout > 300.0 {
             self.problem(
-                Location::UNKNOWN,
-                "`probes.timeout_seconds` must be between 0 and 300".into(),
+                self.spans.probe_at("timeout_seconds"),
+                "`probes.timeout_seconds` must be more than 0 and at most 300".into(),
             );
         }
         if p.probes.refresh_seconds == 0 {
             self.problem(
-                Location::UNKNOWN,
+                self.spans.probe_at("refresh_seconds"),
                 "`probes.refresh_seconds` must be at least 1".into(),
             );
         }

@@ -110,8 +110,7 @@ impl ProbeReport {
 }
 
 /// What kind of source a row is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     /// The Kubernetes API server.
     Cluster,
@@ -135,6 +134,12 @@ impl SourceKind {
             Self::Middleware(kind) => kind.to_string(),
             Self::Kafka => "kafka".into(),
         }
+    }
+}
+
+impl Serialize for SourceKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.label())
     }
 }
 

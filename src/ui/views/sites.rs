@@ -30,7 +30,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         let lines = vec![
             Line::raw("No site profiles found."),
             Line::styled(
-                "Put profiles in the sites directory (see `sitedeck sites`), or pass --site PATH.",
+                format!(
+                    "Put profiles in {}, or start with --site PATH.",
+                    state.options.sites_dir.display()
+                ),
                 theme.style(Role::TextMuted),
             ),
         ];

@@ -1,0 +1,85 @@
+//! A whole lab site and the `site.yaml` that points sitedeck at it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::{MariaDb, Redis};
+
+/// The servers of one lab site.
+#[derive(Debug)]
+pub struct Lab {
+    /// The lab's directory: servers, secrets, `site.yaml`.
+    pub dir: PathBuf,
+    /// MariaDB.
+    pub mariadb: MariaDb,
+    /// Redis.
+    pub redis: Redis,
+}
+
+impl Lab {
+    /// Starts every server of the lab in `dir` and writes `dir/site.yaml`.
+    pub fn start(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let dir = std::path::absolute(dir)?;
+        let mariadb = MariaDb::start(&dir.join("mariadb"))?;
+        let redis = Redis::start(&dir.join("redis"))?;
+        let lab = Self {
+            dir,
+            mariadb,
+            redis,
+        };
+        lab.write_site()?;
+        Ok(lab)
+    }
+
+    /// The site profile's path.
+    pub fn site_file(&self) -> PathBuf {
+        self.dir.join("site.yaml")
+    }
+
+    fn write_site(&self) -> Result<()> {
+        let secrets = self.dir.join("secrets");
+        std::fs::create_dir_all(&secrets)?;
+        write_private(&secrets.join("mariadb-password"), &self.mariadb.password)?;
+        write_private(&secrets.join("redis-password"), &self.redis.password)?;
+        let site = format!(
+            "# Written by sitedeck-lab: the local lab site on 127.0.0.1.\n\
+             name: lab\n\
+             environment: poc\n\
+             description: sitedeck lab (real MariaDB and Redis on loopback)\n\
+             middleware:\n\
+             \x20 - name: mariadb\n\
+             \x20   kind: mysql\n\
+             \x20   endpoint: {mariadb}\n\
+             \x20   user: {user}\n\
+             \x20   password: {{file: secrets/mariadb-password}}\n\
+             \x20   database: sitedeck\n\
+             \x20 - name: redis\n\
+             \x20   kind: redis\n\
+             \x20   endpoint: {redis}\n\
+             \x20   password: {{file: secrets/redis-password}}\n\
+             probes:\n\
+             \x20 timeout_seconds: 3\n\
+             \x20 refresh_seconds: 15\n",
+            mariadb = self.mariadb.endpoint(),
+            user = crate::mariadb::USER,
+            redis = self.redis.endpoint(),
+        );
+        std::fs::write(self.site_file(), site)?;
+        Ok(())
+    }
+}
+
+fn write_private(path: &Path, secret: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(secret.as_bytes())?;
+    Ok(())
+}

@@ -287,8 +287,16 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
             start_round(state)
         }
         Err(text) => {
-            let first = text.lines().next().unwrap_or_default().to_owned();
-            state.say(Level::Error, format!("cannot open site: {first}"));
+            let file = load
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let problems = text.lines().count();
+            state.say(
+                Level::Error,
+                format!("cannot open {file}: {problems} problem(s), see Sites"),
+            );
             match state.sites.iter_mut().find(|e| e.path == load.path) {
                 Some(entry) => entry.error = Some(text.clone()),
                 None => state.sites.push(SiteEntry {

@@ -13,8 +13,19 @@ use crate::text::one_line;
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
     let selected = state.sites.get(state.sites_selected);
+    let inner_width = usize::from(area.width.saturating_sub(2)).max(1);
     let error_height = match selected.and_then(|s| s.error.as_ref()) {
-        Some(error) => (error.lines().count() as u16 + 2).min(area.height / 2),
+        Some(error) => {
+            let wrapped: usize = error
+                .lines()
+                .map(|l| {
+                    unicode_width::UnicodeWidthStr::width(l)
+                        .div_ceil(inner_width)
+                        .max(1)
+                })
+                .sum();
+            (wrapped as u16 + 2).min(area.height / 2)
+        }
         None => 0,
     };
     let [list_area, error_area] =
@@ -54,7 +65,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 .as_ref()
                 .is_some_and(|s| s.loaded.profile.source_file == site.path);
             let (status, role) = match &site.error {
-                Some(error) => (format!("invalid: {}", one_line(error)), Role::StatusCrit),
+                Some(error) => (
+                    format!("invalid: {} problem(s)", error.lines().count()),
+                    Role::StatusCrit,
+                ),
                 None if open => ("open".to_owned(), Role::StatusOk),
                 None => ("ok".to_owned(), Role::Text),
             };

@@ -1,0 +1,134 @@
+//! Snapshots of the views: TestBackend + insta, at 80x24 and 160x48, in the
+//! dark and mono themes. Each snapshot holds the text of the screen and a
+//! grid of style letters with their legend, so a change of colour or
+//! emphasis shows up as well as a change of layout.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{empty_state, state_with_reports};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use sitedeck::app::action::Action;
+use sitedeck::app::{State, update};
+use sitedeck::config::keymap::KeyChord;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+const THEMES: [&str; 2] = ["dark", "mono"];
+
+fn render(state: &State, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    terminal
+        .draw(|frame| sitedeck::ui::draw(frame, state))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    let mut styles = String::new();
+    let mut legend: BTreeMap<String, char> = BTreeMap::new();
+    let letters: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    for y in 0..height {
+        let mut skip = 0;
+        for x in 0..width {
+            let cell = &buffer[(x, y)];
+            // The cell after a double-width character belongs to it.
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                text.push_str(cell.symbol());
+                skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+            }
+            let key = format!("{:?}", cell.style());
+            let next = letters[legend.len().min(letters.len() - 1)];
+            styles.push(*legend.entry(key).or_insert(next));
+        }
+        text.push('\n');
+        styles.push('\n');
+    }
+    let mut legend: Vec<(char, String)> = legend.into_iter().map(|(k, v)| (v, k)).collect();
+    legend.sort();
+    let legend: String = legend
+        .into_iter()
+        .map(|(letter, style)| format!("{letter}: {style}\n"))
+        .collect();
+    format!("{text}\n{styles}\n{legend}")
+}
+
+fn press(state: &mut State, keys: &[&str]) {
+    for k in keys {
+        update(state, Action::Key(KeyChord::parse(k).expect("a valid key")));
+    }
+}
+
+fn snapshot_all(name: &str, prepare: impl Fn(&mut State)) {
+    for theme in THEMES {
+        for (width, height) in SIZES {
+            let mut state = state_with_reports(theme);
+            prepare(&mut state);
+            insta::assert_snapshot!(
+                format!("{name}_{theme}_{width}x{height}"),
+                render(&state, width, height)
+            );
+        }
+    }
+}
+
+#[test]
+fn overview() {
+    snapshot_all("overview", |_| {});
+}
+
+#[test]
+fn help() {
+    snapshot_all("help", |state| press(state, &["?"]));
+}
+
+#[test]
+fn palette() {
+    snapshot_all("palette", |state| press(state, &[":", "t", "h"]));
+}
+
+#[test]
+fn which_key() {
+    snapshot_all("which_key", |state| press(state, &["g"]));
+}
+
+#[test]
+fn confirm_quit() {
+    snapshot_all("confirm_quit", |state| {
+        press(state, &["ctrl-r", "q"]);
+    });
+}
+
+#[test]
+fn site_list_with_a_broken_profile() {
+    snapshot_all("sites", |state| {
+        update(
+            state,
+            Action::SiteLoaded(Box::new(sitedeck::app::action::SiteLoad {
+                path: "/home/ops/.config/sitedeck/sites/beta.yaml".into(),
+                result: Err("/home/ops/.config/sitedeck/sites/beta.yaml:2:1: unknown key `enviroment` (did you mean `environment`?); expected one of: name, environment\n/home/ops/.config/sitedeck/sites/beta.yaml:9:15: password for `mysql`: environment variable MYSQL_PW is not set".into()),
+            })),
+        );
+    });
+}
+
+#[test]
+fn no_site_open() {
+    for theme in THEMES {
+        let state = empty_state(theme);
+        let mut state = state;
+        press(&mut state, &["g", "o"]);
+        insta::assert_snapshot!(format!("no_site_{theme}_80x24"), render(&state, 80, 24));
+    }
+}
+
+#[test]
+fn cjk_site_names_are_measured_by_width() {
+    let mut state = state_with_reports("dark");
+    if let Some(site) = &mut state.site {
+        site.loaded.profile.name = "华东生产集群-数据库".into();
+        site.sources[2].name = "主库-mysql".into();
+    }
+    insta::assert_snapshot!("cjk_dark_80x24", render(&state, 80, 24));
+}

@@ -1,0 +1,239 @@
+//! `update` driven by Actions: no terminal, no network, no runtime.
+
+mod common;
+
+use common::{empty_state, open_site, state_with_reports};
+use sitedeck::app::action::{Action, SiteLoad};
+use sitedeck::app::state::{Level, Popup, View};
+use sitedeck::app::{Effect, update};
+use sitedeck::config::keymap::KeyChord;
+use sitedeck::probe::{ProbeReport, ProbeState};
+
+fn key(state: &mut sitedeck::app::State, text: &str) -> Vec<Effect> {
+    update(
+        state,
+        Action::Key(KeyChord::parse(text).expect("a valid key")),
+    )
+}
+
+fn type_text(state: &mut sitedeck::app::State, text: &str) {
+    for c in text.chars() {
+        update(state, Action::Key(KeyChord::char(c)));
+    }
+}
+
+#[test]
+fn opening_a_site_shows_overview_and_probes_every_source() {
+    let mut state = empty_state("dark");
+    assert_eq!(state.view, View::Sites);
+    let effects = open_site(&mut state);
+    assert_eq!(state.view, View::Overview);
+    let [Effect::Probe { round, sources, .. }] = effects.as_slice() else {
+        panic!("expected one probe effect, got {effects:?}");
+    };
+    assert_eq!(*round, state.last_round);
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "cluster",
+            "bastion",
+            "mysql-main",
+            "redis-cache",
+            "gateway",
+            "events"
+        ]
+    );
+    assert_eq!(state.jobs_running(), 6);
+    assert!(state.readonly(), "the profile says readonly: true");
+}
+
+#[test]
+fn results_of_an_older_round_are_ignored() {
+    let mut state = empty_state("dark");
+    open_site(&mut state);
+    let old_round = state.last_round;
+    key(&mut state, "ctrl-r");
+    assert_eq!(state.last_round, old_round + 1);
+    update(
+        &mut state,
+        Action::ProbeFinished {
+            round: old_round,
+            index: 0,
+            report: Box::new(ProbeReport {
+                state: ProbeState::Up,
+                latency_ms: Some(1.0),
+                detail: "stale".into(),
+                checked_at: None,
+            }),
+        },
+    );
+    let site = state.site.as_ref().expect("site open");
+    assert_eq!(site.reports[0].state, ProbeState::Pending);
+    assert_eq!(state.jobs_running(), 6);
+}
+
+#[test]
+fn quit_asks_while_jobs_run_and_cancel_is_the_default() {
+    let mut state = empty_state("dark");
+    open_site(&mut state);
+    key(&mut state, "q");
+    assert!(matches!(state.popup, Some(Popup::ConfirmQuit)));
+    key(&mut state, "enter");
+    assert!(
+        state.popup.is_none() && !state.should_quit,
+        "enter means no"
+    );
+    key(&mut state, "q");
+    key(&mut state, "y");
+    assert!(state.should_quit);
+}
+
+#[test]
+fn quit_without_jobs_leaves_at_once() {
+    let mut state = state_with_reports("dark");
+    assert_eq!(state.jobs_running(), 0);
+    key(&mut state, "q");
+    assert!(state.should_quit);
+}
+
+#[test]
+fn multi_key_sequences_are_pending_until_complete() {
+    let mut state = empty_state("dark");
+    open_site(&mut state);
+    key(&mut state, "g");
+    assert!(
+        state
+            .which_key
+            .iter()
+            .any(|(k, d)| k == "s" && d.contains("site list"))
+    );
+    key(&mut state, "s");
+    assert_eq!(state.view, View::Sites);
+    assert!(state.which_key.is_empty() && state.pending_keys.is_empty());
+    key(&mut state, "g");
+    key(&mut state, "x");
+    let status = state.status.as_ref().expect("a message");
+    assert_eq!(
+        (status.level, status.text.as_str()),
+        (Level::Warn, "g x is not bound")
+    );
+    key(&mut state, "g");
+    key(&mut state, "esc");
+    assert!(state.pending_keys.is_empty() && state.which_key.is_empty());
+    assert_eq!(state.view, View::Sites, "esc only cancelled the sequence");
+}
+
+#[test]
+fn palette_types_filters_and_runs_the_selected_command() {
+    let mut state = state_with_reports("dark");
+    key(&mut state, ":");
+    assert!(matches!(state.popup, Some(Popup::Palette(_))));
+    type_text(&mut state, "q");
+    assert!(!state.should_quit, "typing q in the palette does not quit");
+    key(&mut state, "backspace");
+    type_text(&mut state, "thmono");
+    let effects = key(&mut state, "enter");
+    assert_eq!(effects, vec![Effect::LoadTheme("mono".into())]);
+    assert!(state.popup.is_none());
+}
+
+#[test]
+fn palette_without_a_match_says_so() {
+    let mut state = state_with_reports("dark");
+    key(&mut state, ":");
+    type_text(&mut state, "zzzz");
+    assert!(key(&mut state, "enter").is_empty());
+    assert_eq!(
+        state.status.as_ref().map(|s| s.text.as_str()),
+        Some("no command matches `zzzz`")
+    );
+}
+
+#[test]
+fn help_opens_scrolls_and_closes() {
+    let mut state = empty_state("dark");
+    key(&mut state, "?");
+    key(&mut state, "j");
+    key(&mut state, "j");
+    assert!(matches!(state.popup, Some(Popup::Help { scroll: 2 })));
+    key(&mut state, "q");
+    assert!(
+        state.popup.is_none() && !state.should_quit,
+        "q closes help first"
+    );
+}
+
+#[test]
+fn tab_cycles_views_and_esc_goes_back() {
+    let mut state = state_with_reports("dark");
+    assert_eq!(state.view, View::Overview);
+    key(&mut state, "tab");
+    assert_eq!(state.view, View::Sites);
+    key(&mut state, "shift-tab");
+    assert_eq!(state.view, View::Overview);
+    key(&mut state, "g");
+    key(&mut state, "s");
+    key(&mut state, "esc");
+    assert_eq!(state.view, View::Overview);
+}
+
+#[test]
+fn selection_is_clamped_to_the_rows() {
+    let mut state = state_with_reports("dark");
+    key(&mut state, "end");
+    assert_eq!(state.overview_selected, 5);
+    key(&mut state, "down");
+    assert_eq!(state.overview_selected, 5);
+    key(&mut state, "pgup");
+    assert_eq!(state.overview_selected, 0);
+}
+
+#[test]
+fn cycle_theme_asks_for_the_next_one() {
+    let mut state = empty_state("dark");
+    assert_eq!(
+        key(&mut state, "T"),
+        vec![Effect::LoadTheme("light".into())]
+    );
+}
+
+#[test]
+fn a_broken_profile_is_shown_in_the_site_list() {
+    let mut state = empty_state("dark");
+    let effects = update(
+        &mut state,
+        Action::SiteLoaded(Box::new(SiteLoad {
+            path: "/sites/bad.yaml".into(),
+            result: Err("/sites/bad.yaml:2:1: unknown key `enviroment`".into()),
+        })),
+    );
+    assert!(effects.is_empty());
+    assert_eq!(state.view, View::Sites);
+    assert!(state.site.is_none());
+    assert_eq!(state.sites.len(), 1);
+    assert!(
+        state.sites[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("2:1"))
+    );
+    assert_eq!(state.status.as_ref().map(|s| s.level), Some(Level::Error));
+}
+
+#[test]
+fn refresh_ticks_are_ignored_while_a_round_runs() {
+    let mut state = empty_state("dark");
+    open_site(&mut state);
+    assert!(update(&mut state, Action::RefreshTick).is_empty());
+    let mut state = state_with_reports("dark");
+    assert_eq!(update(&mut state, Action::RefreshTick).len(), 1);
+}
+
+#[test]
+fn terminate_quits_even_with_jobs() {
+    let mut state = empty_state("dark");
+    open_site(&mut state);
+    update(&mut state, Action::Terminate);
+    assert!(state.should_quit);
+}

@@ -1,0 +1,108 @@
+//! The README and the user's guide show what the code does: the key table
+//! is the keymap's, and the examples in the docs load without a warning.
+
+use std::path::Path;
+
+use sitedeck::config::keymap::Keymap;
+use sitedeck::config::profile;
+use sitedeck::config::theme::Theme;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The fenced blocks of a language in a Markdown text, in order.
+fn fenced(text: &str, lang: &str) -> Vec<String> {
+    let open = format!("```{lang}");
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match &mut current {
+            None if line.trim() == open => current = Some(String::new()),
+            Some(block) if line.trim() == "```" => {
+                blocks.push(std::mem::take(block));
+                current = None;
+            }
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn readme_key_table_is_the_default_keymap() {
+    let readme = read("README.md");
+    let start = readme.find("<!-- keys:start -->\n").expect("start marker");
+    let end = readme.find("<!-- keys:end -->").expect("end marker");
+    let table = &readme[start + "<!-- keys:start -->\n".len()..end];
+    let (keymap, _) = Keymap::load("default", None);
+    assert_eq!(
+        table,
+        keymap.markdown_table(),
+        "README's key table is stale: regenerate it with `sitedeck keys`"
+    );
+}
+
+#[test]
+fn readme_starts_with_the_two_commands() {
+    let readme = read("README.md");
+    let first_section = readme.find("\n## ").expect("a section");
+    let section = &readme[first_section..];
+    assert!(
+        section.starts_with("\n## The two commands"),
+        "the first section is the two commands"
+    );
+    let body = &section[..section[1..].find("\n## ").expect("a next section")];
+    assert!(body.contains("scripts/demo") && body.contains("scripts/test"));
+}
+
+#[test]
+fn readme_profile_example_is_valid() {
+    let readme = read("README.md");
+    let example = fenced(&readme, "yaml")
+        .into_iter()
+        .next()
+        .expect("a yaml block");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("kubeconfig"), "apiVersion: v1\n").expect("write");
+    // SAFETY: no other thread of this test binary reads this variable.
+    unsafe { std::env::set_var("ACME_MYSQL_PASSWORD", "x") };
+    let loaded = profile::parse(&example, &dir.path().join("acme.yaml"), dir.path())
+        .unwrap_or_else(|e| panic!("README example: {e}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.profile.name, "acme-prod");
+}
+
+#[test]
+fn guide_keymap_example_overlays_without_warnings() {
+    let guide = read("docs/keymaps-and-themes.md");
+    let toml_blocks = fenced(&guide, "toml");
+    let keymap_example = toml_blocks.first().expect("a keymap example");
+    let (keymap, warnings) = Keymap::load("default", Some(keymap_example));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let quit = sitedeck::config::keymap::KeyChord::parse("ctrl-q").expect("key");
+    assert_eq!(
+        keymap.lookup(sitedeck::config::keymap::Focus::Global, &[quit]),
+        sitedeck::config::keymap::Lookup::Action(sitedeck::app::Action::Quit)
+    );
+}
+
+#[test]
+fn guide_theme_example_loads_without_warnings() {
+    let guide = read("docs/keymaps-and-themes.md");
+    let theme_example = fenced(&guide, "toml")
+        .get(1)
+        .cloned()
+        .expect("a theme example");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("solarized.toml"), theme_example).expect("write");
+    let (theme, warnings) = Theme::load("solarized", dir.path());
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(theme.name, "solarized");
+    assert!(Theme::available(dir.path()).contains(&"solarized".to_owned()));
+}

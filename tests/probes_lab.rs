@@ -186,3 +186,36 @@ async fn exec_credential_plugins_are_not_run_untrusted() {
     );
     assert!(!marker.exists(), "the plugin must not have run");
 }
+
+#[tokio::test]
+async fn cluster_probe_reports_tls_failures() {
+    // Speaks plain HTTP where the kubeconfig says https.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buf = [0u8; 512];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\nusers:\n- name: lab\n  user:\n    token: abc\n"
+        ),
+    )
+    .expect("write kubeconfig");
+    let path = dir.path().join("site.yaml");
+    std::fs::write(
+        &path,
+        "name: k\nenvironment: poc\ncluster:\n  kubeconfig: kubeconfig\n",
+    )
+    .expect("write");
+    let loaded = profile::load(&path).expect("valid");
+    let report = probe_only(&loaded).await;
+    server.join().expect("server thread");
+    assert_eq!(report.state, ProbeState::TlsError, "{report:?}");
+}

@@ -154,9 +154,7 @@ impl KeyChord {
                 _ => return Err(format!("unknown key `{text}`")),
             },
         };
-        if code == KeyCode::Char('b') && modifiers == KeyModifiers::CONTROL
-            || code == KeyCode::Char('a') && modifiers == KeyModifiers::CONTROL
-        {
+        if modifiers == KeyModifiers::CONTROL && matches!(code, KeyCode::Char('a' | 'b')) {
             return Err(format!(
                 "`{text}` is the tmux/screen prefix and is never bound by sitedeck"
             ));

@@ -73,7 +73,15 @@ impl ProbeFailure {
             }
             current = e.source();
         }
-        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        const TLS_WORDS: [&str; 6] = [
+            "certificate",
+            "tls",
+            "handshake",
+            "corrupt message",
+            "fatal alert",
+            "invalidcontenttype",
+        ];
+        if TLS_WORDS.iter().any(|w| lower.contains(w)) {
             Self::new(
                 ProbeState::TlsError,
                 format!("TLS error with {target}: {full}"),

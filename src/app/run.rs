@@ -51,6 +51,8 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
     let mut sighup = signal(SignalKind::hangup())?;
     let mut events = EventStream::new();
     let mut spinner = tokio::time::interval(SPINNER_PERIOD);
+    // After a long idle stretch the spinner resumes calmly, not in a burst.
+    spinner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
     let mut last_frame = Instant::now() - FRAME_BUDGET;
     loop {

@@ -56,6 +56,8 @@ impl<'de> Deserialize<'de> for SecretSource {
 
 struct SecretSourceVisitor;
 
+const UNQUOTED_SECRET: &str = "this plaintext secret reads as a number or a boolean: put it in quotes, or better use {env: NAME} or {file: PATH}";
+
 impl<'de> Visitor<'de> for SecretSourceVisitor {
     type Value = SecretSource;
 
@@ -69,12 +71,23 @@ impl<'de> Visitor<'de> for SecretSourceVisitor {
         Ok(SecretSource::Plain(Secret::new(value.to_owned())))
     }
 
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<SecretSource, E> {
-        Ok(SecretSource::Plain(Secret::new(value.to_string())))
+    // A value YAML reads as a number or a boolean is refused: its text is not
+    // kept as written (`0x1F` would become `31`, `yes` would become `true`),
+    // and it is not echoed back, since it may be the password itself.
+    fn visit_i64<E: de::Error>(self, _value: i64) -> Result<SecretSource, E> {
+        Err(de::Error::custom(UNQUOTED_SECRET))
     }
 
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<SecretSource, E> {
-        Ok(SecretSource::Plain(Secret::new(value.to_string())))
+    fn visit_u64<E: de::Error>(self, _value: u64) -> Result<SecretSource, E> {
+        Err(de::Error::custom(UNQUOTED_SECRET))
+    }
+
+    fn visit_f64<E: de::Error>(self, _value: f64) -> Result<SecretSource, E> {
+        Err(de::Error::custom(UNQUOTED_SECRET))
+    }
+
+    fn visit_bool<E: de::Error>(self, _value: bool) -> Result<SecretSource, E> {
+        Err(de::Error::custom(UNQUOTED_SECRET))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretSource, A::Error> {

@@ -184,7 +184,7 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
         } else if let NodesSpec::List(nodes) = &ssh.nodes {
             for node in nodes {
                 sources.push(Source {
-                    name: node.name.clone(),
+                    name: node.name.value.clone(),
                     kind: SourceKind::Node,
                     target: format!("{}:{}", node.host, node.port),
                     checks: "TCP connect and SSH banner",

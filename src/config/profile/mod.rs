@@ -6,15 +6,23 @@
 //! names are unique), so that `sitedeck profile check` reports every problem
 //! at once. The format is documented in `docs/site-profile.md`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
+mod messages;
+mod validate;
+
 use super::paths::expand_tilde;
-use super::secret::{SecretError, SecretSource};
+use super::secret::SecretSource;
+use messages::{Skeleton, parse_problems};
+use validate::Validation;
+
+pub use messages::did_you_mean;
 
 /// A parsed and validated site profile.
 #[derive(Debug, Clone, Deserialize)]
@@ -138,7 +146,7 @@ pub struct BastionSpec {
     pub host: String,
     /// SSH port.
     #[serde(default = "default_ssh_port")]
-    pub port: u16,
+    pub port: NonZeroU16,
     /// The login user.
     #[serde(default)]
     pub user: Option<String>,
@@ -147,8 +155,9 @@ pub struct BastionSpec {
     pub identity: Option<PathRef>,
 }
 
-fn default_ssh_port() -> u16 {
-    22
+fn default_ssh_port() -> NonZeroU16 {
+    const SSH: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
+    SSH
 }
 
 /// Which nodes sitedeck reaches over SSH.
@@ -205,12 +214,12 @@ impl<'de> serde::de::Visitor<'de> for NodesVisitor {
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// The node's name (as in Kubernetes, if it is a cluster node).
-    pub name: String,
+    pub name: Spanned<String>,
     /// Host name or address.
     pub host: String,
     /// SSH port.
     #[serde(default = "default_ssh_port")]
-    pub port: u16,
+    pub port: NonZeroU16,
 }
 
 /// The kinds of middleware sitedeck probes.
@@ -488,400 +497,6 @@ fn is_blank(text: &str) -> bool {
     text.lines()
         .map(str::trim)
         .all(|l| l.is_empty() || l.starts_with('#') || l == "---" || l == "...")
-}
-
-impl Problem {
-    fn at(line: u64, column: u64, message: String) -> Self {
-        Self {
-            line,
-            column,
-            message,
-        }
-    }
-}
-
-/// Where the top-level keys and the `probes` keys are, from a lenient second
-/// reading of the text: for problems found after parsing, and to put a
-/// missing top-level key at the top of the file rather than at its last key.
-#[derive(Debug, Default)]
-struct Skeleton {
-    top: BTreeMap<String, Location>,
-    probes: BTreeMap<String, Location>,
-}
-
-/// The `probes` mapping, read leniently.
-#[derive(Deserialize)]
-struct ProbesSkeleton {
-    #[serde(default)]
-    probes: BTreeMap<String, Spanned<serde::de::IgnoredAny>>,
-}
-
-impl Skeleton {
-    /// Reads the skeleton, or nothing if the text is not a mapping.
-    fn read(text: &str) -> Option<Self> {
-        let top: BTreeMap<String, Spanned<serde::de::IgnoredAny>> =
-            serde_saphyr::from_str(text).ok()?;
-        let probes = serde_saphyr::from_str::<ProbesSkeleton>(text)
-            .map(|p| p.probes)
-            .unwrap_or_default();
-        let places = |map: BTreeMap<String, Spanned<serde::de::IgnoredAny>>| {
-            map.into_iter().map(|(k, v)| (k, v.referenced)).collect()
-        };
-        Some(Self {
-            top: places(top),
-            probes: places(probes),
-        })
-    }
-
-    /// Where the value of a top-level key is.
-    fn top_at(&self, key: &str) -> Location {
-        self.top.get(key).copied().unwrap_or(Location::UNKNOWN)
-    }
-
-    /// Where the value of a `probes` key is.
-    fn probe_at(&self, key: &str) -> Location {
-        self.probes.get(key).copied().unwrap_or(Location::UNKNOWN)
-    }
-
-    /// The required top-level keys the profile lacks.
-    fn missing_required(&self) -> Vec<&'static str> {
-        REQUIRED_KEYS
-            .into_iter()
-            .filter(|key| !self.top.contains_key(*key))
-            .collect()
-    }
-}
-
-/// The problems of a profile the YAML reader rejected: its error, and every
-/// missing top-level key (the reader reports one problem only).
-fn parse_problems(
-    error: &serde_saphyr::Error,
-    text: &str,
-    skeleton: Option<&Skeleton>,
-) -> Vec<Problem> {
-    let missing = skeleton.map(Skeleton::missing_required).unwrap_or_default();
-    let mut problems: Vec<Problem> = missing
-        .iter()
-        .map(|key| Problem::at(1, 1, format!("missing required key `{key}`")))
-        .collect();
-    let reported = matches!(
-        error.without_snippet(),
-        serde_saphyr::Error::SerdeMissingField { field, .. } if missing.contains(field)
-    );
-    if !reported {
-        problems.push(problem_from_yaml(error, text));
-    }
-    problems.sort_by_key(|p| (p.line, p.column));
-    problems
-}
-
-/// Suggests the closest of `candidates` to `word`, as `; did you mean `x`?`,
-/// or nothing when none is close.
-pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
-        .unwrap_or_default()
-}
-
-fn problem_from_yaml(error: &serde_saphyr::Error, text: &str) -> Problem {
-    let location = error.location().unwrap_or(Location::UNKNOWN);
-    let token = token_at(text, location);
-    Problem::at(
-        location.line(),
-        location.column(),
-        yaml_message(error.without_snippet(), token),
-    )
-}
-
-/// Says what the YAML reader found wrong, in the operator's words.
-fn yaml_message(error: &serde_saphyr::Error, token: Option<&str>) -> String {
-    use serde_saphyr::Error as E;
-    match error {
-        E::SerdeUnknownField {
-            field, expected, ..
-        } => format!(
-            "unknown key `{field}`{}; expected one of: {}",
-            did_you_mean(field, expected),
-            expected.join(", ")
-        ),
-        E::SerdeUnknownVariant {
-            variant, expected, ..
-        } => format!(
-            "unknown value `{variant}`{}; expected one of: {}",
-            did_you_mean(variant, expected),
-            expected.join(", ")
-        ),
-        E::SerdeMissingField { field, .. } => format!("missing required key `{field}`"),
-        E::InvalidScalar { ty, .. } => scalar_message(ty, token),
-        E::Unexpected { expected, .. } => shape_message(expected),
-        E::ExternallyTaggedEnumExpectedScalarOrMapping { .. } => {
-            "expected a single word here, not a list or a mapping".into()
-        }
-        E::DuplicateMappingKey { key: Some(key), .. } => {
-            format!("duplicate key `{key}`: a key may appear only once in a mapping")
-        }
-        E::Eof { .. } => "unexpected end of file".into(),
-        other => rendered_message(other),
-    }
-}
-
-/// A scalar that is not of the expected type, e.g. `port: 70000`.
-fn scalar_message(ty: &str, token: Option<&str>) -> String {
-    let expected = match ty {
-        "u16" => "a port number (1-65535)",
-        "boolean" => "true or false",
-        "floating point" => "a number",
-        t if t.starts_with('u') => "a whole number, 0 or more",
-        t if t.starts_with('i') => "a whole number",
-        other => return format!("invalid {other}"),
-    };
-    match token {
-        Some(token) => format!("expected {expected}, not `{token}`"),
-        None => format!("expected {expected}"),
-    }
-}
-
-/// A node of the wrong shape, e.g. a scalar where a list belongs.
-fn shape_message(expected: &str) -> String {
-    match expected {
-        "sequence start" => "expected a list here".into(),
-        "mapping start" => "expected a mapping (`key: value` lines) here".into(),
-        "string scalar" | "scalar" => {
-            "expected a single value here, not a list or a mapping".into()
-        }
-        other => format!("expected {other}"),
-    }
-}
-
-/// The library's own message, without its location suffix, made friendlier
-/// where we recognise it.
-fn rendered_message(error: &serde_saphyr::Error) -> String {
-    let rendered = error.render();
-    // The library appends " at line X column Y"; we print the place ourselves.
-    let message = match rendered.rfind(" at line ") {
-        Some(cut) => rendered[..cut].to_owned(),
-        None => rendered,
-    };
-    friendlier(&message).unwrap_or(message)
-}
-
-/// The scalar written at `at`, up to a comment or the end of the line.
-fn token_at(text: &str, at: Location) -> Option<&str> {
-    let line_index = usize::try_from(at.line()).ok()?.checked_sub(1)?;
-    let column_index = usize::try_from(at.column()).ok()?.checked_sub(1)?;
-    let line = text.lines().nth(line_index)?;
-    let (start, _) = line.char_indices().nth(column_index)?;
-    let rest = &line[start..];
-    let token = rest[..rest.find(" #").unwrap_or(rest.len())].trim();
-    (!token.is_empty()).then_some(token)
-}
-
-/// Rewrites serde's "unknown field `x`, expected one of a, b" (and the same
-/// for variants) with a suggestion.
-fn friendlier(message: &str) -> Option<String> {
-    let (what, rest) = if let Some(rest) = message.strip_prefix("unknown field `") {
-        ("key", rest)
-    } else {
-        ("value", message.strip_prefix("unknown variant `")?)
-    };
-    let (word, rest) = rest.split_once('`')?;
-    let expected: Vec<&str> = match rest.split_once("expected one of ") {
-        Some((_, list)) => list.split(", ").map(|e| e.trim_matches('`')).collect(),
-        None => match rest.split_once("expected ") {
-            Some((_, single)) => vec![single.trim_matches('`')],
-            None => Vec::new(),
-        },
-    };
-    Some(format!(
-        "unknown {what} `{word}`{}; expected {}",
-        did_you_mean(word, &expected),
-        if expected.is_empty() {
-            "none here".to_owned()
-        } else {
-            format!("one of: {}", expected.join(", "))
-        }
-    ))
-}
-
-/// Whole-profile checks after parsing, collecting every problem.
-#[derive(Default)]
-struct Validation {
-    problems: Vec<Problem>,
-    warnings: Vec<Problem>,
-    spans: Skeleton,
-}
-
-impl Validation {
-    fn problem(&mut self, at: Location, message: String) {
-        self.problems.push(Problem {
-            line: at.line(),
-            column: at.column(),
-            message,
-        });
-    }
-
-    fn profile(&mut self, p: &SiteProfile) {
-        if p.name.trim().is_empty() {
-            self.problem(self.spans.top_at("name"), "`name` must not be empty".into());
-        }
-        let base = &p.base_dir;
-        if let Some(cluster) = &p.cluster {
-            self.file(base, cluster.kubeconfig.as_ref(), "kubeconfig");
-            if let Some(via) = &cluster.via
-                && via.value == ClusterVia::Bastion
-                && p.ssh.as_ref().and_then(|s| s.bastion.as_ref()).is_none()
-            {
-                self.problem(
-                    via.referenced,
-                    "`via: bastion` needs an `ssh.bastion` to tunnel through".into(),
-                );
-            }
-        }
-        if let Some(ssh) = &p.ssh {
-            self.file(base, ssh.known_hosts.as_ref(), "known_hosts file");
-            self.file(base, ssh.identity.as_ref(), "SSH identity");
-            if let Some(bastion) = &ssh.bastion {
-                self.file(base, bastion.identity.as_ref(), "bastion identity");
-            }
-        }
-        self.file(base, p.release.as_ref(), "release manifest");
-        self.file(base, p.checklist.as_ref(), "checklist");
-        if let Some(dir) = &p.runbooks
-            && !dir.resolve(base).is_dir()
-        {
-            self.problem(
-                dir.location(),
-                format!(
-                    "runbooks directory not found: {}",
-                    dir.resolve(base).display()
-                ),
-            );
-        }
-        let timeout = p.probes.timeout_seconds;
-        if timeout.is_nan() || timeout <= 0.0 || timeout > 300.0 {
-            self.problem(
-                self.spans.probe_at("timeout_seconds"),
-                "`probes.timeout_seconds` must be more than 0 and at most 300".into(),
-            );
-        }
-        if p.probes.refresh_seconds == 0 {
-            self.problem(
-                self.spans.probe_at("refresh_seconds"),
-                "`probes.refresh_seconds` must be at least 1".into(),
-            );
-        }
-        self.middleware(p);
-        self.kafka(p);
-    }
-
-    fn file(&mut self, base: &Path, path: Option<&PathRef>, what: &str) {
-        if let Some(path) = path {
-            let full = path.resolve(base);
-            if !full.is_file() {
-                self.problem(
-                    path.location(),
-                    format!("{what} not found: {}", full.display()),
-                );
-            }
-        }
-    }
-
-    fn secret(&mut self, base: &Path, secret: Option<&Spanned<SecretSource>>, owner: &str) {
-        let Some(secret) = secret else { return };
-        match &secret.value {
-            SecretSource::Plain(_) => self.warnings.push(Problem {
-                line: secret.referenced.line(),
-                column: secret.referenced.column(),
-                message: format!(
-                    "plaintext password for `{owner}` in the profile; prefer {{env: NAME}} or {{file: PATH}}"
-                ),
-            }),
-            SecretSource::K8sSecret { .. } => {}
-            source => {
-                if let Err(e) = source.resolve_local(base) {
-                    let hint = match e {
-                        SecretError::EnvMissing(_) => " (export it before starting sitedeck)",
-                        _ => "",
-                    };
-                    self.problem(secret.referenced, format!("password for `{owner}`: {e}{hint}"));
-                }
-            }
-        }
-    }
-
-    fn unique_name(&mut self, seen: &mut HashSet<String>, name: &Spanned<String>, what: &str) {
-        if name.value.trim().is_empty() {
-            self.problem(name.referenced, format!("{what} name must not be empty"));
-        } else if !seen.insert(name.value.clone()) {
-            self.problem(
-                name.referenced,
-                format!(
-                    "duplicate {what} name `{}`: names must be unique",
-                    name.value
-                ),
-            );
-        }
-    }
-
-    fn endpoint(&mut self, endpoint: &Spanned<String>, owner: &str) {
-        if let Err(e) = split_host_port(&endpoint.value) {
-            self.problem(endpoint.referenced, format!("endpoint of `{owner}`: {e}"));
-        }
-    }
-
-    fn middleware(&mut self, p: &SiteProfile) {
-        let mut seen = HashSet::new();
-        for m in &p.middleware {
-            self.unique_name(&mut seen, &m.name, "middleware");
-            self.endpoint(&m.endpoint, &m.name.value);
-            self.secret(&p.base_dir, m.password.as_ref(), &m.name.value);
-            if m.kind == MiddlewareKind::Redis
-                && let Some(db) = &m.database
-                && db.parse::<u32>().is_err()
-            {
-                self.problem(
-                    m.name.referenced,
-                    format!(
-                        "`{}`: a Redis database is a number, not `{db}`",
-                        m.name.value
-                    ),
-                );
-            }
-        }
-    }
-
-    fn kafka(&mut self, p: &SiteProfile) {
-        let mut seen = HashSet::new();
-        for k in &p.kafka {
-            self.unique_name(&mut seen, &k.name, "kafka cluster");
-            if k.bootstrap.is_empty() {
-                self.problem(
-                    k.name.referenced,
-                    format!("kafka `{}` has no bootstrap servers", k.name.value),
-                );
-            }
-            for server in &k.bootstrap {
-                self.endpoint(server, &k.name.value);
-            }
-            if k.security_protocol.uses_sasl()
-                && (k.sasl_mechanism.is_none() || k.username.is_none() || k.password.is_none())
-            {
-                self.problem(
-                    k.name.referenced,
-                    format!(
-                        "kafka `{}` uses SASL: set sasl_mechanism, username and password",
-                        k.name.value
-                    ),
-                );
-            }
-            self.secret(&p.base_dir, k.password.as_ref(), &k.name.value);
-            self.file(&p.base_dir, k.ca_file.as_ref(), "CA file");
-        }
-    }
 }
 
 /// Splits `host:port` (or `[v6]:port`) into its parts.

@@ -1,0 +1,280 @@
+//! Whole-profile checks after parsing: referenced files exist, secrets
+//! resolve, names are unique, settings fit together.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde_saphyr::{Location, Spanned};
+
+use super::messages::Skeleton;
+use super::*;
+use crate::config::secret::{SecretError, SecretSource};
+
+/// Whole-profile checks after parsing, collecting every problem.
+#[derive(Default)]
+pub(super) struct Validation {
+    pub(super) problems: Vec<Problem>,
+    pub(super) warnings: Vec<Problem>,
+    pub(super) spans: Skeleton,
+}
+
+impl Validation {
+    pub(super) fn problem(&mut self, at: Location, message: String) {
+        self.problems.push(Problem {
+            line: at.line(),
+            column: at.column(),
+            message,
+        });
+    }
+
+    pub(super) fn profile(&mut self, p: &SiteProfile) {
+        if p.name.trim().is_empty() {
+            self.problem(self.spans.top_at("name"), "`name` must not be empty".into());
+        }
+        self.cluster(p);
+        self.ssh(p);
+        let base = &p.base_dir;
+        self.file(base, p.release.as_ref(), "release manifest");
+        self.file(base, p.checklist.as_ref(), "checklist");
+        self.runbooks(base, p.runbooks.as_ref());
+        self.probes(&p.probes);
+        self.middleware(p);
+        self.kafka(p);
+    }
+
+    pub(super) fn cluster(&mut self, p: &SiteProfile) {
+        let Some(cluster) = &p.cluster else { return };
+        self.file(&p.base_dir, cluster.kubeconfig.as_ref(), "kubeconfig");
+        if let Some(via) = &cluster.via
+            && via.value == ClusterVia::Bastion
+            && p.ssh.as_ref().and_then(|s| s.bastion.as_ref()).is_none()
+        {
+            self.problem(
+                via.referenced,
+                "`via: bastion` needs an `ssh.bastion` to tunnel through".into(),
+            );
+        }
+    }
+
+    pub(super) fn ssh(&mut self, p: &SiteProfile) {
+        let Some(ssh) = &p.ssh else { return };
+        let base = &p.base_dir;
+        self.file(base, ssh.known_hosts.as_ref(), "known_hosts file");
+        self.file(base, ssh.identity.as_ref(), "SSH identity");
+        if let Some(bastion) = &ssh.bastion {
+            self.file(base, bastion.identity.as_ref(), "bastion identity");
+        }
+        if let NodesSpec::List(nodes) = &ssh.nodes {
+            let mut seen = HashSet::new();
+            for node in nodes {
+                self.unique_name(&mut seen, &node.name, "node");
+            }
+        }
+    }
+
+    pub(super) fn runbooks(&mut self, base: &Path, dir: Option<&PathRef>) {
+        if let Some(dir) = dir
+            && !dir.resolve(base).is_dir()
+        {
+            self.problem(
+                dir.location(),
+                format!(
+                    "runbooks directory not found: {}",
+                    dir.resolve(base).display()
+                ),
+            );
+        }
+    }
+
+    pub(super) fn probes(&mut self, probes: &ProbeSettings) {
+        let timeout = probes.timeout_seconds;
+        if timeout.is_nan() || timeout <= 0.0 || timeout > 300.0 {
+            self.problem(
+                self.spans.probe_at("timeout_seconds"),
+                "`probes.timeout_seconds` must be more than 0 and at most 300".into(),
+            );
+        }
+        if probes.refresh_seconds == 0 {
+            self.problem(
+                self.spans.probe_at("refresh_seconds"),
+                "`probes.refresh_seconds` must be at least 1".into(),
+            );
+        }
+    }
+
+    pub(super) fn file(&mut self, base: &Path, path: Option<&PathRef>, what: &str) {
+        if let Some(path) = path {
+            let full = path.resolve(base);
+            if !full.is_file() {
+                self.problem(
+                    path.location(),
+                    format!("{what} not found: {}", full.display()),
+                );
+            }
+        }
+    }
+
+    pub(super) fn secret(
+        &mut self,
+        base: &Path,
+        secret: Option<&Spanned<SecretSource>>,
+        owner: &str,
+    ) {
+        let Some(secret) = secret else { return };
+        match &secret.value {
+            SecretSource::Plain(_) => self.warnings.push(Problem {
+                line: secret.referenced.line(),
+                column: secret.referenced.column(),
+                message: format!(
+                    "plaintext password for `{owner}` in the profile; prefer {{env: NAME}} or {{file: PATH}}"
+                ),
+            }),
+            SecretSource::K8sSecret { .. } => {}
+            source => {
+                if let Err(e) = source.resolve_local(base) {
+                    let hint = match e {
+                        SecretError::EnvMissing(_) => " (export it before starting sitedeck)",
+                        _ => "",
+                    };
+                    self.problem(secret.referenced, format!("password for `{owner}`: {e}{hint}"));
+                }
+            }
+        }
+    }
+
+    pub(super) fn unique_name(
+        &mut self,
+        seen: &mut HashSet<String>,
+        name: &Spanned<String>,
+        what: &str,
+    ) {
+        if name.value.trim().is_empty() {
+            self.problem(name.referenced, format!("{what} name must not be empty"));
+        } else if !seen.insert(name.value.clone()) {
+            self.problem(
+                name.referenced,
+                format!(
+                    "duplicate {what} name `{}`: names must be unique",
+                    name.value
+                ),
+            );
+        }
+    }
+
+    pub(super) fn endpoint(&mut self, endpoint: &Spanned<String>, owner: &str) {
+        if let Err(e) = split_host_port(&endpoint.value) {
+            self.problem(endpoint.referenced, format!("endpoint of `{owner}`: {e}"));
+        }
+    }
+
+    pub(super) fn middleware(&mut self, p: &SiteProfile) {
+        let mut seen = HashSet::new();
+        for m in &p.middleware {
+            self.unique_name(&mut seen, &m.name, "middleware");
+            self.endpoint(&m.endpoint, &m.name.value);
+            self.secret(&p.base_dir, m.password.as_ref(), &m.name.value);
+            if m.kind == MiddlewareKind::Redis
+                && let Some(db) = &m.database
+                && db.parse::<u32>().is_err()
+            {
+                self.problem(
+                    m.name.referenced,
+                    format!(
+                        "`{}`: a Redis database is a number, not `{db}`",
+                        m.name.value
+                    ),
+                );
+            }
+        }
+    }
+
+    /// With a SASL protocol, the mechanism and both credentials are needed.
+    pub(super) fn sasl(&mut self, k: &KafkaSpec) {
+        if !k.security_protocol.uses_sasl() {
+            return;
+        }
+        let missing: Vec<&str> = [
+            ("sasl_mechanism", k.sasl_mechanism.is_none()),
+            ("username", k.username.is_none()),
+            ("password", k.password.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(key, absent)| absent.then_some(key))
+        .collect();
+        if !missing.is_empty() {
+            self.problem(
+                k.name.referenced,
+                format!(
+                    "kafka `{}` uses {} but sets no {}: SASL needs sasl_mechanism, username and password",
+                    k.name.value,
+                    protocol_name(k.security_protocol),
+                    one_of(&missing)
+                ),
+            );
+        }
+    }
+
+    pub(super) fn kafka(&mut self, p: &SiteProfile) {
+        let mut seen = HashSet::new();
+        for k in &p.kafka {
+            self.unique_name(&mut seen, &k.name, "kafka cluster");
+            if k.bootstrap.is_empty() {
+                self.problem(
+                    k.name.referenced,
+                    format!("kafka `{}` has no bootstrap servers", k.name.value),
+                );
+            }
+            for server in &k.bootstrap {
+                self.endpoint(server, &k.name.value);
+            }
+            self.sasl(k);
+            self.secret_properties(k);
+            self.secret(&p.base_dir, k.password.as_ref(), &k.name.value);
+            self.file(&p.base_dir, k.ca_file.as_ref(), "CA file");
+        }
+    }
+}
+
+impl Validation {
+    /// librdkafka properties that hold secrets belong in `password`, where a
+    /// secret reference keeps them out of the file.
+    fn secret_properties(&mut self, k: &KafkaSpec) {
+        const SECRET_PROPERTIES: [&str; 4] = [
+            "sasl.password",
+            "ssl.key.password",
+            "ssl.keystore.password",
+            "sasl.oauthbearer.client.secret",
+        ];
+        for key in k.properties.keys() {
+            if SECRET_PROPERTIES.contains(&key.as_str()) {
+                self.warnings.push(Problem::at(
+                    k.name.referenced.line(),
+                    k.name.referenced.column(),
+                    format!(
+                        "kafka `{}` sets the secret `{key}` in plaintext properties; prefer `password` with {{env: NAME}} or {{file: PATH}}",
+                        k.name.value
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+pub(super) fn one_of(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// The librdkafka name of a security protocol.
+pub(super) fn protocol_name(protocol: SecurityProtocol) -> &'static str {
+    match protocol {
+        SecurityProtocol::Plaintext => "PLAINTEXT",
+        SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+        SecurityProtocol::SaslSsl => "SASL_SSL",
+        SecurityProtocol::Ssl => "SSL",
+    }
+}

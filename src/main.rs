@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use sitedeck::app::Effect;
 use sitedeck::app::action::Action;
 use sitedeck::app::run::{discover_sites, run};
 use sitedeck::app::state::{Level, Options, State, View};
@@ -72,6 +71,5 @@ async fn cockpit(cli: Cli, paths: Paths, log_problem: Option<String>) -> anyhow:
             }
         }
     }
-    let initial: Vec<Effect> = initial;
     run(state, paths, initial).await
 }

@@ -112,12 +112,6 @@ pub struct SiteLoad {
     pub result: Result<LoadedProfile, String>,
 }
 
-impl PartialEq for LoadedProfile {
-    fn eq(&self, other: &Self) -> bool {
-        self.profile.source_file == other.profile.source_file && self.warnings == other.warnings
-    }
-}
-
 impl Action {
     /// Parses a bindable action name from a keymap (`"quit"`).
     pub fn from_name(name: &str) -> Option<Self> {

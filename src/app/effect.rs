@@ -28,9 +28,3 @@ pub enum Effect {
     /// Stop probing and stop the refresh timer (the site was closed).
     StopProbes,
 }
-
-impl PartialEq for SiteProfile {
-    fn eq(&self, other: &Self) -> bool {
-        self.source_file == other.source_file && self.name == other.name
-    }
-}

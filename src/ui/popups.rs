@@ -62,10 +62,10 @@ pub fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
 /// The command palette: an input line and the fuzzy matches.
 pub fn palette(frame: &mut Frame, area: Rect, state: &State, palette: &Palette) {
     let theme = &state.theme;
-    let rect = centered(area, 64, area.height.saturating_sub(2).clamp(5, 16));
+    // Near the top, like other palettes, so the matches grow downwards.
     let rect = Rect {
         y: area.y + 1.min(area.height),
-        ..rect
+        ..centered(area, 64, area.height.saturating_sub(2).clamp(5, 16))
     };
     frame.render_widget(Clear, rect);
     let block = popup_block(state, "Command");

@@ -25,7 +25,7 @@ use validate::Validation;
 pub use messages::did_you_mean;
 
 /// A parsed and validated site profile.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteProfile {
     /// The site's name, as shown in the header.
@@ -93,7 +93,7 @@ impl fmt::Display for Environment {
 }
 
 /// How to reach the Kubernetes API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// The kubeconfig file; `KUBECONFIG` or `~/.kube/config` when absent.
@@ -118,7 +118,7 @@ pub enum ClusterVia {
 }
 
 /// SSH access.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SshSpec {
     /// The jump host the nodes are reached through.
@@ -139,7 +139,7 @@ pub struct SshSpec {
 }
 
 /// The SSH bastion (jump host).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BastionSpec {
     /// Host name or address.
@@ -161,7 +161,7 @@ fn default_ssh_port() -> NonZeroU16 {
 }
 
 /// Which nodes sitedeck reaches over SSH.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum NodesSpec {
     /// None configured.
     #[default]
@@ -210,7 +210,7 @@ impl<'de> serde::de::Visitor<'de> for NodesVisitor {
 }
 
 /// One node reached over SSH.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// The node's name (as in Kubernetes, if it is a cluster node).
@@ -245,7 +245,7 @@ impl fmt::Display for MiddlewareKind {
 }
 
 /// One middleware endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MiddlewareSpec {
     /// A unique name, e.g. `mysql-main`.
@@ -304,7 +304,7 @@ pub enum SaslMechanism {
 }
 
 /// One Kafka cluster.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSpec {
     /// A unique name.
@@ -336,7 +336,7 @@ fn default_security_protocol() -> SecurityProtocol {
 }
 
 /// Probe timing.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeSettings {
     /// How long one probe may take.
@@ -366,7 +366,7 @@ fn default_refresh() -> u64 {
 
 /// A path written in a profile, with where it was written. Relative paths
 /// are taken from the profile's directory; `~/` is the home directory.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(transparent)]
 pub struct PathRef(Spanned<String>);
 
@@ -433,7 +433,7 @@ fn render_problems(path: &Path, problems: &[Problem]) -> String {
 }
 
 /// A loaded profile and the warnings it raised (plaintext secrets…).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoadedProfile {
     /// The profile.
     pub profile: SiteProfile,

@@ -12,11 +12,23 @@ use crate::config::keymap::Keymap;
 use crate::config::profile::{self, LoadedProfile};
 use crate::probe::{self, ProbeReport, Source};
 
+const AFTER_HELP: &str = "\
+Files:
+  ~/.config/sitedeck/sites/*.yaml   site profiles (docs/site-profile.md)
+  ~/.config/sitedeck/keymap.toml    your keys, overlaid on --keymap
+  ~/.config/sitedeck/themes/*.toml  your themes
+  ~/.local/state/sitedeck/sitedeck.log   the log (SITEDECK_LOG=debug for more)
+SITEDECK_CONFIG_DIR and SITEDECK_STATE_DIR move them; NO_COLOR selects the mono theme.
+
+Examples:
+  sitedeck --site acme-prod --readonly
+  sitedeck status --site ./acme.yaml --format json";
+
 /// sitedeck — an operations cockpit for on-premises Kubernetes sites.
 ///
 /// Without a command, opens the cockpit (on --site, or on the site list).
 #[derive(Debug, Parser)]
-#[command(name = "sitedeck", version, about, long_about = None)]
+#[command(name = "sitedeck", version, about, long_about = None, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The site: a profile name from the sites directory, or a file path.
     #[arg(long, global = true, value_name = "NAME|PATH")]

@@ -39,7 +39,9 @@ const BATCH: usize = 256;
 pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow::Result<()> {
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.clear()?;
+    // Through the backend: `Terminal::clear` asks the terminal where the
+    // cursor is and stalls (or fails) when no answer comes over a slow link.
+    ratatui::backend::Backend::clear(terminal.backend_mut())?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut runner = EffectRunner::new(tx.clone(), paths);
     spawn_clock(tx.clone());

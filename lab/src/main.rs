@@ -1,5 +1,6 @@
 //! `sitedeck-lab`: start and stop the local lab site.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -87,7 +88,8 @@ fn up(dir: &Path) -> Result<()> {
     }
     drop(lab);
     let _ = std::fs::remove_file(&pid_file);
-    println!("lab stopped");
+    // Whoever started us may have stopped reading: a closed pipe is no error.
+    let _ = writeln!(std::io::stdout(), "lab stopped");
     Ok(())
 }
 
@@ -119,7 +121,21 @@ fn read_pid(path: &Path) -> Option<libc::pid_t> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// Whether the process runs: it exists and is not a zombie waiting for
+/// its parent (a shell script that has not reaped it yet).
 fn alive(pid: libc::pid_t) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
-    unsafe { libc::kill(pid, 0) == 0 }
+    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    exists && !is_zombie(pid)
+}
+
+fn is_zombie(pid: libc::pid_t) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The state follows the command name, which is in parentheses.
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(false)
 }

@@ -173,6 +173,14 @@ impl EffectRunner {
                 let tx = self.tx.clone();
                 tokio::task::spawn_blocking(move || {
                     let result = profile::load(&path).map_err(|e| e.to_string());
+                    match &result {
+                        Ok(loaded) => {
+                            tracing::info!(site = %loaded.profile.name, file = %path.display(), "site opened")
+                        }
+                        Err(e) => {
+                            tracing::warn!(file = %path.display(), "site profile rejected: {e}")
+                        }
+                    }
                     let _ = tx.send(Action::SiteLoaded(Box::new(SiteLoad { path, result })));
                 });
             }
@@ -197,6 +205,11 @@ impl EffectRunner {
                     let context = context.clone();
                     self.probes.push(tokio::spawn(async move {
                         let report = crate::probe::run(&source, &profile, context.as_deref()).await;
+                        if report.state.is_down() {
+                            tracing::info!(source = %source.name, state = report.state.label(), detail = %report.detail, "probe failed");
+                        } else {
+                            tracing::debug!(source = %source.name, latency_ms = ?report.latency_ms, "probe ok");
+                        }
                         let _ = tx.send(Action::ProbeFinished {
                             round,
                             index: source.index(),

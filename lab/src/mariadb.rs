@@ -86,11 +86,14 @@ impl MariaDb {
         Ok(db)
     }
 
-    /// Runs SQL as root over the server's socket.
+    /// Runs SQL as root over the server's socket. The SQL goes through
+    /// stdin, so passwords in it never show in a process list.
     pub fn sql(&self, sql: &str) -> Result<String> {
+        use std::io::Write;
+        use std::process::Stdio;
         let client =
             find_program(&["mariadb", "mysql"]).context("the mariadb client is missing")?;
-        let output = Command::new(client)
+        let mut child = Command::new(client)
             .arg("--no-defaults")
             .arg("-uroot")
             .arg(format!(
@@ -98,10 +101,15 @@ impl MariaDb {
                 self.dir.join("mysqld.sock").display()
             ))
             .arg("--batch")
-            .arg("-e")
-            .arg(sql)
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .context("cannot run the mariadb client")?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(sql.as_bytes())?;
+        }
+        let output = child.wait_with_output()?;
         if !output.status.success() {
             bail!("SQL failed: {}", String::from_utf8_lossy(&output.stderr));
         }
@@ -111,11 +119,6 @@ impl MariaDb {
     /// `host:port` for clients.
     pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The server's process id.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
     }
 
     /// Stops the server now (as if it crashed or was shut down).

@@ -30,9 +30,9 @@ impl Redis {
         let password = crate::lab_secret("redis");
         // The password goes in a config file, never in argv (ps shows argv).
         let config = dir.join("redis.conf");
-        std::fs::write(
+        crate::site::write_private(
             &config,
-            format!(
+            &format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\nrequirepass {password}\nsave \"\"\nappendonly no\ndaemonize no\nprotected-mode yes\n",
                 dir.display()
             ),

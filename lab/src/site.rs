@@ -71,7 +71,8 @@ impl Lab {
     }
 }
 
-fn write_private(path: &Path, secret: &str) -> Result<()> {
+/// Writes a file only its owner can read (0600, also when it existed).
+pub fn write_private(path: &Path, secret: &str) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -80,6 +81,7 @@ fn write_private(path: &Path, secret: &str) -> Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)?;
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(secret.as_bytes())?;
     Ok(())
 }

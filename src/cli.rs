@@ -12,6 +12,9 @@ use crate::config::keymap::Keymap;
 use crate::config::profile::{self, LoadedProfile};
 use crate::probe::{self, ProbeReport, Source};
 
+/// The names `--keymap` accepts: the shipped keymaps.
+pub const KEYMAP_NAMES: [&str; 2] = ["default", "vim"];
+
 const AFTER_HELP: &str = "\
 Files:
   ~/.config/sitedeck/sites/*.yaml   site profiles (docs/site-profile.md)
@@ -37,13 +40,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "CTX")]
     pub context: Option<String>,
     /// Read-only: nothing that changes the cluster, a node or a database runs.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub readonly: bool,
     /// Theme: dark, light, high-contrast, mono, or a user theme (NO_COLOR selects mono).
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,
-    /// Keymap: default or vim; the user's keymap.toml overlays it.
-    #[arg(long, value_name = "NAME", default_value = "default")]
+    /// Keymap; the user's keymap.toml overlays it.
+    #[arg(long, global = true, value_name = "NAME", default_value = "default",
+          value_parser = clap::builder::PossibleValuesParser::new(KEYMAP_NAMES))]
     pub keymap: String,
     /// A headless command instead of the cockpit.
     #[command(subcommand)]

@@ -1,7 +1,9 @@
 //! The `sitedeck` binary: parse the command line, then run the cockpit or a
 //! headless command.
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -13,24 +15,48 @@ use sitedeck::config::keymap::Keymap;
 use sitedeck::config::theme::{self, Theme};
 use sitedeck::config::{Paths, profile};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long to wait at exit for background work (a DNS lookup, a probe)
+/// before leaving without it.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let paths = Paths::from_env();
     let log_problem = sitedeck::logging::init(&paths).err();
-    if let Some(command) = &cli.command {
-        if let Some(problem) = &log_problem {
-            eprintln!("warning: {problem}");
-        }
-        return run_command(&cli, command, &paths).await;
-    }
-    match cockpit(cli, paths, log_problem).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("sitedeck: {e:#}");
-            ExitCode::from(1)
+            let _ = writeln!(std::io::stderr(), "sitedeck: cannot start the runtime: {e}");
+            return ExitCode::from(1);
         }
-    }
+    };
+    let code = if let Some(command) = &cli.command {
+        // Headless output piped into `head` ends quietly, as other tools do.
+        // SAFETY: resetting a signal disposition at start, before any thread writes.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+        if let Some(problem) = &log_problem {
+            let _ = writeln!(std::io::stderr(), "warning: {problem}");
+        }
+        runtime.block_on(run_command(&cli, command, &paths))
+    } else {
+        match runtime.block_on(cockpit(cli, paths, log_problem)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                // After a hangup stderr may be gone too: never panic on it.
+                let _ = writeln!(std::io::stderr(), "sitedeck: {e:#}");
+                ExitCode::from(1)
+            }
+        }
+    };
+    // A DNS lookup in a blocking thread must not hold the exit hostage.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    code
 }
 
 async fn cockpit(cli: Cli, paths: Paths, log_problem: Option<String>) -> anyhow::Result<()> {
@@ -42,9 +68,16 @@ async fn cockpit(cli: Cli, paths: Paths, log_problem: Option<String>) -> anyhow:
         .theme
         .clone()
         .unwrap_or_else(|| theme::default_name().to_owned());
+    let themes = Theme::available(&paths.user_themes_dir());
+    if !themes.contains(&theme_name) {
+        anyhow::bail!(
+            "unknown theme `{theme_name}`: choose one of {} (your own go in {})",
+            themes.join(", "),
+            paths.user_themes_dir().display()
+        );
+    }
     let (theme, theme_warnings) = Theme::load(&theme_name, &paths.user_themes_dir());
     warnings.extend(theme_warnings);
-    let themes = Theme::available(&paths.user_themes_dir());
     let options = Options {
         readonly: cli.readonly,
         context: cli.context.clone(),
@@ -58,6 +91,7 @@ async fn cockpit(cli: Cli, paths: Paths, log_problem: Option<String>) -> anyhow:
     if let Some(first) = warnings.first() {
         state.say(Level::Warn, first.clone());
     }
+    state.config_warnings = warnings;
     let mut initial = Vec::new();
     if let Some(site) = &cli.site {
         match profile::find(site, &paths.sites_dir()) {

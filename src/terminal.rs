@@ -17,13 +17,15 @@ impl TerminalGuard {
         install_panic_hook();
         terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
+        // The guard exists before anything else can fail, so its drop restores.
+        let guard = Self;
         execute!(
             io::stdout(),
             terminal::EnterAlternateScreen,
             event::EnableBracketedPaste,
             cursor::Hide
         )?;
-        Ok(Self)
+        Ok(guard)
     }
 }
 
@@ -56,8 +58,12 @@ pub fn restore() {
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
         tracing::error!("panic: {info}");
-        previous(info);
+        // Panics in background tasks are caught and reported by the app; only
+        // a panic of the main thread (the event loop) ends the cockpit.
+        if std::thread::current().name() == Some("main") {
+            restore();
+            previous(info);
+        }
     }));
 }

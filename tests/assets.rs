@@ -37,6 +37,12 @@ fn every_keymap_file_is_shipped_and_loads_cleanly() {
 }
 
 #[test]
+fn keymap_option_accepts_exactly_the_shipped_keymaps() {
+    let shipped: Vec<&str> = keymap::SHIPPED.iter().map(|(n, _)| *n).collect();
+    assert_eq!(shipped, sitedeck::cli::KEYMAP_NAMES);
+}
+
+#[test]
 fn no_key_is_bound_twice_in_one_section_of_a_file() {
     for file in files_in("keymaps", "toml") {
         let text = std::fs::read_to_string(&file).expect("readable");

@@ -219,3 +219,33 @@ async fn cluster_probe_reports_tls_failures() {
     server.join().expect("server thread");
     assert_eq!(report.state, ProbeState::TlsError, "{report:?}");
 }
+
+#[tokio::test]
+async fn auth_provider_commands_are_not_run_untrusted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let marker = dir.path().join("provider-ran");
+    std::fs::write(
+        dir.path().join("kubeconfig"),
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\nusers:\n- name: lab\n  user:\n    auth-provider:\n      name: gcp\n      config:\n        cmd-path: /usr/bin/touch\n        cmd-args: {}\n",
+            marker.display()
+        ),
+    )
+    .expect("write kubeconfig");
+    let path = dir.path().join("site.yaml");
+    std::fs::write(
+        &path,
+        "name: k\nenvironment: poc\ncluster:\n  kubeconfig: kubeconfig\n",
+    )
+    .expect("write");
+    let loaded = profile::load(&path).expect("valid");
+    let report = probe_only(&loaded).await;
+    assert_eq!(report.state, ProbeState::ConfigError, "{report:?}");
+    assert!(
+        report
+            .detail
+            .contains("auth provider gcp (`/usr/bin/touch`)"),
+        "{report:?}"
+    );
+    assert!(!marker.exists(), "the provider command must not have run");
+}

@@ -57,6 +57,8 @@ pub enum Action {
     Confirm,
     /// Answer no to a question.
     Cancel,
+    /// Show the warnings about the configuration and the site profile.
+    Warnings,
 
     /// A key the keymap resolves (internal).
     #[serde(skip)]
@@ -113,6 +115,31 @@ pub struct SiteLoad {
 }
 
 impl Action {
+    /// The names of the actions a keymap can bind.
+    pub const BINDABLE: &'static [&'static str] = &[
+        "quit",
+        "help",
+        "command_palette",
+        "back",
+        "next_view",
+        "prev_view",
+        "refresh",
+        "up",
+        "down",
+        "page_up",
+        "page_down",
+        "top",
+        "bottom",
+        "select",
+        "open_overview",
+        "open_sites",
+        "cycle_theme",
+        "complete",
+        "confirm",
+        "cancel",
+        "warnings",
+    ];
+
     /// Parses a bindable action name from a keymap (`"quit"`).
     pub fn from_name(name: &str) -> Option<Self> {
         use serde::de::IntoDeserializer;

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use chrono::Timelike;
 use crossterm::event::{Event, EventStream, KeyEventKind};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use std::panic::AssertUnwindSafe;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -51,6 +52,8 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
     }
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigquit = signal(SignalKind::quit())?;
     let mut events = EventStream::new();
     let mut spinner = tokio::time::interval(SPINNER_PERIOD);
     // After a long idle stretch the spinner resumes calmly, not in a burst.
@@ -58,13 +61,14 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
     let mut dirty = true;
     let mut last_frame = Instant::now() - FRAME_BUDGET;
     loop {
+        // Before drawing: after SIGHUP the terminal may be gone.
+        if state.should_quit {
+            break;
+        }
         if dirty && last_frame.elapsed() >= FRAME_BUDGET {
             draw(&mut terminal, &state)?;
             dirty = false;
             last_frame = Instant::now();
-        }
-        if state.should_quit {
-            break;
         }
         let jobs = state.jobs_running() > 0;
         let mut actions = Vec::new();
@@ -81,6 +85,8 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
             }
             _ = sigterm.recv() => actions.push(Action::Terminate),
             _ = sighup.recv() => actions.push(Action::Terminate),
+            _ = sigint.recv() => actions.push(Action::Terminate),
+            _ = sigquit.recv() => actions.push(Action::Terminate),
             _ = spinner.tick(), if jobs => actions.push(Action::SpinnerTick),
             () = sleep_until(last_frame + FRAME_BUDGET), if dirty => {}
         }
@@ -204,7 +210,12 @@ impl EffectRunner {
                     let profile = profile.clone();
                     let context = context.clone();
                     self.probes.push(tokio::spawn(async move {
-                        let report = crate::probe::run(&source, &profile, context.as_deref()).await;
+                        let probe = crate::probe::run(&source, &profile, context.as_deref());
+                        // A bug in one probe must not leave its row "in flight" for ever.
+                        let report = AssertUnwindSafe(probe)
+                            .catch_unwind()
+                            .await
+                            .unwrap_or_else(|_| crate::probe::ProbeReport::crashed());
                         if report.state.is_down() {
                             tracing::info!(source = %source.name, state = report.state.label(), detail = %report.detail, "probe failed");
                         } else {

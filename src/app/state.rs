@@ -42,6 +42,11 @@ pub enum Popup {
     Palette(Box<Palette>),
     /// Quit while jobs run?
     ConfirmQuit,
+    /// The warnings, scrolled by this many lines.
+    Warnings {
+        /// The first line shown.
+        scroll: u16,
+    },
 }
 
 /// How much a status-bar message matters.
@@ -146,6 +151,8 @@ pub struct State {
     pub overview_selected: usize,
     /// The status bar's message.
     pub status: Option<StatusMessage>,
+    /// Problems with the keymap, the theme or the command line, found at start.
+    pub config_warnings: Vec<String>,
     /// The spinner's frame.
     pub spinner: usize,
     /// The wall clock as shown in the header.
@@ -176,6 +183,7 @@ impl State {
             sites_selected: 0,
             overview_selected: 0,
             status: None,
+            config_warnings: Vec::new(),
             spinner: 0,
             clock: String::new(),
             options,
@@ -187,7 +195,7 @@ impl State {
     /// Where the keys go now.
     pub fn focus(&self) -> Focus {
         match &self.popup {
-            Some(Popup::Help { .. }) => Focus::Help,
+            Some(Popup::Help { .. } | Popup::Warnings { .. }) => Focus::Help,
             Some(Popup::Palette(_)) => Focus::Palette,
             Some(Popup::ConfirmQuit) => Focus::Confirm,
             None => Focus::List,
@@ -220,6 +228,16 @@ impl State {
                 .context
                 .clone()
         })
+    }
+
+    /// Every warning to show: the configuration's, then the open site's.
+    pub fn warnings(&self) -> Vec<&str> {
+        let site = self.site.iter().flat_map(|s| &s.loaded.warnings);
+        self.config_warnings
+            .iter()
+            .chain(site)
+            .map(String::as_str)
+            .collect()
     }
 
     /// Sets the status bar's message.

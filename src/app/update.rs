@@ -110,6 +110,13 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
+        Action::Warnings => {
+            if state.warnings().is_empty() {
+                state.say(Level::Info, "no warnings");
+            } else {
+                state.popup = Some(Popup::Warnings { scroll: 0 });
+            }
+        }
         Action::CommandPalette => {
             state.popup = Some(Popup::Palette(Box::new(Palette::new(palette_entries(
                 state,
@@ -185,7 +192,7 @@ fn move_by(state: &mut State, delta: isize) {
             .clamp(0, len.saturating_sub(1) as isize) as usize
     };
     match &mut state.popup {
-        Some(Popup::Help { scroll }) => {
+        Some(Popup::Help { scroll } | Popup::Warnings { scroll }) => {
             *scroll = (i64::from(*scroll) + delta as i64).clamp(0, 500) as u16;
         }
         Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
@@ -230,6 +237,11 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
         ("sites", "Go to the site list", Action::OpenSites),
         ("refresh", "Probe every source now", Action::Refresh),
         ("help", "Show key bindings", Action::Help),
+        (
+            "warnings",
+            "Show configuration and profile warnings",
+            Action::Warnings,
+        ),
         ("quit", "Quit sitedeck", Action::Quit),
     ]
     .into_iter()

@@ -209,6 +209,15 @@ pub struct Binding {
 }
 
 impl Binding {
+    /// The description, or the action's name when the keymap gives none.
+    pub fn description(&self) -> &str {
+        if self.desc.is_empty() {
+            action_name(&self.action)
+        } else {
+            &self.desc
+        }
+    }
+
     /// The sequence as the operator types it: `g o`.
     pub fn keys_label(&self) -> String {
         self.keys
@@ -239,26 +248,29 @@ pub struct Keymap {
 }
 
 #[derive(Deserialize)]
-struct KeymapFile {
-    #[serde(default)]
-    inherits: Option<String>,
-    #[serde(flatten)]
-    sections: BTreeMap<String, SectionFile>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SectionFile {
-    keymap: Vec<EntryFile>,
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntryFile {
-    on: Vec<String>,
+    on: KeysFile,
     run: String,
     #[serde(default)]
     desc: String,
+}
+
+/// `on = ["g", "o"]`, or a single key written as a plain string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum KeysFile {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeysFile {
+    fn names(&self) -> Vec<&str> {
+        match self {
+            Self::One(key) => vec![key.as_str()],
+            Self::Many(keys) => keys.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 impl Keymap {
@@ -293,8 +305,8 @@ impl Keymap {
             warnings.push(format!("keymap `{name}`: inherits chain too deep"));
             return;
         }
-        if let Ok(file) = toml::from_str::<KeymapFile>(text)
-            && let Some(parent) = &file.inherits
+        if let Ok(file) = toml::from_str::<toml::Table>(text)
+            && let Some(parent) = file.get("inherits").and_then(toml::Value::as_str)
         {
             self.overlay_shipped(parent, warnings, depth + 1);
         }
@@ -302,22 +314,43 @@ impl Keymap {
     }
 
     /// Overlays keymap text key by key: an entry replaces the binding of the
-    /// same keys in its section; `run = "unbind"` removes it.
+    /// same keys in its section; `run = "unbind"` removes it. A bad entry is
+    /// a warning and the others still apply.
     pub fn overlay_text(&mut self, text: &str, origin: &str, warnings: &mut Vec<String>) {
-        let file: KeymapFile = match toml::from_str(text) {
+        let file: toml::Table = match toml::from_str(text) {
             Ok(file) => file,
             Err(e) => {
-                warnings.push(format!("{origin}: {}", e.message()));
+                warnings.push(super::toml_problem(origin, text, &e));
                 return;
             }
         };
-        for (section_name, section) in file.sections {
+        for (section_name, section) in file {
+            if section_name == "inherits" {
+                continue;
+            }
             let Some(focus) = Focus::ALL.into_iter().find(|f| f.name() == section_name) else {
-                warnings.push(format!("{origin}: unknown section [{section_name}]"));
+                let names = Focus::ALL.map(Focus::name);
+                warnings.push(format!(
+                    "{origin}: unknown section [{section_name}]{}",
+                    super::profile::did_you_mean(&section_name, &names)
+                ));
                 continue;
             };
-            for entry in section.keymap {
-                self.overlay_entry(focus, entry, origin, warnings);
+            let Some(entries) = section.get("keymap").and_then(toml::Value::as_array) else {
+                warnings.push(format!(
+                    "{origin}: [{section_name}] needs `keymap = [ {{ on = [...], run = \"...\" }}, ... ]`"
+                ));
+                continue;
+            };
+            for (index, entry) in entries.iter().enumerate() {
+                match entry.clone().try_into::<EntryFile>() {
+                    Ok(entry) => self.overlay_entry(focus, entry, origin, warnings),
+                    Err(e) => warnings.push(format!(
+                        "{origin}: [{section_name}] entry {}: {}",
+                        index + 1,
+                        e.message()
+                    )),
+                }
             }
         }
     }
@@ -330,7 +363,7 @@ impl Keymap {
         warnings: &mut Vec<String>,
     ) {
         let keys: Result<Vec<KeyChord>, String> =
-            entry.on.iter().map(|k| KeyChord::parse(k)).collect();
+            entry.on.names().into_iter().map(KeyChord::parse).collect();
         let keys = match keys {
             Ok(keys) if !keys.is_empty() => keys,
             Ok(_) => {
@@ -354,9 +387,10 @@ impl Keymap {
                 desc: entry.desc,
             }),
             None => warnings.push(format!(
-                "{origin}: [{}] unknown action `{}`",
+                "{origin}: [{}] unknown action `{}`{}",
                 focus.name(),
-                entry.run
+                entry.run,
+                super::profile::did_you_mean(&entry.run, Action::BINDABLE)
             )),
         }
     }
@@ -388,7 +422,7 @@ impl Keymap {
                 if b.keys.len() > sequence.len() && b.keys.starts_with(sequence) {
                     let key = b.keys[sequence.len()].to_string();
                     let desc = if b.keys.len() == sequence.len() + 1 {
-                        b.desc.clone()
+                        b.description().to_owned()
                     } else {
                         "…".to_owned()
                     };
@@ -425,7 +459,7 @@ impl Keymap {
                     focus.name(),
                     keys,
                     action_name(&b.action),
-                    b.desc
+                    b.description()
                 ));
             }
         }
@@ -433,23 +467,13 @@ impl Keymap {
     }
 }
 
-/// The snake_case name of a bindable action.
-pub fn action_name(action: &Action) -> String {
-    let debug = format!("{action:?}");
-    let mut name = String::new();
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                name.push('_');
-            }
-            name.push(c.to_ascii_lowercase());
-        } else if c.is_alphanumeric() {
-            name.push(c);
-        } else {
-            break;
-        }
-    }
-    name
+/// The keymap name of a bindable action (`command_palette`).
+pub fn action_name(action: &Action) -> &'static str {
+    Action::BINDABLE
+        .iter()
+        .find(|name| Action::from_name(name).as_ref() == Some(action))
+        .copied()
+        .unwrap_or("(internal)")
 }
 
 #[cfg(test)]
@@ -505,6 +529,52 @@ keymap = [
         );
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("unknown action `fly_to_the_moon`"));
+    }
+
+    #[test]
+    fn one_bad_entry_keeps_the_rest_of_the_file() {
+        let user = r#"
+[global]
+keymap = [
+  { on = "x", run = "quit" },
+  { on = ["y"], run = "hepl" },
+  { on = ["z"], run = "help", descr = "typo" },
+  { on = ["v"], run = "help" },
+]
+[lsit]
+keymap = []
+"#;
+        let (keymap, warnings) = Keymap::load("default", Some(user));
+        assert_eq!(
+            keymap.lookup(Focus::Global, &[KeyChord::char('x')]),
+            Lookup::Action(Action::Quit),
+            "a single key may be written as a string"
+        );
+        assert_eq!(
+            keymap.lookup(Focus::Global, &[KeyChord::char('v')]),
+            Lookup::Action(Action::Help)
+        );
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].contains("unknown action `hepl` (did you mean `help`?)"));
+        assert!(warnings[1].contains("entry 3") && warnings[1].contains("descr"));
+        assert!(warnings[2].contains("unknown section [lsit] (did you mean `list`?)"));
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let (_, warnings) = Keymap::load(
+            "default",
+            Some("[global]\nkeymap = [\n  { on = [\"x\" }\n]\n"),
+        );
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("keymap.toml:3:"), "{warnings:?}");
+    }
+
+    #[test]
+    fn every_bindable_name_is_an_action() {
+        for name in Action::BINDABLE {
+            assert!(Action::from_name(name).is_some(), "{name}");
+        }
     }
 
     #[test]

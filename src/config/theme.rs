@@ -90,17 +90,6 @@ pub struct Theme {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct ThemeFile {
-    #[serde(default)]
-    inherits: Option<String>,
-    #[serde(default)]
-    palette: BTreeMap<String, String>,
-    #[serde(default)]
-    styles: BTreeMap<String, StyleFile>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct StyleFile {
     #[serde(default)]
     fg: Option<String>,
@@ -165,18 +154,22 @@ impl Theme {
             name: name.to_owned(),
             styles: BTreeMap::new(),
         };
-        if !theme.apply(name, user_dir, &mut warnings, 0) {
+        if !theme.apply(name, Some(user_dir), &mut warnings, 0) {
             warnings.push(format!("unknown theme `{name}`, using `dark`"));
             theme.name = "dark".into();
-            theme.apply("dark", user_dir, &mut warnings, 0);
+            theme.apply("dark", Some(user_dir), &mut warnings, 0);
         }
         (theme, warnings)
     }
 
-    fn source(name: &str, user_dir: &Path) -> Option<(String, String)> {
-        let user_file = user_dir.join(format!("{name}.toml"));
-        if let Ok(text) = std::fs::read_to_string(&user_file) {
-            return Some((text, user_file.display().to_string()));
+    /// The theme's text and where it came from: the user's file first
+    /// (unless `user_dir` is `None`), then the shipped one.
+    fn source(name: &str, user_dir: Option<&Path>) -> Option<(String, String)> {
+        if let Some(dir) = user_dir {
+            let user_file = dir.join(format!("{name}.toml"));
+            if let Ok(text) = std::fs::read_to_string(&user_file) {
+                return Some((text, user_file.display().to_string()));
+            }
         }
         SHIPPED
             .iter()
@@ -184,43 +177,86 @@ impl Theme {
             .map(|(_, text)| ((*text).to_owned(), format!("themes/{name}.toml")))
     }
 
+    /// Applies a theme file over the styles so far; every bad entry is a
+    /// warning and the rest still applies. False if no such theme exists.
     fn apply(
         &mut self,
         name: &str,
-        user_dir: &Path,
+        user_dir: Option<&Path>,
         warnings: &mut Vec<String>,
         depth: usize,
     ) -> bool {
         let Some((text, origin)) = Self::source(name, user_dir) else {
             return false;
         };
-        let file: ThemeFile = match toml::from_str(&text) {
+        let file: toml::Table = match toml::from_str(&text) {
             Ok(file) => file,
             Err(e) => {
-                warnings.push(format!("{origin}: {}", e.message()));
+                warnings.push(super::toml_problem(&origin, &text, &e));
                 return true;
             }
         };
-        if let Some(parent) = &file.inherits {
-            if depth >= 4 || parent == name {
+        for key in file.keys() {
+            if !["inherits", "palette", "styles"].contains(&key.as_str()) {
+                warnings.push(format!(
+                    "{origin}: unknown key `{key}`{}",
+                    super::profile::did_you_mean(key, &["inherits", "palette", "styles"])
+                ));
+            }
+        }
+        if let Some(parent) = file.get("inherits").and_then(toml::Value::as_str) {
+            // A user theme named like a shipped one may extend that one.
+            let parent_dir = if parent == name { None } else { user_dir };
+            if depth >= 4 {
                 warnings.push(format!("{origin}: inherits chain too deep"));
-            } else if !self.apply(parent, user_dir, warnings, depth + 1) {
+            } else if !self.apply(parent, parent_dir, warnings, depth + 1) {
                 warnings.push(format!("{origin}: inherits unknown theme `{parent}`"));
             }
         }
-        for (role, spec) in &file.styles {
-            if !Role::ALL.iter().any(|r| r.name() == role) {
-                warnings.push(format!("{origin}: unknown style role `{role}`"));
-                continue;
-            }
-            match build_style(spec, &file.palette) {
-                Ok(style) => {
-                    self.styles.insert(role.clone(), style);
-                }
-                Err(e) => warnings.push(format!("{origin}: `{role}`: {e}")),
-            }
+        let palette: BTreeMap<String, String> = file
+            .get("palette")
+            .and_then(toml::Value::as_table)
+            .map(|table| {
+                table
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let styles = file.get("styles").and_then(toml::Value::as_table);
+        for (role, spec) in styles.into_iter().flatten() {
+            self.apply_style(role, spec, &palette, &origin, warnings);
         }
         true
+    }
+
+    fn apply_style(
+        &mut self,
+        role: &str,
+        spec: &toml::Value,
+        palette: &BTreeMap<String, String>,
+        origin: &str,
+        warnings: &mut Vec<String>,
+    ) {
+        let names: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
+        if !names.contains(&role) {
+            warnings.push(format!(
+                "{origin}: unknown style role `{role}`{}",
+                super::profile::did_you_mean(role, &names)
+            ));
+            return;
+        }
+        let built = spec
+            .clone()
+            .try_into::<StyleFile>()
+            .map_err(|e| e.message().to_owned())
+            .and_then(|spec| build_style(&spec, palette));
+        match built {
+            Ok(style) => {
+                self.styles.insert(role.to_owned(), style);
+            }
+            Err(e) => warnings.push(format!("{origin}: `{role}`: {e}")),
+        }
     }
 }
 
@@ -291,6 +327,39 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         let dark = Theme::load("dark", dir.path()).0;
         assert_eq!(theme.style(Role::StatusOk), dark.style(Role::StatusOk));
+    }
+
+    #[test]
+    fn one_bad_entry_keeps_the_rest_of_the_theme() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mine.toml"),
+            "inherits = \"dark\"\n[styles]\n\"selection\" = { bg = \"#zzzzzz\", blod = true }\n\"text.tilte\" = {}\n\"status.ok\" = { fg = \"magenta\" }\n",
+        )
+        .unwrap();
+        let (theme, warnings) = Theme::load("mine", dir.path());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[1].contains("did you mean `text.title`"),
+            "{warnings:?}"
+        );
+        assert_eq!(theme.style(Role::StatusOk).fg, Some(Color::Magenta));
+        let dark = Theme::load("dark", dir.path()).0;
+        assert_eq!(theme.style(Role::Selection), dark.style(Role::Selection));
+    }
+
+    #[test]
+    fn a_user_theme_may_extend_the_shipped_one_of_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("dark.toml"),
+            "inherits = \"dark\"\n[styles]\n\"status.ok\" = { fg = \"magenta\" }\n",
+        )
+        .unwrap();
+        let (theme, warnings) = Theme::load("dark", dir.path());
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(theme.style(Role::StatusOk).fg, Some(Color::Magenta));
+        assert_eq!(theme.style(Role::StatusCrit).fg, Some(Color::LightRed));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::{ProbeFailure, ProbeState};
+use super::ProbeFailure;
 use crate::config::profile::SiteProfile;
 
 /// Connects with the kubeconfig's credentials and reads `/version`.
@@ -26,9 +26,9 @@ pub async fn probe(profile: &SiteProfile, context: Option<&str>) -> Result<Strin
         .ok_or_else(|| {
             ProbeFailure::config("the kubeconfig has no current context; set cluster.context")
         })?;
-    if let Some(command) = exec_plugin(&kubeconfig, &context) {
+    if let Some(command) = credential_command(&kubeconfig, &context) {
         return Err(ProbeFailure::config(format!(
-            "context {context} uses the exec credential plugin `{command}`, which sitedeck does not run untrusted"
+            "context {context} gets its credentials from the {command}, which sitedeck does not run untrusted"
         )));
     }
     let options = KubeConfigOptions {
@@ -49,21 +49,24 @@ pub async fn probe(profile: &SiteProfile, context: Option<&str>) -> Result<Strin
                 status.message
             )))
         }
-        Err(e) => {
-            let failure = ProbeFailure::chain(&e, &server);
-            Err(if failure.state == ProbeState::Error {
-                ProbeFailure::new(ProbeState::Error, failure.message)
-            } else {
-                failure
-            })
-        }
+        Err(e) => Err(ProbeFailure::chain(&e, &server)),
     }
 }
 
-fn exec_plugin(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+/// The program a context's user runs to get credentials, if any: an exec
+/// plugin, or an auth provider's `cmd-path` (kube-rs runs both).
+fn credential_command(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
     let named = kubeconfig.contexts.iter().find(|c| c.name == context)?;
     let user = named.context.as_ref()?.user.as_deref()?;
     let auth = kubeconfig.auth_infos.iter().find(|a| a.name == user)?;
-    let exec = auth.auth_info.as_ref()?.exec.as_ref()?;
-    Some(exec.command.clone().unwrap_or_default())
+    let info = auth.auth_info.as_ref()?;
+    if let Some(exec) = &info.exec {
+        return Some(format!(
+            "exec credential plugin `{}`",
+            exec.command.clone().unwrap_or_default()
+        ));
+    }
+    let provider = info.auth_provider.as_ref()?;
+    let command = provider.config.get("cmd-path")?;
+    Some(format!("auth provider {} (`{command}`)", provider.name))
 }

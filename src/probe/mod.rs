@@ -90,6 +90,16 @@ impl ProbeReport {
         }
     }
 
+    /// The report of a probe that panicked (a bug in sitedeck).
+    pub fn crashed() -> Self {
+        Self {
+            state: ProbeState::Error,
+            latency_ms: None,
+            detail: "the probe crashed (a sitedeck bug; see the log)".into(),
+            checked_at: Some(chrono::Local::now()),
+        }
+    }
+
     fn up(started: Instant, detail: impl AsRef<str>) -> Self {
         Self {
             state: ProbeState::Up,

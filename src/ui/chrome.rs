@@ -88,6 +88,20 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &State) {
             theme.style(Role::StatusUnknown),
         ));
     }
+    let warnings = state.warnings().len();
+    if warnings > 0 {
+        right.push(Span::styled(
+            format!(
+                " {warnings} warning{} ",
+                if warnings == 1 { "" } else { "s" }
+            ),
+            theme.style(Role::StatusBarWarn),
+        ));
+        if let Some(keys) = state.keymap.hint(Focus::Global, &Action::Warnings) {
+            right.push(Span::styled(keys, theme.style(Role::TextKey)));
+            right.push(Span::raw(" "));
+        }
+    }
     for (action, label) in [
         (Action::Help, "help"),
         (Action::CommandPalette, "command"),

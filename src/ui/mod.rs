@@ -30,6 +30,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
         Some(Popup::Help { scroll }) => popups::help(frame, main, state, *scroll),
         Some(Popup::Palette(palette)) => popups::palette(frame, main, state, palette),
         Some(Popup::ConfirmQuit) => popups::confirm_quit(frame, main, state),
+        Some(Popup::Warnings { scroll }) => popups::warnings(frame, main, state, *scroll),
         None => {}
     }
     if !state.which_key.is_empty() {

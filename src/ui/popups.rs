@@ -44,7 +44,7 @@ pub fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
                     format!("  {:<12}", binding.keys_label()),
                     theme.style(Role::TextKey),
                 ),
-                Span::styled(binding.desc.clone(), theme.style(Role::Text)),
+                Span::styled(binding.description().to_owned(), theme.style(Role::Text)),
             ]));
         }
     }
@@ -55,6 +55,34 @@ pub fn help(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
         Paragraph::new(lines)
             .scroll((scroll, 0))
             .block(popup_block(state, &title)),
+        rect,
+    );
+}
+
+/// The warnings about the configuration and the open site's profile.
+pub fn warnings(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
+    let theme = &state.theme;
+    let lines: Vec<Line> = state
+        .warnings()
+        .into_iter()
+        .map(|w| {
+            Line::styled(
+                format!("• {}", crate::text::one_line(w)),
+                theme.style(Role::Text),
+            )
+        })
+        .collect();
+    let rect = centered(
+        area,
+        area.width.saturating_sub(4).min(120),
+        area.height.saturating_sub(2).max(6),
+    );
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(popup_block(state, "Warnings")),
         rect,
     );
 }

@@ -96,17 +96,21 @@ fn which_key() {
 #[test]
 fn confirm_quit() {
     snapshot_all("confirm_quit", |state| {
-        press(state, &["ctrl-r", "q"]);
+        update(state, Action::RefreshTick);
+        press(state, &["q"]);
     });
 }
 
 #[test]
 fn site_list_with_a_broken_profile() {
     snapshot_all("sites", |state| {
+        let path = std::path::Path::new("/home/ops/.config/sitedeck/sites/beta.yaml");
+        let load = common::request_load(state, path);
         update(
             state,
             Action::SiteLoaded(Box::new(sitedeck::app::action::SiteLoad {
-                path: "/home/ops/.config/sitedeck/sites/beta.yaml".into(),
+                path: path.to_path_buf(),
+                load,
                 result: Err("/home/ops/.config/sitedeck/sites/beta.yaml:2:1: unknown key `enviroment` (did you mean `environment`?); expected one of: name, environment\n/home/ops/.config/sitedeck/sites/beta.yaml:9:15: password for `mysql`: environment variable MYSQL_PW is not set".into()),
             })),
         );

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{empty_state, open_site, state_with_reports};
+use std::path::Path;
+
+use common::{empty_state, open_site, request_load, state_with_reports};
 use sitedeck::app::action::{Action, SiteLoad};
 use sitedeck::app::state::{Level, Popup, View};
 use sitedeck::app::{Effect, update};
@@ -50,10 +52,9 @@ fn opening_a_site_shows_overview_and_probes_every_source() {
 
 #[test]
 fn results_of_an_older_round_are_ignored() {
-    let mut state = empty_state("dark");
-    open_site(&mut state);
+    let mut state = state_with_reports("dark");
     let old_round = state.last_round;
-    key(&mut state, "ctrl-r");
+    reload_with(&mut state, Ok(()));
     assert_eq!(state.last_round, old_round + 1);
     update(
         &mut state,
@@ -69,8 +70,121 @@ fn results_of_an_older_round_are_ignored() {
         },
     );
     let site = state.site.as_ref().expect("site open");
-    assert_eq!(site.reports[0].state, ProbeState::Pending);
+    assert_eq!(
+        site.reports[0].detail,
+        "Kubernetes v1.30.4 at https://10.20.0.1:6443/"
+    );
     assert_eq!(state.jobs_running(), 6);
+}
+
+/// Presses ctrl-r on an open site and answers the reload it asks for.
+fn reload_with(state: &mut sitedeck::app::State, outcome: Result<(), &str>) -> Vec<Effect> {
+    let effects = key(state, "ctrl-r");
+    let [Effect::LoadSite { path, load }] = effects.as_slice() else {
+        panic!("ctrl-r reads the profile again first, got {effects:?}");
+    };
+    let result = match outcome {
+        Ok(()) => Ok(state.site.as_ref().expect("open").loaded.clone()),
+        Err(text) => Err(text.to_owned()),
+    };
+    update(
+        state,
+        Action::SiteLoaded(Box::new(SiteLoad {
+            path: path.clone(),
+            load: *load,
+            result,
+        })),
+    )
+}
+
+#[test]
+fn refresh_reads_the_profile_again_and_keeps_the_last_results_on_screen() {
+    let mut state = state_with_reports("dark");
+    key(&mut state, "down");
+    let effects = reload_with(&mut state, Ok(()));
+    assert!(
+        matches!(effects.as_slice(), [Effect::Probe { .. }]),
+        "{effects:?}"
+    );
+    assert_eq!(state.view, View::Overview);
+    assert_eq!(state.overview_selected, 1, "the selection stays");
+    let site = state.site.as_ref().expect("open");
+    assert_eq!(
+        site.reports[2].state,
+        ProbeState::AuthFailed,
+        "old results stay until new ones come"
+    );
+}
+
+#[test]
+fn a_profile_broken_on_disk_keeps_the_last_valid_one_open() {
+    let mut state = state_with_reports("dark");
+    let effects = reload_with(&mut state, Err("/sites/acme.yaml:3:1: unknown key `nmae`"));
+    assert!(effects.is_empty());
+    assert!(state.site.is_some(), "the site stays open");
+    assert_eq!(state.view, View::Overview);
+    let status = state.status.as_ref().expect("a message");
+    assert_eq!(status.level, Level::Error);
+    assert!(
+        status.text.contains("still showing the last valid one"),
+        "{}",
+        status.text
+    );
+    assert!(state.sites.iter().any(|e| e.error.is_some()));
+}
+
+#[test]
+fn refresh_while_probing_does_not_stack_rounds() {
+    let mut state = empty_state("dark");
+    open_site(&mut state);
+    assert!(key(&mut state, "ctrl-r").is_empty());
+    assert_eq!(
+        state.status.as_ref().map(|s| s.text.as_str()),
+        Some("probing already: results in a moment")
+    );
+}
+
+#[test]
+fn an_answer_to_an_older_load_is_dropped() {
+    let mut state = empty_state("dark");
+    let first = request_load(&mut state, Path::new("/sites/slow.yaml"));
+    open_site(&mut state);
+    let effects = update(
+        &mut state,
+        Action::SiteLoaded(Box::new(SiteLoad {
+            path: "/sites/slow.yaml".into(),
+            load: first,
+            result: Err("/sites/slow.yaml: cannot read".into()),
+        })),
+    );
+    assert!(effects.is_empty());
+    assert_eq!(state.view, View::Overview, "the newer site stays on screen");
+    assert!(
+        !state
+            .sites
+            .iter()
+            .any(|e| e.path == Path::new("/sites/slow.yaml"))
+    );
+}
+
+#[test]
+fn the_site_list_starts_on_the_open_site() {
+    let mut state = state_with_reports("dark");
+    state.sites.insert(
+        0,
+        sitedeck::app::state::SiteEntry {
+            name: "other-prod".into(),
+            environment: "prod".into(),
+            path: "/sites/other.yaml".into(),
+            error: None,
+        },
+    );
+    key(&mut state, "g");
+    key(&mut state, "s");
+    assert_eq!(
+        state.sites[state.sites_selected].path,
+        Path::new("/sites/acme.yaml")
+    );
 }
 
 #[test]
@@ -201,10 +315,12 @@ fn cycle_theme_asks_for_the_next_one() {
 #[test]
 fn a_broken_profile_is_shown_in_the_site_list() {
     let mut state = empty_state("dark");
+    let load = request_load(&mut state, Path::new("/sites/bad.yaml"));
     let effects = update(
         &mut state,
         Action::SiteLoaded(Box::new(SiteLoad {
             path: "/sites/bad.yaml".into(),
+            load,
             result: Err("/sites/bad.yaml:2:1: unknown key `enviroment`".into()),
         })),
     );

@@ -110,6 +110,8 @@ pub enum Action {
 pub struct SiteLoad {
     /// The file that was read.
     pub path: PathBuf,
+    /// Which request this answers; an answer to an older one is dropped.
+    pub load: u64,
     /// The profile, or the error text to show.
     pub result: Result<LoadedProfile, String>,
 }

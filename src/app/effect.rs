@@ -10,7 +10,12 @@ use crate::probe::Source;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Read and validate a site profile, then send `SiteLoaded`.
-    LoadSite(PathBuf),
+    LoadSite {
+        /// The profile file.
+        path: PathBuf,
+        /// The request number the answer carries.
+        load: u64,
+    },
     /// Load a theme by name, then send `ThemeLoaded`.
     LoadTheme(String),
     /// Probe these sources (one task each, each with its own timeout) and
@@ -25,6 +30,4 @@ pub enum Effect {
         /// The `--context` override.
         context: Option<String>,
     },
-    /// Stop probing and stop the refresh timer (the site was closed).
-    StopProbes,
 }

@@ -175,7 +175,7 @@ impl EffectRunner {
     /// Starts one effect.
     pub fn run(&mut self, effect: Effect) {
         match effect {
-            Effect::LoadSite(path) => {
+            Effect::LoadSite { path, load } => {
                 let tx = self.tx.clone();
                 tokio::task::spawn_blocking(move || {
                     let result = profile::load(&path).map_err(|e| e.to_string());
@@ -187,7 +187,11 @@ impl EffectRunner {
                             tracing::warn!(file = %path.display(), "site profile rejected: {e}")
                         }
                     }
-                    let _ = tx.send(Action::SiteLoaded(Box::new(SiteLoad { path, result })));
+                    let _ = tx.send(Action::SiteLoaded(Box::new(SiteLoad {
+                        path,
+                        load,
+                        result,
+                    })));
                 });
             }
             Effect::LoadTheme(name) => {
@@ -240,7 +244,6 @@ impl EffectRunner {
                     }
                 }));
             }
-            Effect::StopProbes => self.stop_probes(),
         }
     }
 

@@ -161,6 +161,8 @@ pub struct State {
     pub options: Options,
     /// The last probe round started.
     pub last_round: u64,
+    /// The last site load asked for.
+    pub last_load: u64,
     /// Set when sitedeck should leave.
     pub should_quit: bool,
 }
@@ -188,6 +190,7 @@ impl State {
             clock: String::new(),
             options,
             last_round: 0,
+            last_load: 0,
             should_quit: false,
         }
     }

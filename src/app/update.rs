@@ -10,6 +10,7 @@ use crate::app::palette::{Palette, PaletteEntry};
 use crate::app::state::{Level, Popup, SiteEntry, SiteState, State, View};
 use crate::config::keymap::{KeyChord, Lookup};
 use crate::probe::{self, ProbeReport};
+use crate::text::one_line;
 
 /// Frames of the job spinner.
 pub const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
@@ -62,8 +63,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         },
         Action::SetTheme(name) => vec![Effect::LoadTheme(name)],
         Action::OpenSite(path) => {
-            state.say(Level::Info, format!("opening {}", path.display()));
-            vec![Effect::LoadSite(path)]
+            state.say(
+                Level::Info,
+                format!(
+                    "opening {}",
+                    crate::text::one_line(&path.display().to_string())
+                ),
+            );
+            load_site(state, path)
         }
         bindable => on_bindable(state, bindable),
     }
@@ -141,12 +148,18 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::OpenOverview => show_view(state, View::Overview),
         Action::OpenSites => show_view(state, View::Sites),
-        Action::Refresh => {
-            if state.site.is_some() {
-                return start_round(state);
+        Action::Refresh => match &state.site {
+            // Never stack rounds: a second login per source helps nobody.
+            Some(site) if site.probes_running() > 0 => {
+                state.say(Level::Info, "probing already: results in a moment");
             }
-            state.say(Level::Warn, "no site open: nothing to probe");
-        }
+            // Read the profile again first, so an edited profile takes effect.
+            Some(site) => {
+                let path = site.loaded.profile.source_file.clone();
+                return load_site(state, path);
+            }
+            None => state.say(Level::Warn, "no site open: nothing to probe"),
+        },
         Action::Up => move_by(state, -1),
         Action::Down => move_by(state, 1),
         Action::PageUp => move_by(state, -10),
@@ -183,6 +196,21 @@ fn show_view(state: &mut State, view: View) {
         state.previous_view = Some(state.view);
         state.view = view;
     }
+    if view == View::Sites {
+        // Start on the open site, so enter does not open another by surprise.
+        let open = state.site.as_ref().map(|s| &s.loaded.profile.source_file);
+        if let Some(row) = state.sites.iter().position(|e| Some(&e.path) == open) {
+            state.sites_selected = row;
+        }
+    }
+}
+
+fn load_site(state: &mut State, path: std::path::PathBuf) -> Vec<Effect> {
+    state.last_load += 1;
+    vec![Effect::LoadSite {
+        path,
+        load: state.last_load,
+    }]
 }
 
 fn move_by(state: &mut State, delta: isize) {
@@ -265,72 +293,113 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
 }
 
 fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
+    if load.load != state.last_load {
+        return Vec::new();
+    }
+    let reload = state
+        .site
+        .as_ref()
+        .is_some_and(|s| s.loaded.profile.source_file == load.path);
     match load.result {
         Ok(loaded) => {
+            upsert_site_entry(state, &load.path, Some(&loaded), None);
+            match loaded.warnings.as_slice() {
+                [] if reload => state.say(Level::Info, "profile read again; probing"),
+                [] => state.say(
+                    Level::Info,
+                    format!("opened {}", one_line(&loaded.profile.name)),
+                ),
+                [only] => state.say(Level::Warn, only.clone()),
+                [first, rest @ ..] => state.say(
+                    Level::Warn,
+                    format!("{first} (and {} more: W lists them)", rest.len()),
+                ),
+            }
             let sources = probe::plan(&loaded.profile, state.options.context.as_deref());
             let count = sources.len();
-            match loaded.warnings.first() {
-                Some(first) if loaded.warnings.len() > 1 => state.say(
-                    Level::Warn,
-                    format!("{first} (and {} more warnings)", loaded.warnings.len() - 1),
-                ),
-                Some(first) => state.say(Level::Warn, first.clone()),
-                None => state.say(Level::Info, format!("opened {}", loaded.profile.name)),
-            }
-            match state.sites.iter_mut().find(|e| e.path == load.path) {
-                Some(entry) => entry.error = None,
-                None => state.sites.push(SiteEntry {
-                    name: loaded.profile.name.clone(),
-                    environment: loaded.profile.environment.to_string(),
-                    path: load.path.clone(),
-                    error: None,
-                }),
-            }
+            // On a reload with the same sources, keep the last results on
+            // screen until the new ones come.
+            let reports = match &state.site {
+                Some(old) if reload && old.sources == sources => old.reports.clone(),
+                _ => vec![ProbeReport::pending(); count],
+            };
             state.site = Some(SiteState {
                 loaded,
-                reports: vec![ProbeReport::pending(); count],
+                reports,
                 in_flight: vec![false; count],
                 sources,
                 round: 0,
             });
             state.site_error = None;
-            state.overview_selected = 0;
-            show_view(state, View::Overview);
+            if reload {
+                state.overview_selected = state.overview_selected.min(count.saturating_sub(1));
+            } else {
+                state.overview_selected = 0;
+                show_view(state, View::Overview);
+            }
             start_round(state)
+        }
+        Err(text) if reload => {
+            state.say(
+                Level::Error,
+                format!(
+                    "the profile has {} problem(s) now; still showing the last valid one (see Sites)",
+                    text.lines().count()
+                ),
+            );
+            upsert_site_entry(state, &load.path, None, Some(text));
+            Vec::new()
         }
         Err(text) => {
             let file = load
                 .path
                 .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let problems = text.lines().count();
+                .map(|f| f.to_string_lossy().into_owned());
             state.say(
                 Level::Error,
-                format!("cannot open {file}: {problems} problem(s), see Sites"),
+                format!(
+                    "cannot open {}: {} problem(s), see Sites",
+                    one_line(&file.unwrap_or_default()),
+                    text.lines().count()
+                ),
             );
-            match state.sites.iter_mut().find(|e| e.path == load.path) {
-                Some(entry) => entry.error = Some(text.clone()),
-                None => state.sites.push(SiteEntry {
-                    name: load
-                        .path
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    environment: String::new(),
-                    path: load.path.clone(),
-                    error: Some(text.clone()),
-                }),
-            }
-            state.sites_selected = state
-                .sites
-                .iter()
-                .position(|e| e.path == load.path)
-                .unwrap_or(0);
+            upsert_site_entry(state, &load.path, None, Some(text.clone()));
             state.site_error = Some(text);
             show_view(state, View::Sites);
+            if let Some(row) = state.sites.iter().position(|e| e.path == load.path) {
+                state.sites_selected = row;
+            }
             Vec::new()
         }
+    }
+}
+
+/// Records what is known of a profile file in the site list.
+fn upsert_site_entry(
+    state: &mut State,
+    path: &std::path::Path,
+    loaded: Option<&crate::config::profile::LoadedProfile>,
+    error: Option<String>,
+) {
+    let name = loaded.map_or_else(
+        || crate::config::profile::file_stem_name(path),
+        |l| l.profile.name.clone(),
+    );
+    let environment = loaded.map(|l| l.profile.environment.to_string());
+    match state.sites.iter_mut().find(|e| e.path == path) {
+        Some(entry) => {
+            entry.error = error;
+            if let Some(environment) = environment {
+                entry.name = name;
+                entry.environment = environment;
+            }
+        }
+        None => state.sites.push(SiteEntry {
+            name,
+            environment: environment.unwrap_or_default(),
+            path: path.to_path_buf(),
+            error,
+        }),
     }
 }
 

@@ -71,15 +71,25 @@ pub fn empty_state(theme: &str) -> State {
 pub fn open_site(state: &mut State) -> Vec<Effect> {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("release.yaml"), "name: x\n").expect("write");
-    let path = dir.path().join("acme.yaml");
+    let path = std::path::PathBuf::from("/sites/acme.yaml");
     let loaded = profile::parse(PROFILE, &path, dir.path()).expect("fixture profile parses");
+    let load = request_load(state, &path);
     update(
         state,
         Action::SiteLoaded(Box::new(SiteLoad {
-            path: "/sites/acme.yaml".into(),
+            path,
+            load,
             result: Ok(loaded),
         })),
     )
+}
+
+/// Asks `update` to open `path` and returns the load number it asked for.
+pub fn request_load(state: &mut State, path: &std::path::Path) -> u64 {
+    match update(state, Action::OpenSite(path.to_path_buf())).as_slice() {
+        [Effect::LoadSite { load, .. }] => *load,
+        other => panic!("expected one LoadSite, got {other:?}"),
+    }
 }
 
 /// A fixed time for reports, so snapshots do not change.

@@ -522,6 +522,14 @@ pub fn split_host_port(endpoint: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
+/// The name a profile file goes by when its own name cannot be read: the
+/// file name without `.yaml`.
+pub fn file_stem_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// A profile found on disk, loaded or not.
 #[derive(Debug)]
 pub struct FoundSite {
@@ -536,11 +544,7 @@ impl FoundSite {
     pub fn display_name(&self) -> String {
         match &self.profile {
             Ok(loaded) => loaded.profile.name.clone(),
-            Err(_) => self
-                .path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            Err(_) => file_stem_name(&self.path),
         }
     }
 }
@@ -564,25 +568,34 @@ pub fn discover(dir: &Path) -> Vec<FoundSite> {
         .collect()
 }
 
-/// Finds a site by file path, or by name or file stem among the sites in `dir`.
+/// Finds a site by file path, or by name or file stem among the sites in
+/// `dir`. A name that two profiles share is refused rather than guessed.
 pub fn find(site: &str, dir: &Path) -> Result<PathBuf, String> {
     let as_path = PathBuf::from(site);
     if as_path.is_file() {
         return Ok(as_path);
     }
-    for found in discover(dir) {
-        let stem = found
-            .path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned());
-        if found.display_name() == site || stem.as_deref() == Some(site) {
-            return Ok(found.path);
-        }
+    let matches: Vec<PathBuf> = discover(dir)
+        .into_iter()
+        .filter(|found| found.display_name() == site || file_stem_name(&found.path) == site)
+        .map(|found| found.path)
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "no site `{site}`: not a file, and not a profile in {} (run `sitedeck sites` to list them)",
+            dir.display()
+        )),
+        several => Err(format!(
+            "{} profiles go by `{site}`: {}; give the path instead",
+            several.len(),
+            several
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
-    Err(format!(
-        "no site `{site}`: not a file, and not a profile in {} (run `sitedeck sites` to list them)",
-        dir.display()
-    ))
 }
 
 #[cfg(test)]

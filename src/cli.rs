@@ -137,7 +137,7 @@ fn sites(paths: &Paths) -> ExitCode {
             crate::text::one_line(&site.display_name()),
             env,
             status,
-            site.path.display()
+            crate::text::one_line(&site.path.display().to_string())
         );
     }
     ExitCode::SUCCESS
@@ -152,8 +152,8 @@ fn check_profile(file: &std::path::Path) -> ExitCode {
             let p = &loaded.profile;
             println!(
                 "{}: ok — site {} ({}), {} middleware endpoint(s), {} kafka cluster(s)",
-                file.display(),
-                p.name,
+                crate::text::one_line(&file.display().to_string()),
+                crate::text::one_line(&p.name),
                 p.environment,
                 p.middleware.len(),
                 p.kafka.len()
@@ -260,7 +260,7 @@ fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()>
     writeln!(
         out,
         "site {} ({}){}",
-        status.site,
+        crate::text::one_line(&status.site),
         status.environment,
         if status.readonly { ", readonly" } else { "" }
     )?;

@@ -28,9 +28,11 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c as u32, 0x061c | 0x200e | 0x200f | 0x202a..=0x202e | 0x2066..=0x2069)
 }
 
-/// Sanitises and keeps only the first line, for one-line table cells.
+/// Sanitises and keeps only the first non-empty line, for one-line table
+/// cells; tabs become spaces (the screen does not draw them).
 pub fn one_line(text: &str) -> String {
-    sanitize(text.lines().next().unwrap_or_default().trim())
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    sanitize(line).replace('\t', " ")
 }
 
 #[cfg(test)]
@@ -45,6 +47,11 @@ mod tests {
         );
         assert_eq!(sanitize("x\u{202e}y\u{9b}"), "x\\u{202e}y\\u{9b}");
         assert_eq!(sanitize("tab\tok 数据库"), "tab\tok 数据库");
+    }
+
+    #[test]
+    fn one_line_takes_the_first_line_with_text() {
+        assert_eq!(one_line("\n  first\tpart\nsecond"), "first part");
     }
 
     #[test]

@@ -24,6 +24,10 @@ const EXAMPLE_ENV: [(&str, &str); 2] = [
 /// `load` says about it. The fixtures directory is written `{dir}`.
 const BAD: &[(&str, &str)] = &[
     (
+        "bad-mysql-without-user.yaml",
+        "bad-mysql-without-user.yaml:4:11: mysql `mysql-main` needs a `user` to log in as",
+    ),
+    (
         "bad-port-zero.yaml",
         "bad-port-zero.yaml:6:5: expected a port number (1-65535), not `0`",
     ),
@@ -211,11 +215,23 @@ fn profile_check(cwd: &Path, file: &str, env: &[(&str, &str)]) -> Output {
         .expect("run sitedeck")
 }
 
+/// What the example's settings that sitedeck cannot use yet warn about.
+const EXAMPLE_WARNINGS: [&str; 2] = [
+    "example.yaml:33:8: `via: bastion` is not supported yet: the cluster API is probed directly from this host",
+    "example.yaml:57:13: nodes behind the bastion are not probed yet: Overview probes the bastion only",
+];
+
 #[test]
-fn the_example_loads_with_no_warnings() {
+fn the_example_loads_with_only_the_not_yet_supported_warnings() {
     set_example_env();
     let loaded = profile::load(&example_path()).expect("the example profile is valid");
-    assert_eq!(loaded.warnings, Vec::<String>::new());
+    let dir = format!("{}/", repo().join("assets/sites").display());
+    let warnings: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|w| w.replace(&dir, ""))
+        .collect();
+    assert_eq!(warnings, EXAMPLE_WARNINGS);
     let p = &loaded.profile;
     assert_eq!(p.name, "acme-prod");
     assert_eq!(p.environment, Environment::Prod);
@@ -511,7 +527,11 @@ fn profile_check_exits_0_for_the_example() {
         String::from_utf8_lossy(&output.stdout),
         "example.yaml: ok — site acme-prod (prod), 3 middleware endpoint(s), 1 kafka cluster(s)\n"
     );
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    let expected: String = EXAMPLE_WARNINGS
+        .iter()
+        .map(|w| format!("warning: {w}\n"))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&output.stderr), expected);
 }
 
 #[test]

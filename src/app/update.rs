@@ -285,8 +285,11 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
         action: Action::SetTheme(name.clone()),
     }));
     entries.extend(state.sites.iter().map(|site| PaletteEntry {
-        label: format!("site {}", site.name),
-        desc: format!("Open {}", site.path.display()),
+        label: format!("site {}", one_line(&site.name)),
+        desc: match &site.error {
+            Some(_) => "(invalid profile: see Sites)".to_owned(),
+            None => format!("Open {}", one_line(&site.path.display().to_string())),
+        },
         action: Action::OpenSite(site.path.clone()),
     }));
     entries

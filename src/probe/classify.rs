@@ -73,6 +73,7 @@ impl ProbeFailure {
             }
             current = e.source();
         }
+        // DNS and refusals first: a host name may itself contain "tls".
         const TLS_WORDS: [&str; 6] = [
             "certificate",
             "tls",
@@ -81,12 +82,7 @@ impl ProbeFailure {
             "fatal alert",
             "invalidcontenttype",
         ];
-        if TLS_WORDS.iter().any(|w| lower.contains(w)) {
-            Self::new(
-                ProbeState::TlsError,
-                format!("TLS error with {target}: {full}"),
-            )
-        } else if lower.contains("dns error") || lower.contains("lookup address") {
+        if lower.contains("dns error") || lower.contains("lookup address") {
             Self::new(
                 ProbeState::DnsError,
                 format!("cannot resolve {target}: {full}"),
@@ -95,6 +91,11 @@ impl ProbeFailure {
             Self::new(
                 ProbeState::Refused,
                 format!("connection refused by {target}"),
+            )
+        } else if TLS_WORDS.iter().any(|w| lower.contains(w)) {
+            Self::new(
+                ProbeState::TlsError,
+                format!("TLS error with {target}: {full}"),
             )
         } else {
             Self::new(ProbeState::Error, format!("{target}: {full}"))
@@ -114,4 +115,42 @@ pub fn chain_text(error: &(dyn StdError + 'static)) -> String {
         current = e.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Message(&'static str);
+
+    impl std::fmt::Display for Message {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl StdError for Message {}
+
+    #[test]
+    fn a_host_named_tls_is_still_a_dns_failure() {
+        let error =
+            Message("dns error: failed to lookup address information for tls-gw.acme.internal");
+        let failure = ProbeFailure::chain(&error, "https://tls-gw.acme.internal:6443");
+        assert_eq!(failure.state, ProbeState::DnsError);
+    }
+
+    #[test]
+    fn io_errors_in_the_chain_decide() {
+        let error = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(
+            ProbeFailure::chain(&error, "db:3306").state,
+            ProbeState::Refused
+        );
+        let tls = Message("received fatal alert: HandshakeFailure");
+        assert_eq!(
+            ProbeFailure::chain(&tls, "api:6443").state,
+            ProbeState::TlsError
+        );
+    }
 }

@@ -28,6 +28,8 @@ pub enum ProbeState {
     Pending,
     /// Reachable, and logged in where credentials are configured.
     Up,
+    /// Answers, but part of it is missing (a bootstrap server of several).
+    Degraded,
     /// Reached, but the credentials were refused.
     AuthFailed,
     /// Nothing listens on the port.
@@ -50,6 +52,7 @@ impl ProbeState {
         match self {
             Self::Pending => "pending",
             Self::Up => "up",
+            Self::Degraded => "degraded",
             Self::AuthFailed => "auth failed",
             Self::Refused => "refused",
             Self::Timeout => "timeout",
@@ -62,7 +65,7 @@ impl ProbeState {
 
     /// Whether the source counts as down for `sitedeck status`.
     pub fn is_down(self) -> bool {
-        !matches!(self, Self::Up | Self::Pending)
+        !matches!(self, Self::Up | Self::Degraded | Self::Pending)
     }
 }
 
@@ -100,9 +103,9 @@ impl ProbeReport {
         }
     }
 
-    fn up(started: Instant, detail: impl AsRef<str>) -> Self {
+    fn reached(started: Instant, state: ProbeState, detail: impl AsRef<str>) -> Self {
         Self {
-            state: ProbeState::Up,
+            state,
             latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
             detail: crate::text::one_line(detail.as_ref()),
             checked_at: Some(chrono::Local::now()),
@@ -164,8 +167,12 @@ pub struct Source {
     pub target: String,
     /// What the probe checks, for the operator.
     pub checks: &'static str,
+    /// The row in Overview.
     #[serde(skip)]
     index: usize,
+    /// The entry in the profile's `middleware` or `kafka` list.
+    #[serde(skip)]
+    spec: usize,
 }
 
 /// Lists the sources of a profile, in Overview order. `context` overrides
@@ -180,6 +187,7 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
             target: context.unwrap_or("(current context)").to_owned(),
             checks: "API server version, with the kubeconfig's credentials",
             index: 0,
+            spec: 0,
         });
     }
     if let Some(ssh) = &profile.ssh {
@@ -190,6 +198,7 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
                 target: format!("{}:{}", bastion.host, bastion.port),
                 checks: "TCP connect and SSH banner",
                 index: 0,
+                spec: 0,
             });
         } else if let NodesSpec::List(nodes) = &ssh.nodes {
             for node in nodes {
@@ -199,11 +208,12 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
                     target: format!("{}:{}", node.host, node.port),
                     checks: "TCP connect and SSH banner",
                     index: 0,
+                    spec: 0,
                 });
             }
         }
     }
-    for m in &profile.middleware {
+    for (spec, m) in profile.middleware.iter().enumerate() {
         sources.push(Source {
             name: m.name.value.clone(),
             kind: SourceKind::Middleware(m.kind),
@@ -214,9 +224,10 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
                 MiddlewareKind::Tcp => "TCP connect",
             },
             index: 0,
+            spec,
         });
     }
-    for k in &profile.kafka {
+    for (spec, k) in profile.kafka.iter().enumerate() {
         sources.push(Source {
             name: k.name.value.clone(),
             kind: SourceKind::Kafka,
@@ -226,8 +237,9 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
                 .map(|s| s.value.as_str())
                 .collect::<Vec<_>>()
                 .join(","),
-            checks: "TCP connect to a bootstrap server (no SASL login yet)",
+            checks: "TCP connect to every bootstrap server (no SASL login yet)",
             index: 0,
+            spec,
         });
     }
     for (index, source) in sources.iter_mut().enumerate() {
@@ -242,10 +254,17 @@ pub async fn run(source: &Source, profile: &SiteProfile, context: Option<&str>) 
     let started = Instant::now();
     let work = probe_source(source, profile, context, timeout);
     match tokio::time::timeout(timeout, work).await {
-        Ok(Ok(detail)) => ProbeReport::up(started, detail),
+        Ok(Ok((state, detail))) => ProbeReport::reached(started, state, detail),
         Ok(Err(failure)) => ProbeReport::failed(failure),
         Err(_) => ProbeReport::failed(ProbeFailure::timeout(timeout)),
     }
+}
+
+/// What a source answered: up or degraded, and what it said.
+type Reached = (ProbeState, String);
+
+fn up(detail: String) -> Reached {
+    (ProbeState::Up, detail)
 }
 
 async fn probe_source(
@@ -253,29 +272,27 @@ async fn probe_source(
     profile: &SiteProfile,
     context: Option<&str>,
     timeout: Duration,
-) -> Result<String, ProbeFailure> {
+) -> Result<Reached, ProbeFailure> {
+    let vanished = || ProbeFailure::config("the profile changed; refresh to probe it again");
     match source.kind {
-        SourceKind::Cluster => kube_api::probe(profile, context).await,
-        SourceKind::Bastion | SourceKind::Node => net::ssh_banner(&source.target, timeout).await,
+        SourceKind::Cluster => kube_api::probe(profile, context).await.map(up),
+        SourceKind::Bastion | SourceKind::Node => {
+            net::ssh_banner(&source.target, timeout).await.map(up)
+        }
         SourceKind::Middleware(kind) => {
-            let spec = profile
-                .middleware
-                .iter()
-                .find(|m| m.name.value == source.name)
-                .ok_or_else(|| ProbeFailure::config("endpoint vanished from the profile"))?;
+            let spec = profile.middleware.get(source.spec).ok_or_else(vanished)?;
             match kind {
-                MiddlewareKind::Mysql => mysql::probe(spec, profile).await,
-                MiddlewareKind::Redis => redis::probe(spec, profile).await,
-                MiddlewareKind::Tcp => net::tcp(&spec.endpoint.value).await.map(|_| "open".into()),
+                MiddlewareKind::Mysql => mysql::probe(spec, profile).await.map(up),
+                MiddlewareKind::Redis => redis::probe(spec, profile).await.map(up),
+                MiddlewareKind::Tcp => net::tcp(&spec.endpoint.value)
+                    .await
+                    .map(|_| up("accepts connections".into())),
             }
         }
         SourceKind::Kafka => {
-            let spec = profile
-                .kafka
-                .iter()
-                .find(|k| k.name.value == source.name)
-                .ok_or_else(|| ProbeFailure::config("cluster vanished from the profile"))?;
-            net::any_of(spec.bootstrap.iter().map(|s| s.value.as_str())).await
+            let spec = profile.kafka.get(source.spec).ok_or_else(vanished)?;
+            let servers: Vec<&str> = spec.bootstrap.iter().map(|s| s.value.as_str()).collect();
+            net::bootstrap(&servers).await
         }
     }
 }

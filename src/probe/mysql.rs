@@ -11,7 +11,10 @@ const ER_ACCESS_DENIED: u16 = 1045;
 /// Logs in as the profile's user and runs `SELECT VERSION()`.
 pub async fn probe(spec: &MiddlewareSpec, profile: &SiteProfile) -> Result<String, ProbeFailure> {
     let (host, port) = split_host_port(&spec.endpoint.value).map_err(ProbeFailure::config)?;
-    let user = spec.user.clone().unwrap_or_else(|| "root".into());
+    let user = spec
+        .user
+        .clone()
+        .ok_or_else(|| ProbeFailure::config("no `user` to log in as"))?;
     let password = match &spec.password {
         Some(source) => Some(
             source

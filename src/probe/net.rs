@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncBufReadExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 use tokio::net::TcpStream;
 
 use super::{ProbeFailure, ProbeState};
@@ -32,20 +32,26 @@ pub async fn tcp(endpoint: &str) -> Result<TcpStream, ProbeFailure> {
 /// Connects and reads the SSH server's identification line.
 pub async fn ssh_banner(endpoint: &str, timeout: Duration) -> Result<String, ProbeFailure> {
     let stream = tcp(endpoint).await?;
-    let mut reader = tokio::io::BufReader::new(stream);
-    let mut line = String::new();
-    // A server may send other lines before its identification (RFC 4253 4.2).
+    // RFC 4253 4.2: at most 255 bytes a line; other lines may come first.
+    let mut reader = tokio::io::BufReader::new(stream).take(4096);
+    let mut line = Vec::new();
     for _ in 0..5 {
         line.clear();
-        let read = tokio::time::timeout(timeout, reader.read_line(&mut line))
+        let read = tokio::time::timeout(timeout, reader.read_until(b'\n', &mut line))
             .await
-            .map_err(|_| ProbeFailure::timeout(timeout))?
+            .map_err(|_| {
+                ProbeFailure::new(
+                    ProbeState::Timeout,
+                    format!("{endpoint} accepted the connection but sent no SSH banner"),
+                )
+            })?
             .map_err(|e| ProbeFailure::io(&e, endpoint))?;
         if read == 0 {
             break;
         }
-        if line.starts_with("SSH-") {
-            return Ok(line.trim_end().to_owned());
+        if line.starts_with(b"SSH-") {
+            let text = String::from_utf8_lossy(&line[..line.len().min(255)]);
+            return Ok(text.trim_end().to_owned());
         }
     }
     Err(ProbeFailure::new(
@@ -54,14 +60,26 @@ pub async fn ssh_banner(endpoint: &str, timeout: Duration) -> Result<String, Pro
     ))
 }
 
-/// Connects to the first of several endpoints that answers.
-pub async fn any_of<'a>(endpoints: impl Iterator<Item = &'a str>) -> Result<String, ProbeFailure> {
-    let mut last = ProbeFailure::config("no endpoint configured");
-    for endpoint in endpoints {
-        match tcp(endpoint).await {
-            Ok(_) => return Ok(format!("{endpoint} accepts connections")),
-            Err(e) => last = e,
-        }
+/// Connects to every bootstrap server at once: up when all accept, degraded
+/// when some do, the first failure when none does.
+pub async fn bootstrap(servers: &[&str]) -> Result<(ProbeState, String), ProbeFailure> {
+    let results = futures::future::join_all(servers.iter().map(|s| tcp(s))).await;
+    let reachable = results.iter().filter(|r| r.is_ok()).count();
+    let total = servers.len();
+    let mut failures = results.into_iter().filter_map(Result::err);
+    match (reachable, failures.next()) {
+        (0, Some(first)) => Err(first),
+        (0, None) => Err(ProbeFailure::config("no bootstrap server configured")),
+        (_, None) => Ok((
+            ProbeState::Up,
+            format!("{total} of {total} bootstrap servers accept connections"),
+        )),
+        (_, Some(first)) => Ok((
+            ProbeState::Degraded,
+            format!(
+                "{reachable} of {total} bootstrap servers accept connections; {}",
+                first.message
+            ),
+        )),
     }
-    Err(last)
 }

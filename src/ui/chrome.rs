@@ -11,6 +11,7 @@ use crate::app::update::SPINNER;
 use crate::config::keymap::Focus;
 use crate::config::profile::Environment;
 use crate::config::theme::Role;
+use crate::text::one_line;
 
 /// Site, environment badge, kube context, READONLY badge, clock.
 pub fn header(frame: &mut Frame, area: Rect, state: &State) {
@@ -20,7 +21,7 @@ pub fn header(frame: &mut Frame, area: Rect, state: &State) {
         Some(site) => {
             let profile = &site.loaded.profile;
             spans.push(Span::styled(
-                format!(" {} ", crate::text::one_line(&profile.name)),
+                format!(" {} ", one_line(&profile.name)),
                 theme.style(Role::HeaderSite),
             ));
             let badge = match profile.environment {
@@ -34,7 +35,7 @@ pub fn header(frame: &mut Frame, area: Rect, state: &State) {
             ));
             if let Some(context) = state.kube_context() {
                 spans.push(Span::styled(" ctx ", theme.style(Role::TextMuted)));
-                spans.push(Span::styled(context, theme.style(Role::Header)));
+                spans.push(Span::styled(one_line(&context), theme.style(Role::Header)));
             }
         }
         None => spans.push(Span::styled(" no site open", theme.style(Role::TextMuted))),
@@ -130,7 +131,7 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &State) {
     };
     let left_width = area.width.saturating_sub(right_width + 1);
     frame.render_widget(
-        Paragraph::new(format!(" {}", crate::text::one_line(text))).style(theme.style(role)),
+        Paragraph::new(format!(" {}", one_line(text))).style(theme.style(role)),
         Rect {
             width: left_width,
             ..area

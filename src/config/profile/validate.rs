@@ -53,7 +53,20 @@ impl Validation {
                 via.referenced,
                 "`via: bastion` needs an `ssh.bastion` to tunnel through".into(),
             );
+        } else if let Some(via) = &cluster.via
+            && via.value == ClusterVia::Bastion
+        {
+            self.warn(
+                via.referenced,
+                "`via: bastion` is not supported yet: the cluster API is probed directly from this host".into(),
+            );
         }
+    }
+
+    /// Records a warning at a place in the file.
+    fn warn(&mut self, at: Location, message: String) {
+        self.warnings
+            .push(Problem::at(at.line(), at.column(), message));
     }
 
     pub(super) fn ssh(&mut self, p: &SiteProfile) {
@@ -64,11 +77,24 @@ impl Validation {
         if let Some(bastion) = &ssh.bastion {
             self.file(base, bastion.identity.as_ref(), "bastion identity");
         }
-        if let NodesSpec::List(nodes) = &ssh.nodes {
-            let mut seen = HashSet::new();
-            for node in nodes {
-                self.unique_name(&mut seen, &node.name, "node");
+        match &ssh.nodes {
+            NodesSpec::List(nodes) => {
+                let mut seen = HashSet::new();
+                for node in nodes {
+                    self.unique_name(&mut seen, &node.name, "node");
+                }
+                if let (Some(first), Some(_)) = (nodes.first(), &ssh.bastion) {
+                    self.warn(
+                        first.name.referenced,
+                        "nodes behind the bastion are not probed yet: Overview probes the bastion only".into(),
+                    );
+                }
             }
+            NodesSpec::FromCluster => self.warn(
+                self.spans.top_at("ssh"),
+                "`nodes: from_cluster` is not supported yet: no node is probed".into(),
+            ),
+            NodesSpec::None => {}
         }
     }
 
@@ -129,7 +155,12 @@ impl Validation {
                     "plaintext password for `{owner}` in the profile; prefer {{env: NAME}} or {{file: PATH}}"
                 ),
             }),
-            SecretSource::K8sSecret { .. } => {}
+            SecretSource::K8sSecret { .. } => self.warn(
+                secret.referenced,
+                format!(
+                    "password for `{owner}`: reading secrets from the cluster is not supported yet, so this source shows `config error`; use {{env: NAME}} or {{file: PATH}}"
+                ),
+            ),
             source => {
                 if let Err(e) = source.resolve_local(base) {
                     let hint = match e {
@@ -173,6 +204,14 @@ impl Validation {
             self.unique_name(&mut seen, &m.name, "middleware");
             self.endpoint(&m.endpoint, &m.name.value);
             self.secret(&p.base_dir, m.password.as_ref(), &m.name.value);
+            if m.kind == MiddlewareKind::Mysql && m.user.is_none() {
+                // Guessing `root` would put a failed root login in the
+                // customer's audit log every round.
+                self.problem(
+                    m.name.referenced,
+                    format!("mysql `{}` needs a `user` to log in as", m.name.value),
+                );
+            }
             if m.kind == MiddlewareKind::Redis
                 && let Some(db) = &m.database
                 && db.parse::<u32>().is_err()

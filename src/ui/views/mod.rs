@@ -11,7 +11,7 @@ pub fn state_role(state: ProbeState) -> Role {
     match state {
         ProbeState::Up => Role::StatusOk,
         ProbeState::Pending => Role::StatusUnknown,
-        ProbeState::ConfigError => Role::StatusWarn,
+        ProbeState::ConfigError | ProbeState::Degraded => Role::StatusWarn,
         _ => Role::StatusCrit,
     }
 }

@@ -98,13 +98,15 @@ fn site_info(frame: &mut Frame, area: Rect, theme: &Theme, site: &SiteState, sta
             second.extend(label_value(
                 theme,
                 "context",
-                state.kube_context().unwrap_or_else(|| "(current)".into()),
+                state
+                    .kube_context()
+                    .map_or_else(|| "(current)".into(), |c| one_line(&c)),
             ));
             if let Some(kubeconfig) = &cluster.kubeconfig {
                 second.extend(label_value(
                     theme,
                     "  kubeconfig",
-                    kubeconfig.as_written().to_owned(),
+                    one_line(kubeconfig.as_written()),
                 ));
             }
         }
@@ -119,7 +121,7 @@ fn site_info(frame: &mut Frame, area: Rect, theme: &Theme, site: &SiteState, sta
     let mut third: Vec<Span> = Vec::new();
     let path_or_dash = |p: &Option<crate::config::profile::PathRef>| {
         p.as_ref()
-            .map_or_else(|| "—".to_owned(), |p| p.as_written().to_owned())
+            .map_or_else(|| "—".to_owned(), |p| one_line(p.as_written()))
     };
     third.extend(label_value(
         theme,

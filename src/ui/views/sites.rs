@@ -76,7 +76,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 Cell::from(one_line(&site.name)),
                 Cell::from(site.environment.clone()),
                 Cell::from(status).style(theme.style(role)),
-                Cell::from(site.path.display().to_string()).style(theme.style(Role::TextMuted)),
+                Cell::from(one_line(&site.path.display().to_string()))
+                    .style(theme.style(Role::TextMuted)),
             ])
         })
         .collect();

@@ -31,7 +31,11 @@ fn is_bidi_control(c: char) -> bool {
 /// Sanitises and keeps only the first non-empty line, for one-line table
 /// cells; tabs become spaces (the screen does not draw them).
 pub fn one_line(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
     sanitize(line).replace('\t', " ")
 }
 

@@ -57,7 +57,7 @@ pub struct Cli {
 /// Headless commands, for scripts, cron and CI.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the site profiles found in the sites directory.
+    /// List the site profiles found in the sites directory; exits 1 if any is invalid.
     Sites,
     /// Work with site profiles.
     #[command(subcommand)]
@@ -127,10 +127,15 @@ fn sites(paths: &Paths) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!("{:<24} {:<8} {:<10} FILE", "NAME", "ENV", "STATUS");
+    let mut invalid = 0;
     for site in &found {
         let (env, status) = match &site.profile {
             Ok(loaded) => (loaded.profile.environment.to_string(), "ok".to_owned()),
-            Err(_) => (String::new(), "invalid".to_owned()),
+            Err(e) => {
+                invalid += 1;
+                let problems = e.to_string().lines().count();
+                (String::new(), format!("invalid ({problems})"))
+            }
         };
         println!(
             "{:<24} {:<8} {:<10} {}",
@@ -139,6 +144,10 @@ fn sites(paths: &Paths) -> ExitCode {
             status,
             crate::text::one_line(&site.path.display().to_string())
         );
+    }
+    if invalid > 0 {
+        eprintln!("{invalid} invalid profile(s): `sitedeck profile check FILE` lists the problems");
+        return ExitCode::from(1);
     }
     ExitCode::SUCCESS
 }

@@ -12,12 +12,18 @@ use crate::config::Paths;
 /// opened is not a reason to fail: the error is returned for the caller to
 /// show, and sitedeck runs without a log.
 pub fn init(paths: &Paths) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let file = paths.log_file();
-    std::fs::create_dir_all(&paths.state_dir)
+    // The log names hosts and users of a customer site: only its owner reads it.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&paths.state_dir)
         .map_err(|e| format!("cannot create {}: {e}", paths.state_dir.display()))?;
     let writer = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&file)
         .map_err(|e| format!("cannot open the log {}: {e}", file.display()))?;
     let filter = EnvFilter::try_from_env("SITEDECK_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

@@ -262,6 +262,27 @@ fn palette_without_a_match_says_so() {
         state.status.as_ref().map(|s| s.text.as_str()),
         Some("no command matches `zzzz`")
     );
+    let Some(Popup::Palette(palette)) = &state.popup else {
+        panic!("the palette stays open to correct the typing");
+    };
+    assert_eq!(palette.query(), "zzzz");
+}
+
+#[test]
+fn enter_in_an_empty_palette_runs_nothing() {
+    let mut state = state_with_reports("dark");
+    key(&mut state, ":");
+    assert!(key(&mut state, "enter").is_empty());
+    assert!(matches!(state.popup, Some(Popup::Palette(_))));
+}
+
+#[test]
+fn q_twice_quits_while_jobs_run() {
+    let mut state = empty_state("dark");
+    open_site(&mut state);
+    key(&mut state, "q");
+    key(&mut state, "q");
+    assert!(state.should_quit);
 }
 
 #[test]

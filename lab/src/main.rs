@@ -72,8 +72,16 @@ fn up(dir: &Path) -> Result<()> {
             request_stop as *const () as libc::sighandler_t,
         );
     }
-    let lab = sitedeck_lab::Lab::start(dir)?;
+    // The pid file comes first, so `down` can stop a lab that is still starting.
+    std::fs::create_dir_all(dir)?;
     std::fs::write(&pid_file, std::process::id().to_string())?;
+    let lab = match sitedeck_lab::Lab::start(dir) {
+        Ok(lab) => lab,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pid_file);
+            return Err(e);
+        }
+    };
     println!("lab up in {}", lab.dir.display());
     println!(
         "  mariadb  {}  (user {})",
@@ -125,7 +133,8 @@ fn read_pid(path: &Path) -> Option<libc::pid_t> {
 /// its parent (a shell script that has not reaped it yet).
 fn alive(pid: libc::pid_t) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
-    let exists = unsafe { libc::kill(pid, 0) == 0 };
+    let exists = unsafe { libc::kill(pid, 0) == 0 }
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     exists && !is_zombie(pid)
 }
 

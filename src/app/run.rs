@@ -5,8 +5,10 @@
 //! only when something changed, at most once per frame budget, inside a
 //! synchronized update. Idle, nothing is written to the terminal.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Timelike;
@@ -27,6 +29,7 @@ use crate::app::update;
 use crate::config::keymap::KeyChord;
 use crate::config::theme::Theme;
 use crate::config::{Paths, profile};
+use crate::probe::{ProbeReport, ProbeState};
 use crate::terminal::TerminalGuard;
 
 /// The shortest time between two frames.
@@ -159,6 +162,24 @@ pub struct EffectRunner {
     paths: Paths,
     probes: Vec<JoinHandle<()>>,
     refresh: Option<JoinHandle<()>>,
+    /// The last state logged per source, so the log records changes, not
+    /// the same failure every round.
+    last_states: Arc<Mutex<HashMap<String, ProbeState>>>,
+}
+
+/// Logs a source's state when it changed since the last probe.
+fn log_change(last: &Mutex<HashMap<String, ProbeState>>, source: &str, report: &ProbeReport) {
+    let mut last = last
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if last.insert(source.to_owned(), report.state) == Some(report.state) {
+        return;
+    }
+    if report.state.is_down() {
+        tracing::warn!(source, state = report.state.label(), detail = %report.detail, "source changed state");
+    } else {
+        tracing::info!(source, state = report.state.label(), detail = %report.detail, "source changed state");
+    }
 }
 
 impl EffectRunner {
@@ -169,6 +190,7 @@ impl EffectRunner {
             paths,
             probes: Vec::new(),
             refresh: None,
+            last_states: Arc::default(),
         }
     }
 
@@ -213,18 +235,15 @@ impl EffectRunner {
                     let tx = self.tx.clone();
                     let profile = profile.clone();
                     let context = context.clone();
+                    let last_states = Arc::clone(&self.last_states);
                     self.probes.push(tokio::spawn(async move {
                         let probe = crate::probe::run(&source, &profile, context.as_deref());
                         // A bug in one probe must not leave its row "in flight" for ever.
                         let report = AssertUnwindSafe(probe)
                             .catch_unwind()
                             .await
-                            .unwrap_or_else(|_| crate::probe::ProbeReport::crashed());
-                        if report.state.is_down() {
-                            tracing::info!(source = %source.name, state = report.state.label(), detail = %report.detail, "probe failed");
-                        } else {
-                            tracing::debug!(source = %source.name, latency_ms = ?report.latency_ms, "probe ok");
-                        }
+                            .unwrap_or_else(|_| ProbeReport::crashed());
+                        log_change(&last_states, &source.name, &report);
                         let _ = tx.send(Action::ProbeFinished {
                             round,
                             index: source.index(),

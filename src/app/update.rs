@@ -238,12 +238,17 @@ fn move_by(state: &mut State, delta: isize) {
 fn select(state: &mut State) -> Vec<Effect> {
     match &state.popup {
         Some(Popup::Palette(palette)) => {
-            let chosen = palette.selected_entry().map(|e| e.action.clone());
             let query = palette.query();
-            state.popup = None;
-            match chosen {
-                Some(action) => update(state, action),
+            if query.trim().is_empty() {
+                return Vec::new();
+            }
+            match palette.selected_entry().map(|e| e.action.clone()) {
+                Some(action) => {
+                    state.popup = None;
+                    update(state, action)
+                }
                 None => {
+                    // The palette stays open with what was typed, to correct it.
                     state.say(Level::Warn, format!("no command matches `{query}`"));
                     Vec::new()
                 }

@@ -5,7 +5,7 @@
 //! and `SITEDECK_STATE_DIR` override them, which the tests use to stay out of
 //! the operator's home.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The directories sitedeck uses.
 #[derive(Debug, Clone)]
@@ -37,14 +37,6 @@ impl Paths {
         Self {
             config_dir,
             state_dir,
-        }
-    }
-
-    /// Paths rooted in one directory (tests, the lab).
-    pub fn rooted(root: &Path) -> Self {
-        Self {
-            config_dir: root.join("config"),
-            state_dir: root.join("state"),
         }
     }
 

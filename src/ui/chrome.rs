@@ -129,9 +129,10 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &State) {
         ),
         None => ("", Role::StatusBar),
     };
-    let left_width = area.width.saturating_sub(right_width + 1);
+    let left_width = area.width.saturating_sub(right_width + 2);
+    let message = ellipsize(&format!(" {}", one_line(text)), usize::from(left_width));
     frame.render_widget(
-        Paragraph::new(format!(" {}", one_line(text))).style(theme.style(role)),
+        Paragraph::new(message).style(theme.style(role)),
         Rect {
             width: left_width,
             ..area
@@ -146,5 +147,37 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &State) {
                 ..area
             },
         );
+    }
+}
+
+/// Cuts `text` to `width` columns, ending with `…` when something was cut.
+fn ellipsize(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    if unicode_width::UnicodeWidthStr::width(text) <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ellipsize;
+
+    #[test]
+    fn long_messages_end_with_an_ellipsis() {
+        assert_eq!(ellipsize("abcdef", 6), "abcdef");
+        assert_eq!(ellipsize("abcdefg", 6), "abcde…");
+        assert_eq!(ellipsize("数据库连接", 5), "数据…");
     }
 }

@@ -16,10 +16,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         no_site(frame, area, state);
         return;
     };
+    // The detail pane grows with a long error, so the error is what stays
+    // readable at 80x24, not the empty rows of the table.
+    let detail_height = site
+        .reports
+        .get(state.overview_selected)
+        .map_or(4, |report| {
+            let inner = usize::from(area.width.saturating_sub(2)).max(1);
+            let first_line = report.state.label().len() + 2 + report.detail.chars().count();
+            (first_line.div_ceil(inner) as u16 + 3).clamp(4, 8)
+        });
     let [info, sources, detail] = Layout::vertical([
         Constraint::Length(5),
         Constraint::Min(4),
-        Constraint::Length(4),
+        Constraint::Length(detail_height),
     ])
     .areas(area);
     site_info(frame, info, &state.theme, site, state);
@@ -156,10 +166,11 @@ fn sources_table(frame: &mut Frame, area: Rect, state: &State, site: &SiteState)
         .zip(&site.reports)
         .zip(&site.in_flight)
         .map(|((source, report), in_flight)| {
-            let state_text = if *in_flight && report.checked_at.is_none() {
-                "probing…".to_owned()
-            } else {
-                report.state.label().to_owned()
+            let state_text = match (*in_flight, report.checked_at) {
+                (true, None) => "probing…".to_owned(),
+                // The last result stays while the next probe runs, marked.
+                (true, Some(_)) => format!("{} …", report.state.label()),
+                (false, _) => report.state.label().to_owned(),
             };
             let latency = report
                 .latency_ms
@@ -179,11 +190,12 @@ fn sources_table(frame: &mut Frame, area: Rect, state: &State, site: &SiteState)
         || "not yet probed".to_owned(),
         |t| format!("checked {}", t.format("%H:%M:%S")),
     );
-    let title = format!(" Sources · {} · {down} down ", checked);
+    let position = format!("{}/{}", state.overview_selected + 1, site.sources.len());
+    let title = format!(" Sources {position} · {checked} · {down} down ");
     let widths = [
         Constraint::Length(14),
         Constraint::Length(10),
-        Constraint::Length(20),
+        Constraint::Length(18),
         Constraint::Length(12),
         Constraint::Length(8),
         Constraint::Min(10),
@@ -201,9 +213,13 @@ fn source_detail(frame: &mut Frame, area: Rect, theme: &Theme, site: &SiteState,
     else {
         return;
     };
+    let label = match (site.in_flight.get(selected), report.checked_at) {
+        (Some(true), None) => "probing…",
+        _ => report.state.label(),
+    };
     let lines = vec![
         Line::from(vec![
-            Span::styled(report.state.label(), theme.style(state_role(report.state))),
+            Span::styled(label, theme.style(state_role(report.state))),
             Span::raw("  "),
             Span::styled(report.detail.clone(), theme.style(Role::Text)),
         ]),

@@ -301,58 +301,39 @@ fn table_state(stdout: &str, name: &str) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+/// `status` in both formats: the exit code and each source's state.
+fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
+    let (exit, stdout, stderr) = status_command(home, lab, "json");
+    assert_eq!(exit, code, "json: exit {code}\n{stdout}\n{stderr}");
+    let (states, down) = json_states(&stdout);
+    assert_eq!(
+        as_strs(&states),
+        [("mariadb", "up"), ("redis", redis)],
+        "{stdout}"
+    );
+    assert_eq!(down, u64::from(redis != "up"));
+
+    let (exit, stdout, stderr) = status_command(home, lab, "table");
+    assert_eq!(exit, code, "table: exit {code}\n{stdout}\n{stderr}");
+    assert_eq!(
+        table_state(&stdout, "mariadb").as_deref(),
+        Some("up"),
+        "{stdout}"
+    );
+    assert_eq!(
+        table_state(&stdout, "redis").as_deref(),
+        Some(redis),
+        "{stdout}"
+    );
+    let summary = format!("{down} of 2 source(s) down");
+    assert!(stdout.contains(&summary), "{stdout}");
+}
+
 #[test]
 fn status_command_reports_the_lab_and_a_stopped_redis() {
     let home = tempfile::tempdir().unwrap();
     let mut lab = start_lab(home.path());
-
-    let (code, stdout, stderr) = status_command(home.path(), &lab, "json");
-    assert_eq!(code, 0, "all up: exit 0\n{stdout}\n{stderr}");
-    let (states, down) = json_states(&stdout);
-    assert_eq!(
-        as_strs(&states),
-        [("mariadb", "up"), ("redis", "up")],
-        "{stdout}"
-    );
-    assert_eq!(down, 0);
-
-    let (code, stdout, stderr) = status_command(home.path(), &lab, "table");
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert_eq!(
-        table_state(&stdout, "mariadb").as_deref(),
-        Some("up"),
-        "{stdout}"
-    );
-    assert_eq!(
-        table_state(&stdout, "redis").as_deref(),
-        Some("up"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("0 of 2 source(s) down"), "{stdout}");
-
+    assert_status(home.path(), &lab, 0, "up");
     lab.redis.stop();
-
-    let (code, stdout, stderr) = status_command(home.path(), &lab, "json");
-    assert_eq!(code, 1, "a source down: exit 1\n{stdout}\n{stderr}");
-    let (states, down) = json_states(&stdout);
-    assert_eq!(
-        as_strs(&states),
-        [("mariadb", "up"), ("redis", "refused")],
-        "{stdout}"
-    );
-    assert_eq!(down, 1);
-
-    let (code, stdout, stderr) = status_command(home.path(), &lab, "table");
-    assert_eq!(code, 1, "{stdout}\n{stderr}");
-    assert_eq!(
-        table_state(&stdout, "mariadb").as_deref(),
-        Some("up"),
-        "{stdout}"
-    );
-    assert_eq!(
-        table_state(&stdout, "redis").as_deref(),
-        Some("refused"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("1 of 2 source(s) down"), "{stdout}");
+    assert_status(home.path(), &lab, 1, "refused");
 }

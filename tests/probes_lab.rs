@@ -137,24 +137,29 @@ async fn tcp_and_ssh_banner_probes() {
     );
 }
 
-#[tokio::test]
-async fn cluster_probe_reports_a_refused_api_server() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = sitedeck_lab::free_port().expect("port");
-    std::fs::write(
-        dir.path().join("kubeconfig"),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\nusers:\n- name: lab\n  user:\n    token: abc\n"
-        ),
-    )
-    .expect("write kubeconfig");
-    let path = dir.path().join("site.yaml");
+/// A site whose cluster is reached at `server` as the kubeconfig user
+/// described by `user` (YAML lines under `user:`, indented by four).
+fn kube_site(dir: &Path, server: &str, user: &str) -> LoadedProfile {
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: {server}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\nusers:\n- name: lab\n  user:\n{user}"
+    );
+    std::fs::write(dir.join("kubeconfig"), kubeconfig).expect("write kubeconfig");
+    let path = dir.join("site.yaml");
     std::fs::write(
         &path,
         "name: k\nenvironment: poc\ncluster:\n  kubeconfig: kubeconfig\n",
     )
     .expect("write");
-    let loaded = profile::load(&path).expect("valid");
+    profile::load(&path).expect("valid")
+}
+
+const TOKEN_USER: &str = "    token: abc\n";
+
+#[tokio::test]
+async fn cluster_probe_reports_a_refused_api_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = sitedeck_lab::free_port().expect("port");
+    let loaded = kube_site(dir.path(), &format!("http://127.0.0.1:{port}"), TOKEN_USER);
     let report = probe_only(&loaded).await;
     assert_eq!(report.state, ProbeState::Refused, "{report:?}");
 }
@@ -163,21 +168,11 @@ async fn cluster_probe_reports_a_refused_api_server() {
 async fn exec_credential_plugins_are_not_run_untrusted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let marker = dir.path().join("plugin-ran");
-    std::fs::write(
-        dir.path().join("kubeconfig"),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\nusers:\n- name: lab\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: touch\n      args: [\"{}\"]\n",
-            marker.display()
-        ),
-    )
-    .expect("write kubeconfig");
-    let path = dir.path().join("site.yaml");
-    std::fs::write(
-        &path,
-        "name: k\nenvironment: poc\ncluster:\n  kubeconfig: kubeconfig\n",
-    )
-    .expect("write");
-    let loaded = profile::load(&path).expect("valid");
+    let user = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: touch\n      args: [\"{}\"]\n",
+        marker.display()
+    );
+    let loaded = kube_site(dir.path(), "https://127.0.0.1:1", &user);
     let report = probe_only(&loaded).await;
     assert_eq!(report.state, ProbeState::ConfigError, "{report:?}");
     assert!(
@@ -185,6 +180,26 @@ async fn exec_credential_plugins_are_not_run_untrusted() {
         "{report:?}"
     );
     assert!(!marker.exists(), "the plugin must not have run");
+}
+
+#[tokio::test]
+async fn auth_provider_commands_are_not_run_untrusted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let marker = dir.path().join("provider-ran");
+    let user = format!(
+        "    auth-provider:\n      name: gcp\n      config:\n        cmd-path: /usr/bin/touch\n        cmd-args: {}\n",
+        marker.display()
+    );
+    let loaded = kube_site(dir.path(), "https://127.0.0.1:1", &user);
+    let report = probe_only(&loaded).await;
+    assert_eq!(report.state, ProbeState::ConfigError, "{report:?}");
+    assert!(
+        report
+            .detail
+            .contains("auth provider gcp (`/usr/bin/touch`)"),
+        "{report:?}"
+    );
+    assert!(!marker.exists(), "the provider command must not have run");
 }
 
 #[tokio::test]
@@ -201,53 +216,10 @@ async fn cluster_probe_reports_tls_failures() {
         }
     });
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("kubeconfig"),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\nusers:\n- name: lab\n  user:\n    token: abc\n"
-        ),
-    )
-    .expect("write kubeconfig");
-    let path = dir.path().join("site.yaml");
-    std::fs::write(
-        &path,
-        "name: k\nenvironment: poc\ncluster:\n  kubeconfig: kubeconfig\n",
-    )
-    .expect("write");
-    let loaded = profile::load(&path).expect("valid");
+    let loaded = kube_site(dir.path(), &format!("https://127.0.0.1:{port}"), TOKEN_USER);
     let report = probe_only(&loaded).await;
     server.join().expect("server thread");
     assert_eq!(report.state, ProbeState::TlsError, "{report:?}");
-}
-
-#[tokio::test]
-async fn auth_provider_commands_are_not_run_untrusted() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let marker = dir.path().join("provider-ran");
-    std::fs::write(
-        dir.path().join("kubeconfig"),
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: lab\n  context:\n    cluster: lab\n    user: lab\nusers:\n- name: lab\n  user:\n    auth-provider:\n      name: gcp\n      config:\n        cmd-path: /usr/bin/touch\n        cmd-args: {}\n",
-            marker.display()
-        ),
-    )
-    .expect("write kubeconfig");
-    let path = dir.path().join("site.yaml");
-    std::fs::write(
-        &path,
-        "name: k\nenvironment: poc\ncluster:\n  kubeconfig: kubeconfig\n",
-    )
-    .expect("write");
-    let loaded = profile::load(&path).expect("valid");
-    let report = probe_only(&loaded).await;
-    assert_eq!(report.state, ProbeState::ConfigError, "{report:?}");
-    assert!(
-        report
-            .detail
-            .contains("auth provider gcp (`/usr/bin/touch`)"),
-        "{report:?}"
-    );
-    assert!(!marker.exists(), "the provider command must not have run");
 }
 
 #[tokio::test]

@@ -364,7 +364,20 @@ fn refresh_ticks_are_ignored_while_a_round_runs() {
     open_site(&mut state);
     assert!(update(&mut state, Action::RefreshTick).is_empty());
     let mut state = state_with_reports("dark");
-    assert_eq!(update(&mut state, Action::RefreshTick).len(), 1);
+    let round = state.last_round;
+    let effects = update(&mut state, Action::RefreshTick);
+    let [
+        Effect::Probe {
+            round: next,
+            sources,
+            ..
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("a tick with no round running starts one: {effects:?}");
+    };
+    assert_eq!((*next, sources.len()), (round + 1, 6));
+    assert_eq!(state.jobs_running(), 6);
 }
 
 #[test]

@@ -69,14 +69,12 @@ roles! {
     PopupBorder => "popup.border", "Popup border.";
 }
 
-impl Role {
-    fn parent(self) -> Option<&'static str> {
-        let name = self.name();
-        match name.rsplit_once('.') {
-            Some((parent, _)) => Some(parent),
-            None if name == "text" => None,
-            None => Some("text"),
-        }
+/// The role a role falls back to: `status.ok` → `status` → `text`.
+fn parent_role(name: &str) -> Option<&str> {
+    match name.rsplit_once('.') {
+        Some((parent, _)) => Some(parent),
+        None if name == "text" => None,
+        None => Some("text"),
     }
 }
 
@@ -110,19 +108,12 @@ struct StyleFile {
 impl Theme {
     /// The style for a role, falling back to its parents.
     pub fn style(&self, role: Role) -> Style {
-        if let Some(style) = self.styles.get(role.name()) {
-            return *style;
-        }
-        let mut name = role.parent();
-        while let Some(parent) = name {
-            if let Some(style) = self.styles.get(parent) {
+        let mut name = Some(role.name());
+        while let Some(current) = name {
+            if let Some(style) = self.styles.get(current) {
                 return *style;
             }
-            name = match parent.rsplit_once('.') {
-                Some((p, _)) => Some(p),
-                None if parent == "text" => None,
-                None => Some("text"),
-            };
+            name = parent_role(current);
         }
         Style::default()
     }

@@ -14,10 +14,17 @@ pub async fn probe(profile: &SiteProfile, context: Option<&str>) -> Result<Strin
         .cluster
         .as_ref()
         .ok_or_else(|| ProbeFailure::config("no cluster in the profile"))?;
-    let kubeconfig = match &cluster.kubeconfig {
-        Some(path) => Kubeconfig::read_from(path.resolve(&profile.base_dir)),
+    let path = cluster
+        .kubeconfig
+        .as_ref()
+        .map(|p| p.resolve(&profile.base_dir));
+    // Reading files blocks: not on the runtime's threads.
+    let kubeconfig = tokio::task::spawn_blocking(move || match path {
+        Some(path) => Kubeconfig::read_from(path),
         None => Kubeconfig::read(),
-    }
+    })
+    .await
+    .map_err(|e| ProbeFailure::config(format!("cannot read the kubeconfig: {e}")))?
     .map_err(|e| ProbeFailure::config(format!("cannot read the kubeconfig: {e}")))?;
     let context = context
         .map(str::to_owned)

@@ -248,6 +248,23 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
     sources
 }
 
+/// Reads an endpoint's password, if it has one, off the runtime's threads
+/// (a secret file may sit on a slow disk).
+async fn password(
+    spec: &crate::config::profile::MiddlewareSpec,
+    profile: &SiteProfile,
+) -> Result<Option<crate::config::secret::Secret>, ProbeFailure> {
+    let Some(source) = spec.password.as_ref().map(|s| s.value.clone()) else {
+        return Ok(None);
+    };
+    let base = profile.base_dir.clone();
+    tokio::task::spawn_blocking(move || source.resolve_local(&base))
+        .await
+        .map_err(|e| ProbeFailure::config(format!("cannot read the password: {e}")))?
+        .map(Some)
+        .map_err(|e| ProbeFailure::config(e.to_string()))
+}
+
 /// Probes one source within the profile's timeout.
 pub async fn run(source: &Source, profile: &SiteProfile, context: Option<&str>) -> ProbeReport {
     let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds);

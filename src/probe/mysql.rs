@@ -15,15 +15,7 @@ pub async fn probe(spec: &MiddlewareSpec, profile: &SiteProfile) -> Result<Strin
         .user
         .clone()
         .ok_or_else(|| ProbeFailure::config("no `user` to log in as"))?;
-    let password = match &spec.password {
-        Some(source) => Some(
-            source
-                .value
-                .resolve_local(&profile.base_dir)
-                .map_err(|e| ProbeFailure::config(e.to_string()))?,
-        ),
-        None => None,
-    };
+    let password = super::password(spec, profile).await?;
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(host)
         .tcp_port(port)

@@ -13,11 +13,7 @@ pub async fn probe(spec: &MiddlewareSpec, profile: &SiteProfile) -> Result<Strin
     if let Some(user) = &spec.user {
         settings = settings.set_username(user);
     }
-    if let Some(source) = &spec.password {
-        let password = source
-            .value
-            .resolve_local(&profile.base_dir)
-            .map_err(|e| ProbeFailure::config(e.to_string()))?;
+    if let Some(password) = super::password(spec, profile).await? {
         settings = settings.set_password(password.expose());
     }
     if let Some(db) = &spec.database {

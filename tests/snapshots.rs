@@ -136,3 +136,14 @@ fn cjk_site_names_are_measured_by_width() {
     }
     insta::assert_snapshot!("cjk_dark_80x24", render(&state, 80, 24));
 }
+
+#[test]
+fn warnings_popup_and_count() {
+    snapshot_all("warnings", |state| {
+        state.config_warnings = vec![
+            "keymap.toml: [global] unknown action `hepl` (did you mean `help`?)".into(),
+            "themes/mine.toml: `status.ok`: `chartreuse` is not a colour (a palette name, an ANSI name, #rrggbb or 0-255)".into(),
+        ];
+        press(state, &["W"]);
+    });
+}

@@ -72,11 +72,11 @@ pub fn warnings(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
             )
         })
         .collect();
-    let rect = centered(
-        area,
-        area.width.saturating_sub(4).min(120),
-        area.height.saturating_sub(2).max(6),
-    );
+    let width = area.width.saturating_sub(4).min(120);
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let wrapped: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = (wrapped as u16 + 2).clamp(3, area.height.saturating_sub(2).max(3));
+    let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)

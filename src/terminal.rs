@@ -58,7 +58,8 @@ pub fn restore() {
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        tracing::error!("panic: {info}");
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        tracing::error!("panic: {info}\n{backtrace}");
         // Panics in background tasks are caught and reported by the app; only
         // a panic of the main thread (the event loop) ends the cockpit.
         if std::thread::current().name() == Some("main") {

@@ -337,3 +337,62 @@ fn status_command_reports_the_lab_and_a_stopped_redis() {
     lab.redis.stop();
     assert_status(home.path(), &lab, 1, "refused");
 }
+
+/// The SSH session drops: the terminal itself goes away (all of its master
+/// side closes), not just a signal. sitedeck must exit cleanly, without a
+/// panic in its log.
+#[test]
+fn a_vanished_terminal_ends_sitedeck_without_a_panic() {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::Read;
+
+    let home = tempfile::tempdir().unwrap();
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 24,
+            cols: 80,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("a pty");
+    let mut command = CommandBuilder::new(support::pty::sitedeck());
+    command.env("SITEDECK_CONFIG_DIR", home.path().join("config"));
+    command.env("SITEDECK_STATE_DIR", home.path().join("state"));
+    command.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(command).expect("starts");
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let writer = pair.master.take_writer().expect("writer");
+    // Read until the first frame is there, then close every master handle.
+    let seen = std::thread::spawn(move || {
+        let mut screen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&screen).contains("sitedeck") {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => screen.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&screen).contains("sitedeck")
+    })
+    .join()
+    .expect("reader thread");
+    assert!(seen, "the first frame came");
+    drop(writer);
+    drop(pair.master);
+
+    let deadline = std::time::Instant::now() + T;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sitedeck outlived its terminal"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = std::fs::read_to_string(home.path().join("state/sitedeck.log")).unwrap_or_default();
+    assert!(!log.contains("panic"), "the log shows a panic:\n{log}");
+    assert_ne!(status.exit_code(), 101, "a panic exit: {status:?}\n{log}");
+}

@@ -34,10 +34,15 @@ impl MariaDb {
         let data = dir.join("data");
         let socket = dir.join("mysqld.sock");
         let log = dir.join("mariadb.log");
+        // A private tmpdir: servers started in parallel must not share /tmp
+        // temp-table names.
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
         let mut init = Command::new(&install);
         init.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg("--auth-root-authentication-method=normal")
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg("--skip-test-db");
         if running_as_root() {
             init.arg("--user=root");
@@ -56,6 +61,7 @@ impl MariaDb {
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--port={port}"))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
             .arg("--skip-name-resolve")

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::mem::ManuallyDrop;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,7 +43,9 @@ const BATCH: usize = 256;
 /// Runs the cockpit until the operator quits or a signal arrives.
 pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow::Result<()> {
     let _guard = TerminalGuard::enter()?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    // Never dropped: ratatui's Drop writes to stderr with eprintln!, which
+    // panics once an SSH session is gone. The guard restores the cursor.
+    let mut terminal = ManuallyDrop::new(Terminal::new(CrosstermBackend::new(io::stdout()))?);
     // Through the backend: `Terminal::clear` asks the terminal where the
     // cursor is and stalls (or fails) when no answer comes over a slow link.
     ratatui::backend::Backend::clear(terminal.backend_mut())?;

@@ -5,6 +5,7 @@
 //! started it dies), so nothing a test starts outlives it. `sitedeck-lab up`
 //! starts a whole site and writes a `site.yaml` for sitedeck.
 
+pub mod kube;
 pub mod mariadb;
 pub mod process;
 pub mod redis;

@@ -1,0 +1,81 @@
+//! The simulator's TLS identity: a throwaway CA and a server certificate for
+//! 127.0.0.1 and localhost that it signs, made fresh for every simulator.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A CA and the server certificate it signed.
+pub struct LabCertificates {
+    /// The CA certificate in PEM, for the kubeconfig's
+    /// `certificate-authority-data` and for test clients.
+    pub ca_pem: String,
+    /// The CA certificate in DER.
+    pub ca_der: CertificateDer<'static>,
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key: PrivatePkcs8KeyDer<'static>,
+}
+
+impl LabCertificates {
+    /// Makes a new CA and a server certificate valid for 127.0.0.1 and
+    /// localhost.
+    pub fn generate() -> Result<Self> {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name = distinguished_name("sitedeck-lab-ca");
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)
+            .context("cannot make the lab CA")?;
+
+        let mut server_params =
+            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+        server_params.distinguished_name = distinguished_name("kube-apiserver");
+        server_params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let server_key = KeyPair::generate()?;
+        let server_cert = server_params
+            .signed_by(&server_key, &ca)
+            .context("cannot sign the lab server certificate")?;
+
+        Ok(Self {
+            ca_pem: ca.pem(),
+            ca_der: ca.der().clone(),
+            server_chain: vec![server_cert.der().clone()],
+            server_key: PrivatePkcs8KeyDer::from(server_key.serialize_der()),
+        })
+    }
+
+    /// A rustls server configuration presenting the server certificate,
+    /// speaking HTTP/1.1 only (kubectl and kube-rs are content with it).
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(
+                self.server_chain.clone(),
+                PrivateKeyDer::Pkcs8(self.server_key.clone_key()),
+            )
+            .context("the lab server certificate does not fit its key")?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+fn distinguished_name(common_name: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, common_name);
+    name
+}

@@ -22,3 +22,9 @@ ensure_packages() {
 # The system packages the lab and the build need.
 LAB_PACKAGES=(mariadb-server mariadb-client redis-server)
 BUILD_PACKAGES=(gcc pkg-config)
+
+# ensure_kubectl: the kubectl the machine has, else Debian's kubernetes-client
+# (the simulator's tests drive the real kubectl).
+ensure_kubectl() {
+  command -v kubectl >/dev/null 2>&1 || ensure_packages kubernetes-client
+}

@@ -47,6 +47,7 @@ fn lab_probed(screen: &vt100::Screen) -> bool {
     text.contains("checked ")
         && text.contains(" 0 down ")
         && !text.contains("probing")
+        && source_state(screen, "cluster").as_deref() == Some("up")
         && source_state(screen, "mariadb").as_deref() == Some("up")
         && source_state(screen, "redis").as_deref() == Some("up")
 }
@@ -308,7 +309,7 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
     let (states, down) = json_states(&stdout);
     assert_eq!(
         as_strs(&states),
-        [("mariadb", "up"), ("redis", redis)],
+        [("cluster", "up"), ("mariadb", "up"), ("redis", redis)],
         "{stdout}"
     );
     assert_eq!(down, u64::from(redis != "up"));
@@ -325,7 +326,12 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
         Some(redis),
         "{stdout}"
     );
-    let summary = format!("{down} of 2 source(s) down");
+    assert_eq!(
+        table_state(&stdout, "cluster").as_deref(),
+        Some("up"),
+        "the simulator's API answers: {stdout}"
+    );
+    let summary = format!("{down} of 3 source(s) down");
     assert!(stdout.contains(&summary), "{stdout}");
 }
 

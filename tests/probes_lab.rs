@@ -262,3 +262,29 @@ async fn a_tcp_source_is_up_when_the_port_accepts() {
     assert_eq!(report.state, ProbeState::Up, "{report:?}");
     assert_eq!(report.detail, "accepts connections");
 }
+
+#[tokio::test]
+async fn cluster_probe_against_the_lab_simulator() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = sitedeck_lab::kube::KubeSim::start(&dir.path().join("kube")).expect("simulator");
+    let path = dir.path().join("site.yaml");
+    std::fs::write(
+        &path,
+        "name: k\nenvironment: poc\ncluster:\n  kubeconfig: kube/kubeconfig\n  context: lab\n",
+    )
+    .expect("write");
+    let loaded = profile::load(&path).expect("valid");
+    let report = probe_only(&loaded).await;
+    assert_eq!(report.state, ProbeState::Up, "{report:?}");
+    assert!(report.detail.starts_with("Kubernetes v1."), "{report:?}");
+
+    let kubeconfig = std::fs::read_to_string(sim.kubeconfig()).expect("kubeconfig");
+    std::fs::write(
+        sim.kubeconfig(),
+        kubeconfig.replace(sim.token(), "not-the-token"),
+    )
+    .expect("rewrite");
+    let report = probe_only(&loaded).await;
+    assert_eq!(report.state, ProbeState::AuthFailed, "{report:?}");
+    assert!(!report.detail.contains("not-the-token"), "{report:?}");
+}

@@ -89,6 +89,11 @@ fn up(dir: &Path) -> Result<()> {
         sitedeck_lab::mariadb::USER
     );
     println!("  redis    {}", lab.redis.endpoint());
+    println!(
+        "  kube     {}  (kubectl --kubeconfig {})",
+        lab.kube.url(),
+        lab.kube.kubeconfig().display()
+    );
     println!("  site     {}", lab.site_file().display());
     println!("ready");
     while !STOP.load(Ordering::SeqCst) {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::kube::KubeSim;
 use crate::{MariaDb, Redis};
 
 /// The servers of one lab site.
@@ -15,7 +16,12 @@ pub struct Lab {
     pub mariadb: MariaDb,
     /// Redis.
     pub redis: Redis,
+    /// The Kubernetes API simulator with the seed site.
+    pub kube: KubeSim,
 }
+
+/// The release manifest the lab's cluster should run (one component drifts).
+const RELEASE: &str = include_str!("../../assets/releases/example-2.4.1.yaml");
 
 impl Lab {
     /// Starts every server of the lab in `dir` and writes `dir/site.yaml`.
@@ -24,10 +30,12 @@ impl Lab {
         let dir = std::path::absolute(dir)?;
         let mariadb = MariaDb::start(&dir.join("mariadb"))?;
         let redis = Redis::start(&dir.join("redis"))?;
+        let kube = KubeSim::start(&dir.join("kube"))?;
         let lab = Self {
             dir,
             mariadb,
             redis,
+            kube,
         };
         lab.write_site()?;
         Ok(lab)
@@ -47,7 +55,11 @@ impl Lab {
             "# Written by sitedeck-lab: the local lab site on 127.0.0.1.\n\
              name: lab\n\
              environment: poc\n\
-             description: sitedeck lab (real MariaDB and Redis on loopback)\n\
+             description: sitedeck lab (Kubernetes API simulator, real MariaDB and Redis on loopback)\n\
+             cluster:\n\
+             \x20 kubeconfig: kube/kubeconfig\n\
+             \x20 context: lab\n\
+             release: release.yaml\n\
              middleware:\n\
              \x20 - name: mariadb\n\
              \x20   kind: mysql\n\
@@ -66,6 +78,7 @@ impl Lab {
             user = crate::mariadb::USER,
             redis = self.redis.endpoint(),
         );
+        std::fs::write(self.dir.join("release.yaml"), RELEASE)?;
         std::fs::write(self.site_file(), site)?;
         Ok(())
     }

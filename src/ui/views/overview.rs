@@ -194,7 +194,7 @@ fn sources_table(frame: &mut Frame, area: Rect, state: &State, site: &SiteState)
     let title = format!(" Sources {position} · {checked} · {down} down ");
     let widths = [
         Constraint::Length(14),
-        Constraint::Length(10),
+        Constraint::Length(11),
         Constraint::Length(18),
         Constraint::Length(12),
         Constraint::Length(8),

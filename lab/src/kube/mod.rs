@@ -8,6 +8,7 @@
 //! when its [`KubeSim`] is dropped.
 
 pub mod discovery;
+pub mod helm;
 pub mod present;
 pub mod printers;
 pub mod request;

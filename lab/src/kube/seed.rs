@@ -95,6 +95,7 @@ pub fn seed_site(store: &mut ObjectStore) -> Result<()> {
         6379,
     )?;
     seeder.config_and_secrets()?;
+    super::helm::seed_releases(seeder.store)?;
     seeder.events()?;
     Ok(())
 }

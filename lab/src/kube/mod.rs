@@ -10,6 +10,7 @@
 pub mod discovery;
 pub mod helm;
 pub mod present;
+pub mod scale;
 pub mod printers;
 pub mod request;
 pub mod resources;

@@ -36,11 +36,7 @@ const PLATFORM_DEPLOYMENTS: [(&str, &str, i64, i64); 4] = [
 
 /// The namespaces every cluster has.
 pub fn seed_namespaces(store: &mut ObjectStore) -> Result<()> {
-    let mut seeder = Seeder {
-        store,
-        next_pod_ip: 10,
-        next_service_ip: 10,
-    };
+    let mut seeder = Seeder::new(store, WORKERS.map(String::from).to_vec());
     for name in ["default", "kube-node-lease", "kube-public", "kube-system"] {
         seeder.namespace(name, 60)?;
     }
@@ -50,11 +46,7 @@ pub fn seed_namespaces(store: &mut ObjectStore) -> Result<()> {
 /// The Acme site: namespaces `acme-prod` and `middleware`, the nodes, the
 /// platform's workloads, MariaDB and Redis, CoreDNS and kube-proxy.
 pub fn seed_site(store: &mut ObjectStore) -> Result<()> {
-    let mut seeder = Seeder {
-        store,
-        next_pod_ip: 10,
-        next_service_ip: 10,
-    };
+    let mut seeder = Seeder::new(store, WORKERS.map(String::from).to_vec());
     for (name, ip, control_plane) in NODES {
         seeder.node(name, ip, control_plane)?;
     }
@@ -104,6 +96,9 @@ struct Seeder<'a> {
     store: &'a mut ObjectStore,
     next_pod_ip: u32,
     next_service_ip: u32,
+    /// The nodes pods are spread over, in turn.
+    workers: Vec<String>,
+    next_worker: usize,
 }
 
 /// A timestamp `hours` hours ago.
@@ -153,6 +148,73 @@ fn pod_template(name: &str, image: &str, port: i64, labels: &Value) -> Value {
             "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
         },
     })
+}
+
+/// A generated cluster for scale tests and benchmarks.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaleSpec {
+    /// Namespaces, `scale-00`…
+    pub namespaces: usize,
+    /// Deployments (each with a ReplicaSet and a Service), spread over the namespaces.
+    pub deployments: usize,
+    /// Pods in all, spread over the deployments.
+    pub pods: usize,
+    /// Nodes, `scale-node-000`…; the first three are control-plane nodes.
+    pub nodes: usize,
+}
+
+/// Adds a generated cluster of `spec`'s size to the store (on top of what
+/// is there), e.g. 10k pods, 2k deployments, 200 nodes.
+pub fn seed_scale(store: &mut ObjectStore, spec: ScaleSpec) -> Result<()> {
+    let nodes: Vec<String> = (0..spec.nodes.max(1))
+        .map(|n| format!("scale-node-{n:03}"))
+        .collect();
+    let mut seeder = Seeder::new(store, nodes.clone());
+    seeder.next_pod_ip = 1000;
+    seeder.next_service_ip = 1000;
+    for (n, name) in nodes.iter().enumerate() {
+        seeder.node(name, &format!("10.30.{}.{}", n / 250, n % 250 + 1), n < 3)?;
+    }
+    let namespaces: Vec<String> = (0..spec.namespaces.max(1))
+        .map(|n| format!("scale-{n:02}"))
+        .collect();
+    for name in &namespaces {
+        seeder.namespace(name, 30)?;
+    }
+    let deployments = spec.deployments.max(1);
+    for d in 0..deployments {
+        let replicas = spec.pods / deployments + usize::from(d < spec.pods % deployments);
+        let name = format!("svc-{d:04}");
+        let image = format!("{PLATFORM_REGISTRY}/{name}:1.0.{}", d % 7);
+        let replicas = i64::try_from(replicas).context("too many pods")?;
+        seeder.deployment(
+            &namespaces[d % namespaces.len()],
+            &name,
+            &image,
+            replicas,
+            8080,
+        )?;
+    }
+    Ok(())
+}
+
+impl<'a> Seeder<'a> {
+    fn new(store: &'a mut ObjectStore, workers: Vec<String>) -> Self {
+        Self {
+            store,
+            next_pod_ip: 10,
+            next_service_ip: 10,
+            workers,
+            next_worker: 0,
+        }
+    }
+
+    /// The next node in turn for a pod.
+    fn next_worker(&mut self) -> String {
+        let node = self.workers[self.next_worker % self.workers.len()].clone();
+        self.next_worker += 1;
+        node
+    }
 }
 
 impl Seeder<'_> {
@@ -321,8 +383,15 @@ impl Seeder<'_> {
                 "{replica_set_name}-{}",
                 short_hash(&format!("{name}{index}"), 5)
             );
-            let node = WORKERS[usize::try_from(index).unwrap_or_default() % WORKERS.len()];
-            self.pod(namespace, &pod_name, &template, &replica_set, node, 12 * 24)?;
+            let node = self.next_worker();
+            self.pod(
+                namespace,
+                &pod_name,
+                &template,
+                &replica_set,
+                &node,
+                12 * 24,
+            )?;
         }
         self.service(namespace, name, port)
     }

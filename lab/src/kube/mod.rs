@@ -7,13 +7,24 @@
 //! in-process on a runtime of its own, so callers need none, and stops
 //! when its [`KubeSim`] is dropped.
 
+pub mod access;
+pub mod delete;
+pub mod deployment;
 pub mod discovery;
+pub mod faults;
+pub mod front;
 pub mod helm;
+pub mod loggen;
+pub mod logs;
+pub mod openapi;
+pub mod patch;
 pub mod present;
-pub mod scale;
 pub mod printers;
+pub mod replicaset;
 pub mod request;
 pub mod resources;
+pub mod rollout;
+pub mod scale;
 pub mod seed;
 pub mod selectors;
 pub mod server;
@@ -21,7 +32,9 @@ pub mod status;
 pub mod store;
 pub mod table;
 pub mod tls;
+pub mod validate;
 pub mod watch;
+pub mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +64,25 @@ pub struct KubeSimOptions {
     /// Whether to start with the lab's small site ([`seed::seed_site`])
     /// rather than only the namespaces every cluster has.
     pub seed_site: bool,
+    /// How often a request passes through the site, each leaving JSON
+    /// lines in the logs of the pods it touches ([`loggen`]); `None`: pods
+    /// log only what tests add.
+    pub log_interval: Option<Duration>,
+    /// How far back the generated logs go (not before a container started).
+    pub log_history: Duration,
+    /// What SelfSubjectAccessReviews answer; by default everything is
+    /// allowed except `secrets` in `kube-system`.
+    pub access_policy: access::AccessPolicy,
+    /// Serve plain `http://` instead of HTTPS; the kubeconfig then has no
+    /// CA data, and requests without a token are let in (client-go sends
+    /// no token over plain HTTP), as on the API server's old insecure port.
+    pub plain_http: bool,
+    /// How long a step of the rollout simulation takes ([`rollout`]): a new
+    /// pod is Pending for one step, then Running.
+    pub rollout_step: Duration,
+    /// Images whose pods never become ready (CrashLoopBackOff), besides
+    /// every image whose tag ends in `-broken`.
+    pub broken_images: Vec<String>,
 }
 
 impl Default for KubeSimOptions {
@@ -59,6 +91,12 @@ impl Default for KubeSimOptions {
             retained_changes: 10_000,
             bookmark_interval: Duration::from_secs(60),
             seed_site: true,
+            log_interval: Some(Duration::from_secs(1)),
+            log_history: Duration::from_secs(3600),
+            access_policy: access::AccessPolicy::default(),
+            plain_http: false,
+            rollout_step: Duration::from_millis(250),
+            broken_images: Vec::new(),
         }
     }
 }
@@ -86,7 +124,11 @@ impl KubeSim {
     pub fn start_with(dir: &Path, options: KubeSimOptions) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let certificates = tls::LabCertificates::generate()?;
-        let tls_config = certificates.server_config()?;
+        let tls_config = if options.plain_http {
+            None
+        } else {
+            Some(certificates.server_config()?)
+        };
 
         let mut store = ObjectStore::new(options.retained_changes);
         seed::seed_namespaces(&mut store)?;
@@ -108,13 +150,23 @@ impl KubeSim {
             address: address.clone(),
             bookmark_interval: options.bookmark_interval,
             requests: request::RequestLog::default(),
+            logs: logs::LogBook::new(options.log_interval, options.log_history),
+            access: options.access_policy.clone(),
+            faults: faults::Faults::default(),
+            plain_http: options.plain_http,
         });
         let (shutdown, shutdown_signal) = oneshot::channel();
         let server_state = state.clone();
+        let controller = rollout::Controller::new(
+            state.store.clone(),
+            options.rollout_step,
+            options.broken_images.clone(),
+        );
         let server_thread = std::thread::Builder::new()
             .name("kube-sim".into())
             .spawn(move || {
                 runtime.block_on(async move {
+                    tokio::spawn(controller.run());
                     match tokio::net::TcpListener::from_std(listener) {
                         Ok(listener) => {
                             server::serve(listener, tls_config, server_state, shutdown_signal)
@@ -129,7 +181,10 @@ impl KubeSim {
 
         let sim = Self {
             kubeconfig: std::path::absolute(dir.join("kubeconfig"))?,
-            url: format!("https://{address}"),
+            url: format!(
+                "{}://{address}",
+                if options.plain_http { "http" } else { "https" }
+            ),
             ca_pem: certificates.ca_pem,
             state,
             shutdown: Some(shutdown),
@@ -235,8 +290,50 @@ impl KubeSim {
         self.state.requests.snapshot()
     }
 
+    /// Adds bytes to a pod's log, now: split into lines at `\n`, any bytes
+    /// kept as they are (escape sequences, invalid UTF-8). An empty
+    /// `container` names the pod's first container. Followers see them.
+    pub fn append_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        let store = self.state.store.read();
+        Ok(self
+            .state
+            .logs
+            .append(&store, namespace, pod, container, bytes)?)
+    }
+
+    /// Adds the contents of a file to a pod's log, as [`Self::append_log`].
+    pub fn append_log_file(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        file: &Path,
+    ) -> Result<()> {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        self.append_log(namespace, pod, container, &bytes)
+    }
+
+    /// The fault switchboard: inject 410/429/503, dropped connections,
+    /// slow answers, or restart the API.
+    pub fn faults(&self) -> &faults::Faults {
+        &self.state.faults
+    }
+
     fn write_kubeconfig(&self) -> Result<()> {
         let ca_data = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
+        // Plain HTTP has no CA to trust.
+        let ca_line = if self.url.starts_with("https://") {
+            format!("\x20   certificate-authority-data: {ca_data}\n")
+        } else {
+            String::new()
+        };
         let kubeconfig = format!(
             "# Written by sitedeck-lab: the Kubernetes API simulator.\n\
              apiVersion: v1\n\
@@ -245,7 +342,7 @@ impl KubeSim {
              - name: lab\n\
              \x20 cluster:\n\
              \x20   server: {url}\n\
-             \x20   certificate-authority-data: {ca_data}\n\
+             {ca_line}\
              users:\n\
              - name: lab\n\
              \x20 user:\n\

@@ -9,7 +9,6 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
-use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -17,7 +16,6 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_rustls::TlsAcceptor;
 
 use super::discovery;
 use super::present::{Representation, list_item, list_kind, object_for};
@@ -45,21 +43,32 @@ pub struct ServerState {
     pub bookmark_interval: Duration,
     /// The requests served so far.
     pub requests: RequestLog,
+    /// Pod logs: how lines are generated, and the lines tests added.
+    pub logs: super::logs::LogBook,
+    /// Who may do what, for SelfSubjectAccessReviews.
+    pub access: super::access::AccessPolicy,
+    /// Faults injected by tests, and API restarts.
+    pub faults: super::faults::Faults,
+    /// Serving plain HTTP, where (as on the API server's old insecure
+    /// port) requests without a token are let in.
+    pub plain_http: bool,
 }
 
-/// Accepts TLS connections until `shutdown` fires. Connections and watches
+/// Accepts TLS connections (plain ones without `tls`) until `shutdown`
+/// fires. Connections and watches
 /// run as tasks of the caller's runtime and end with it.
 pub async fn serve(
-    listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    mut listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
     state: Arc<ServerState>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
+    let acceptor = super::tls::Acceptor::new(tls);
     loop {
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
-            accepted = listener.accept() => accepted,
+            // Restarts (a fault tests inject) happen while accepting.
+            accepted = state.faults.accept(&mut listener) => accepted,
         };
         let Ok((connection, _)) = accepted else {
             // Out of file descriptors or similar: let it pass.
@@ -71,19 +80,31 @@ pub async fn serve(
             let Ok(tls_stream) = acceptor.accept(connection).await else {
                 return;
             };
+            let faults = state.faults.clone();
             let service = service_fn(move |request| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(&state, &request)) }
+                // Injected faults, pod logs and access reviews come first.
+                super::front::serve(state.clone(), request, |request| async move {
+                    // Writes carry a body: read it whole (bounded) first.
+                    match super::write::read_body(request).await {
+                        Ok(request) => handle(&state, &request),
+                        Err(error) => status_response(&error),
+                    }
+                })
             });
-            // A client going away mid-request is its business.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls_stream), service)
+            // A client going away mid-request is its business; an API
+            // restart cuts every connection.
+            let _ = faults
+                .until_restart(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls_stream), service),
+                )
                 .await;
         });
     }
 }
 
-fn handle(state: &Arc<ServerState>, request: &Request<Incoming>) -> Response<ResponseBody> {
+fn handle(state: &Arc<ServerState>, request: &Request<Bytes>) -> Response<ResponseBody> {
     let path = request.uri().path();
     let query = request.uri().query().unwrap_or_default();
     state.requests.record(RecordedRequest {
@@ -96,7 +117,7 @@ fn handle(state: &Arc<ServerState>, request: &Request<Incoming>) -> Response<Res
 
 fn route(
     state: &Arc<ServerState>,
-    request: &Request<Incoming>,
+    request: &Request<Bytes>,
     path: &str,
     query: &str,
 ) -> Result<Response<ResponseBody>, ApiError> {
@@ -135,6 +156,8 @@ fn route(
         ["apis", group] => discovery_answer(discovery::group(group)),
         ["api", "v1"] => discovery_answer(discovery::resource_list("", "v1")),
         ["apis", group, version] => discovery_answer(discovery::resource_list(group, version)),
+        ["openapi", "v3"] => discovery_answer(Some(super::openapi::root())),
+        ["openapi", "v3", rest @ ..] => discovery_answer(super::openapi::group_version(rest)),
         ["api", "v1", rest @ ..] => resource_request(state, request, "", "v1", rest, query),
         ["apis", group, version, rest @ ..] => {
             resource_request(state, request, group, version, rest, query)
@@ -144,7 +167,7 @@ fn route(
 }
 
 /// What a resource path names.
-enum Target<'a> {
+pub(super) enum Target<'a> {
     Collection {
         resource: &'static ResourceType,
         namespace: Option<&'a str>,
@@ -200,17 +223,17 @@ fn parse_target<'a>(group: &str, version: &str, rest: &[&'a str]) -> Result<Targ
 
 fn resource_request(
     state: &Arc<ServerState>,
-    request: &Request<Incoming>,
+    request: &Request<Bytes>,
     group: &str,
     version: &str,
     rest: &[&str],
     query: &str,
 ) -> Result<Response<ResponseBody>, ApiError> {
     let target = parse_target(group, version, rest)?;
-    if request.method() != Method::GET {
-        return Err(ApiError::method_not_allowed(request.method().as_str()));
-    }
     let params = QueryParams::parse(query);
+    if request.method() != Method::GET {
+        return super::write::route(state, request, &target, &params);
+    }
     let accept = request
         .headers()
         .get(hyper::header::ACCEPT)
@@ -234,6 +257,9 @@ fn resource_request(
             name,
             subresource,
         } => {
+            if subresource == Some("scale") {
+                return super::write::get_scale(state, resource, namespace, name);
+            }
             let subresource_served = subresource.is_none_or(|sub| {
                 sub == "status"
                     && find(group, version, &format!("{}/status", resource.plural)).is_some()

@@ -299,6 +299,19 @@ impl SharedStore {
         result
     }
 
+    /// Changes the store and wakes the watches only if the change moved
+    /// the resourceVersion (for controllers, whose passes often change
+    /// nothing and must not wake themselves).
+    pub fn write_if_changed<R>(&self, change: impl FnOnce(&mut ObjectStore) -> R) -> R {
+        let mut store = self.read();
+        let before = store.resource_version();
+        let result = change(&mut store);
+        if store.resource_version() != before {
+            self.changed.send_replace(store.resource_version());
+        }
+        result
+    }
+
     /// A receiver that is marked changed on every later write. Subscribe
     /// while holding [`Self::read`] to be sure to miss nothing after it.
     pub fn subscribe(&self) -> watch::Receiver<u64> {

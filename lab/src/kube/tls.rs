@@ -1,7 +1,10 @@
 //! The simulator's TLS identity: a throwaway CA and a server certificate for
-//! 127.0.0.1 and localhost that it signs, made fresh for every simulator.
+//! 127.0.0.1 and localhost that it signs, made fresh for every simulator;
+//! and the acceptor that speaks TLS, or plain HTTP when asked to.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 
 use anyhow::{Context, Result};
 use rcgen::{
@@ -9,6 +12,8 @@ use rcgen::{
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 /// A CA and the server certificate it signed.
 pub struct LabCertificates {
@@ -78,4 +83,87 @@ fn distinguished_name(common_name: &str) -> DistinguishedName {
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, common_name);
     name
+}
+
+/// Accepts connections with TLS, or as they are when the simulator
+/// serves plain HTTP.
+#[derive(Clone)]
+pub enum Acceptor {
+    /// HTTPS with the lab's certificate.
+    Tls(tokio_rustls::TlsAcceptor),
+    /// Plain HTTP.
+    Plain,
+}
+
+impl Acceptor {
+    /// TLS with `config`, or plain HTTP without one.
+    pub fn new(config: Option<Arc<rustls::ServerConfig>>) -> Self {
+        config.map_or(Self::Plain, |config| {
+            Self::Tls(tokio_rustls::TlsAcceptor::from(config))
+        })
+    }
+
+    /// Completes the TLS handshake, if any.
+    pub async fn accept(&self, connection: TcpStream) -> std::io::Result<ServerStream> {
+        match self {
+            Self::Tls(acceptor) => Ok(ServerStream::Tls(Box::new(
+                acceptor.accept(connection).await?,
+            ))),
+            Self::Plain => Ok(ServerStream::Plain(connection)),
+        }
+    }
+}
+
+/// A client's connection, with or without TLS.
+pub enum ServerStream {
+    /// Over TLS.
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// Plain TCP.
+    Plain(TcpStream),
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut TaskContext<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
+            Self::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
+        }
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut TaskContext<'_>,
+        buffer: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, buffer),
+            Self::Plain(stream) => Pin::new(stream).poll_write(context, buffer),
+        }
+    }
+
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        context: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
+            Self::Plain(stream) => Pin::new(stream).poll_flush(context),
+        }
+    }
+
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        context: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(context),
+        }
+    }
 }

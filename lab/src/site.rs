@@ -30,7 +30,8 @@ impl Lab {
         let dir = std::path::absolute(dir)?;
         let mariadb = MariaDb::start(&dir.join("mariadb"))?;
         let redis = Redis::start(&dir.join("redis"))?;
-        let kube = KubeSim::start(&dir.join("kube"))?;
+        // The kubeconfig lands next to site.yaml.
+        let kube = KubeSim::start(&dir)?;
         let lab = Self {
             dir,
             mariadb,
@@ -57,7 +58,7 @@ impl Lab {
              environment: poc\n\
              description: sitedeck lab (Kubernetes API simulator, real MariaDB and Redis on loopback)\n\
              cluster:\n\
-             \x20 kubeconfig: kube/kubeconfig\n\
+             \x20 kubeconfig: kubeconfig\n\
              \x20 context: lab\n\
              release: release.yaml\n\
              middleware:\n\

@@ -24,6 +24,19 @@ enum LabCommand {
         /// The lab's directory.
         #[arg(long)]
         dir: PathBuf,
+        /// Serve the Kubernetes API over plain HTTP instead of HTTPS.
+        #[arg(long)]
+        plain_http: bool,
+        /// Add a generated cluster of this many pods (with --scale-deployments,
+        /// --scale-nodes), e.g. 10000 for the benchmarks.
+        #[arg(long, value_name = "PODS")]
+        scale_pods: Option<usize>,
+        /// Deployments of the generated cluster.
+        #[arg(long, default_value_t = 2000, requires = "scale_pods")]
+        scale_deployments: usize,
+        /// Nodes of the generated cluster.
+        #[arg(long, default_value_t = 200, requires = "scale_pods")]
+        scale_nodes: usize,
     },
     /// Stop the lab running in DIR.
     Down {
@@ -41,12 +54,29 @@ extern "C" fn request_stop(_: libc::c_int) {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        LabCommand::Up { dir } => up(&dir),
+        LabCommand::Up {
+            dir,
+            plain_http,
+            scale_pods,
+            scale_deployments,
+            scale_nodes,
+        } => {
+            let options = sitedeck_lab::site::LabOptions {
+                plain_http,
+                scale: scale_pods.map(|pods| sitedeck_lab::kube::seed::ScaleSpec {
+                    namespaces: 20,
+                    deployments: scale_deployments,
+                    pods,
+                    nodes: scale_nodes,
+                }),
+            };
+            up(&dir, &options)
+        }
         LabCommand::Down { dir } => down(&dir),
     }
 }
 
-fn up(dir: &Path) -> Result<()> {
+fn up(dir: &Path, options: &sitedeck_lab::site::LabOptions) -> Result<()> {
     let pid_file = dir.join("lab.pid");
     if let Some(pid) = read_pid(&pid_file)
         && alive(pid)
@@ -75,7 +105,7 @@ fn up(dir: &Path) -> Result<()> {
     // The pid file comes first, so `down` can stop a lab that is still starting.
     std::fs::create_dir_all(dir)?;
     std::fs::write(&pid_file, std::process::id().to_string())?;
-    let lab = match sitedeck_lab::Lab::start(dir) {
+    let lab = match sitedeck_lab::Lab::start_with(dir, options) {
         Ok(lab) => lab,
         Err(e) => {
             let _ = std::fs::remove_file(&pid_file);

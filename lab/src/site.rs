@@ -23,15 +23,36 @@ pub struct Lab {
 /// The release manifest the lab's cluster should run (one component drifts).
 const RELEASE: &str = include_str!("../../assets/releases/example-2.4.1.yaml");
 
+/// How `sitedeck-lab up` builds the lab's cluster.
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    /// Serve the Kubernetes API over plain HTTP instead of HTTPS.
+    pub plain_http: bool,
+    /// Add a generated cluster of this size to the seed site.
+    pub scale: Option<crate::kube::seed::ScaleSpec>,
+}
+
 impl Lab {
     /// Starts every server of the lab in `dir` and writes `dir/site.yaml`.
     pub fn start(dir: &Path) -> Result<Self> {
+        Self::start_with(dir, &LabOptions::default())
+    }
+
+    /// Starts the lab with `options`.
+    pub fn start_with(dir: &Path, options: &LabOptions) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let dir = std::path::absolute(dir)?;
         let mariadb = MariaDb::start(&dir.join("mariadb"))?;
         let redis = Redis::start(&dir.join("redis"))?;
         // The kubeconfig lands next to site.yaml.
-        let kube = KubeSim::start(&dir)?;
+        let kube_options = crate::kube::KubeSimOptions {
+            plain_http: options.plain_http,
+            ..crate::kube::KubeSimOptions::default()
+        };
+        let kube = KubeSim::start_with(&dir, kube_options)?;
+        if let Some(scale) = options.scale {
+            kube.generate(scale)?;
+        }
         let lab = Self {
             dir,
             mariadb,

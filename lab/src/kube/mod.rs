@@ -8,6 +8,7 @@
 //! when its [`KubeSim`] is dropped.
 
 pub mod access;
+pub mod daemonset;
 pub mod delete;
 pub mod deployment;
 pub mod discovery;
@@ -23,11 +24,14 @@ pub mod printers;
 pub mod replicaset;
 pub mod request;
 pub mod resources;
+pub mod revisions;
 pub mod rollout;
 pub mod scale;
 pub mod seed;
 pub mod selectors;
 pub mod server;
+pub mod sets;
+pub mod statefulset;
 pub mod status;
 pub mod store;
 pub mod table;

@@ -16,7 +16,8 @@
 //! The controller acts on changes made after the simulator started (it
 //! reads the store's change log, so objects added in one write, as the
 //! seed and the scale generator do, are seen whole) and leaves consistent
-//! objects alone. StatefulSets and DaemonSets are not rolled.
+//! objects alone. StatefulSets and DaemonSets roll with ControllerRevisions
+//! ([`super::sets`]), on the same pods' lives.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ use serde_json::{Value, json};
 use super::deployment::{sync_deployment, update_status};
 use super::replicaset;
 use super::resources::{ResourceType, find};
+use super::sets::{SetControllers, WATCHED};
 use super::store::{Change, ObjectStore, SharedStore};
 
 /// A namespace and a name.
@@ -127,6 +129,7 @@ pub struct Controller {
     kinds: Option<Kinds>,
     cursor: u64,
     state: ControllerState,
+    sets: SetControllers,
 }
 
 impl Controller {
@@ -142,6 +145,7 @@ impl Controller {
                 broken_images,
                 ..ControllerState::default()
             },
+            sets: SetControllers::default(),
         }
     }
 
@@ -165,16 +169,19 @@ impl Controller {
         shared.write_if_changed(|store| {
             self.observe(store);
             reconcile(store, &kinds, &mut self.state, now);
+            self.sets.reconcile(store, &mut self.state, now);
             // What this pass wrote is seen (and found settled) next pass.
         });
     }
 
     fn observe(&mut self, store: &ObjectStore) {
-        for storage in ["deployments", "replicasets", "pods"] {
+        let storages = ["deployments", "replicasets"].into_iter().chain(WATCHED);
+        for storage in storages {
             // A controller that fell behind the log skips what it missed.
             if let Ok(changes) = store.changes_after(storage, self.cursor) {
                 for change in changes {
                     self.state.note(change);
+                    self.sets.note(change);
                 }
             }
         }

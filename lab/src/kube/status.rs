@@ -41,6 +41,36 @@ impl ApiError {
         }
     }
 
+    /// 403: the access policy does not allow the request, worded as the
+    /// API server words it.
+    pub fn forbidden(
+        user: &str,
+        verb: &str,
+        resource: &ResourceType,
+        name: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Self {
+        let scope = match namespace {
+            Some(namespace) => format!(" in the namespace \"{namespace}\""),
+            None => " at the cluster scope".to_owned(),
+        };
+        let what = match name {
+            Some(name) => format!("{} \"{name}\"", resource.qualified_name()),
+            None => resource.qualified_name(),
+        };
+        Self {
+            details: Some(object_details(resource, name.unwrap_or_default())),
+            ..Self::new(
+                403,
+                "Forbidden",
+                format!(
+                    "{what} is forbidden: User \"{user}\" cannot {verb} resource \"{}\" in API group \"{}\"{scope}",
+                    resource.plural, resource.group
+                ),
+            )
+        }
+    }
+
     /// 404 for a path the simulator does not serve.
     pub fn path_not_found() -> Self {
         Self::new(

@@ -180,6 +180,30 @@ async fn lists_page_with_limit_and_continue_at_one_resource_version() {
 }
 
 #[tokio::test]
+async fn a_continue_token_from_before_a_compaction_gets_410_gone() {
+    let (sim, _dir) = start(Duration::from_secs(60));
+    let (_, first) = get_json(&sim, "/api/v1/namespaces/acme-prod/pods?limit=5").await;
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("continue token")
+        .to_owned();
+    sim.create(pod("zz-later", json!({}))).expect("pod");
+    sim.compact();
+    let (code, expired) = get_json(
+        &sim,
+        &format!("/api/v1/namespaces/acme-prod/pods?limit=5&continue={token}"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::GONE);
+    assert_eq!(expired["reason"], "Expired");
+    assert!(
+        expired["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("The provided continue parameter is too old"))
+    );
+}
+
+#[tokio::test]
 async fn a_watch_streams_changes_from_its_version_then_bookmarks_and_times_out() {
     let (sim, _dir) = start(Duration::from_millis(300));
     let from = sim.resource_version();

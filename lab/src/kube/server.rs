@@ -362,6 +362,14 @@ fn list(
         None => None,
     };
     let store = state.store.read();
+    if let Some(token) = &resumed
+        && token.resource_version < store.compacted_through()
+    {
+        // The API server's words for a continue token older than its history.
+        return Err(ApiError::expired(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+        ));
+    }
     let list_version = resumed
         .as_ref()
         .map_or(store.resource_version(), |token| token.resource_version);

@@ -86,6 +86,12 @@ impl ObjectStore {
         }
     }
 
+    /// The resourceVersion up to which changes were forgotten (compaction):
+    /// a watch or continue token from before it gets 410 Gone.
+    pub fn compacted_through(&self) -> u64 {
+        self.compacted_through
+    }
+
     /// The newest resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.resource_version

@@ -275,6 +275,15 @@ fn kubectl_watch_ends_on_a_restart_and_kubectl_works_after_it() {
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(first.starts_with("NAME"), "{first}");
+    // kubectl lists, prints, then watches: restart only once it watches,
+    // or it would simply open its watch after the restart.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !sim.requests().iter().any(|r| {
+        r.path == "/api/v1/namespaces/acme-prod/pods" && r.param("watch").as_deref() == Some("true")
+    }) {
+        assert!(Instant::now() < deadline, "kubectl never started its watch");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     sim.faults().restart(Duration::from_secs(1));
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -6,6 +6,8 @@ use std::process::Output;
 use sitedeck_lab::kube::access::{AccessPolicy, AccessRule};
 use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
 
+mod support;
+
 fn can_i(sim: &KubeSim, dir: &std::path::Path, args: &[&str]) -> Output {
     std::process::Command::new("kubectl")
         .arg("--kubeconfig")
@@ -72,26 +74,13 @@ fn kubectl_auth_can_i_follows_a_configured_policy() {
 
 #[test]
 fn a_request_the_policy_refuses_is_forbidden() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sim = KubeSim::start(dir.path()).expect("simulator");
-    let kubectl = |args: &[&str]| {
-        std::process::Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(sim.kubeconfig())
-            .arg("--cache-dir")
-            .arg(dir.path().join("kubectl-cache"))
-            .env_remove("KUBECONFIG")
-            .args(args)
-            .output()
-            .expect("kubectl runs")
-    };
-    let refused = kubectl(&["get", "secrets", "-n", "kube-system"]);
+    let cluster = support::Cluster::start();
+    let refused = cluster.kubectl(&["get", "secrets", "-n", "kube-system"]);
     assert!(!refused.status.success());
     assert_eq!(
         String::from_utf8_lossy(&refused.stderr).trim(),
         "Error from server (Forbidden): secrets is forbidden: User \"lab\" cannot list resource \"secrets\" in API group \"\" in the namespace \"kube-system\""
     );
-    let allowed = kubectl(&["get", "secrets", "-n", "middleware", "-o", "name"]);
-    assert!(allowed.status.success(), "{allowed:?}");
-    assert!(String::from_utf8_lossy(&allowed.stdout).contains("secret/mysql-credentials"));
+    let allowed = cluster.kubectl_ok(&["get", "secrets", "-n", "middleware", "-o", "name"]);
+    assert!(allowed.contains("secret/mysql-credentials"));
 }

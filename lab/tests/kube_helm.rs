@@ -2,41 +2,18 @@
 //! see them.
 
 use std::io::Read;
-use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use sitedeck_lab::kube::KubeSim;
+mod support;
 
-fn kubectl(sim: &KubeSim, dir: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(sim.kubeconfig())
-        .arg("--cache-dir")
-        .arg(dir.join("kubectl-cache"))
-        .env_remove("KUBECONFIG")
-        .args(args)
-        .output()
-        .expect("kubectl runs");
-    assert!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
+use support::Cluster;
 
 #[test]
 fn kubectl_lists_the_helm_release_secrets_by_label() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sim = KubeSim::start(dir.path()).expect("simulator");
-    let json = kubectl(
-        &sim,
-        dir.path(),
-        &["get", "secrets", "-A", "-l", "owner=helm", "-o", "json"],
-    );
-    let list: Value = serde_json::from_str(&json).expect("a JSON list");
+    let cluster = Cluster::start();
+    let list = cluster.json(&["get", "secrets", "-A", "-l", "owner=helm"]);
     let items = list["items"].as_array().expect("items");
     let mut names: Vec<&str> = items
         .iter()
@@ -51,20 +28,16 @@ fn kubectl_lists_the_helm_release_secrets_by_label() {
             "sh.helm.release.v1.ingress-nginx.v1",
         ]
     );
-    let deployed = kubectl(
-        &sim,
-        dir.path(),
-        &[
-            "get",
-            "secrets",
-            "-n",
-            "middleware",
-            "-l",
-            "owner=helm,status=deployed",
-            "-o",
-            "name",
-        ],
-    );
+    let deployed = cluster.kubectl_ok(&[
+        "get",
+        "secrets",
+        "-n",
+        "middleware",
+        "-l",
+        "owner=helm,status=deployed",
+        "-o",
+        "name",
+    ]);
     assert_eq!(
         deployed.trim(),
         "secret/sh.helm.release.v1.acme-middleware.v3"

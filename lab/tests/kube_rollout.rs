@@ -4,60 +4,16 @@
 //! deadline, rollout undo).
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
+use sitedeck_lab::kube::KubeSimOptions;
 
-/// A simulator with the seeded site, in a temporary directory.
-struct Cluster {
-    sim: KubeSim,
-    dir: tempfile::TempDir,
-}
+mod support;
+
+use support::Cluster;
 
 impl Cluster {
-    fn start() -> Self {
-        Self::start_with(KubeSimOptions::default())
-    }
-
-    fn start_with(options: KubeSimOptions) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sim = KubeSim::start_with(dir.path(), options).expect("simulator starts");
-        Self { sim, dir }
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.sim.kubeconfig())
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("kubectl-cache"))
-            .env_remove("KUBECONFIG")
-            .args(args)
-            .output()
-            .expect("kubectl runs")
-    }
-
-    /// Runs kubectl and returns its standard output, failing the test
-    /// with its standard error when it fails.
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let output = self.kubectl(args);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8 output")
-    }
-
-    /// kubectl's JSON of one object or list.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        serde_json::from_str(&self.kubectl_ok(&all)).expect("JSON")
-    }
-
     fn write_file(&self, name: &str, text: &str) -> String {
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).expect("write manifest");
@@ -505,12 +461,8 @@ fn images_listed_as_broken_never_become_ready() {
 fn kubectl_get_watch_sees_a_rollout() {
     use std::io::{BufRead, BufReader};
     let cluster = Cluster::start();
-    let mut watch = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(cluster.sim.kubeconfig())
-        .arg("--cache-dir")
-        .arg(cluster.dir.path().join("kubectl-cache"))
-        .env_remove("KUBECONFIG")
+    let mut watch = cluster
+        .command()
         .args(["get", "-n", "acme-prod", "deploy/notification-worker", "-w", "-o"])
         .arg("custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image,GEN:.metadata.generation,OBSERVED:.status.observedGeneration,REPLICAS:.status.replicas,UPDATED:.status.updatedReplicas,READY:.status.readyReplicas")
         .stdout(std::process::Stdio::piped())

@@ -1,19 +1,20 @@
 //! The scale generator: 10k pods, 2k deployments and 200 nodes, listed in
 //! full by the real kubectl, page by page.
 
-use std::process::Command;
-
+use sitedeck_lab::kube::KubeSimOptions;
 use sitedeck_lab::kube::seed::ScaleSpec;
-use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
+
+mod support;
+
+use support::Cluster;
 
 #[test]
 fn kubectl_lists_ten_thousand_pods_in_pages() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let options = KubeSimOptions {
+    let cluster = Cluster::start_with(KubeSimOptions {
         seed_site: false,
         ..KubeSimOptions::default()
-    };
-    let sim = KubeSim::start_with(dir.path(), options).expect("simulator");
+    });
+    let sim = &cluster.sim;
     sim.generate(ScaleSpec {
         namespaces: 20,
         deployments: 2_000,
@@ -21,23 +22,7 @@ fn kubectl_lists_ten_thousand_pods_in_pages() {
         nodes: 200,
     })
     .expect("generated");
-    let kubectl = |args: &[&str]| {
-        let output = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(sim.kubeconfig())
-            .arg("--cache-dir")
-            .arg(dir.path().join("kubectl-cache"))
-            .env_remove("KUBECONFIG")
-            .args(args)
-            .output()
-            .expect("kubectl runs");
-        assert!(
-            output.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8")
-    };
+    let kubectl = |args: &[&str]| cluster.kubectl_ok(args);
     let pods = kubectl(&["get", "pods", "-A", "--no-headers"]);
     assert_eq!(pods.lines().count(), 10_000);
     let pages = sim

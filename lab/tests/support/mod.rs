@@ -1,0 +1,67 @@
+//! A simulator with kubectl pointed at it, shared by the kubectl tests.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
+
+/// A simulator with the seeded site, in a temporary directory.
+pub struct Cluster {
+    /// The simulator.
+    pub sim: KubeSim,
+    /// Its directory (kubeconfig, kubectl's cache, test files).
+    pub dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// A simulator with the default options.
+    pub fn start() -> Self {
+        Self::start_with(KubeSimOptions::default())
+    }
+
+    /// A simulator with `options`.
+    pub fn start_with(options: KubeSimOptions) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sim = KubeSim::start_with(dir.path(), options).expect("simulator starts");
+        Self { sim, dir }
+    }
+
+    /// kubectl with this cluster's kubeconfig and a discovery cache of its
+    /// own (so no test reads another's, or the user's).
+    pub fn command(&self) -> Command {
+        let mut command = Command::new("kubectl");
+        command
+            .arg("--kubeconfig")
+            .arg(self.sim.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("kubectl-cache"))
+            .env_remove("KUBECONFIG");
+        command
+    }
+
+    /// Runs kubectl with `args`.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("kubectl runs")
+    }
+
+    /// Runs kubectl and returns its standard output, failing the test with
+    /// its standard error when it fails.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let output = self.kubectl(args);
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8 output")
+    }
+
+    /// kubectl's JSON of one object or list.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.kubectl_ok(&all)).expect("JSON")
+    }
+}

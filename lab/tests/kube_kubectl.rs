@@ -4,58 +4,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sitedeck_lab::kube::KubeSim;
 
-/// A simulator with the seeded site, in a temporary directory.
-struct Cluster {
-    sim: KubeSim,
-    dir: tempfile::TempDir,
-}
+mod support;
 
-impl Cluster {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sim = KubeSim::start(dir.path()).expect("simulator starts");
-        Self { sim, dir }
-    }
-
-    /// kubectl with this cluster's kubeconfig and a discovery cache of
-    /// its own (so no test reads another's, or the user's).
-    fn kubectl_with(&self, kubeconfig: &Path) -> Command {
-        let mut command = Command::new("kubectl");
-        command
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("kubectl-cache"))
-            .env_remove("KUBECONFIG");
-        command
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with(self.sim.kubeconfig())
-            .args(args)
-            .output()
-            .expect("kubectl runs")
-    }
-
-    /// Runs kubectl and returns its standard output, failing the test
-    /// with its standard error when it fails.
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let output = self.kubectl(args);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8 output")
-    }
-}
+use support::Cluster;
 
 /// The first column of each row below the header.
 fn names(table: &str, column: usize) -> Vec<String> {
@@ -291,7 +248,7 @@ fn kubectl_with_a_wrong_token_is_unauthorized() {
     .expect("write");
     let get_pods = |kubeconfig: &Path| {
         let output = cluster
-            .kubectl_with(kubeconfig)
+            .command_with(kubeconfig)
             .args(["get", "pods", "-A"])
             .output()
             .expect("kubectl runs");
@@ -329,7 +286,7 @@ fn kubectl_get_pods_watch_sees_a_new_pod() {
     let cluster = Cluster::start();
     let mut watch = KillOnDrop(
         cluster
-            .kubectl_with(cluster.sim.kubeconfig())
+            .command_with(cluster.sim.kubeconfig())
             .args([
                 "get",
                 "pods",

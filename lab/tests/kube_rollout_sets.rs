@@ -3,57 +3,15 @@
 //! new ControllerRevision, `rollout history`, `rollout undo`, and a broken
 //! image holding a StatefulSet's rollout at its first pod.
 
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sitedeck_lab::kube::KubeSim;
 
-/// A simulator with the seeded site, in a temporary directory.
-struct Cluster {
-    sim: KubeSim,
-    dir: tempfile::TempDir,
-}
+mod support;
+
+use support::Cluster;
 
 impl Cluster {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let sim = KubeSim::start(dir.path()).expect("simulator starts");
-        Self { sim, dir }
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.sim.kubeconfig())
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("kubectl-cache"))
-            .env_remove("KUBECONFIG")
-            .args(["-n", "acme-prod"])
-            .args(args)
-            .output()
-            .expect("kubectl runs")
-    }
-
-    /// Runs kubectl in acme-prod and returns its standard output, failing
-    /// the test with its standard error when it fails.
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let output = self.kubectl(args);
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8 output")
-    }
-
-    /// kubectl's JSON of one object or list.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.extend(["-o", "json"]);
-        serde_json::from_str(&self.kubectl_ok(&all)).expect("JSON")
-    }
-
     /// The pods of `app`: name, image, revision hash label, ready.
     fn pods_of(&self, app: &str) -> Vec<Pod> {
         let pods = self.json(&["get", "pods", "-l", &format!("app={app}")]);
@@ -127,7 +85,7 @@ const REGISTRY: &str = "registry.acme.example/platform";
 
 #[test]
 fn kubectl_rolls_a_stateful_set_with_revisions_and_undo_rolls_it_back() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start().in_namespace("acme-prod");
     let old_image = format!("{REGISTRY}/search-indexer:2.3.7");
     let new_image = format!("{REGISTRY}/search-indexer:2.4.0");
     let seeded = cluster.revisions_of("search-indexer");
@@ -207,7 +165,7 @@ fn kubectl_rolls_a_stateful_set_with_revisions_and_undo_rolls_it_back() {
 
 #[test]
 fn kubectl_rolls_a_daemon_set_node_by_node_and_undo_rolls_it_back() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start().in_namespace("acme-prod");
     let old_image = format!("{REGISTRY}/node-agent:1.9.2");
     let new_image = format!("{REGISTRY}/node-agent:1.10.0");
     let generation = cluster.json(&["get", "ds/node-agent"])["metadata"]["generation"]
@@ -276,7 +234,7 @@ fn kubectl_rolls_a_daemon_set_node_by_node_and_undo_rolls_it_back() {
 
 #[test]
 fn a_broken_image_holds_a_stateful_set_at_its_first_pod() {
-    let cluster = Cluster::start();
+    let cluster = Cluster::start().in_namespace("acme-prod");
     let old_image = format!("{REGISTRY}/search-indexer:2.3.7");
     let broken = format!("{REGISTRY}/search-indexer:2.4.0-broken");
     cluster.kubectl_ok(&[

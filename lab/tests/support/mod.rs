@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -13,6 +14,8 @@ pub struct Cluster {
     pub sim: KubeSim,
     /// Its directory (kubeconfig, kubectl's cache, test files).
     pub dir: tempfile::TempDir,
+    /// The namespace every kubectl command of the test runs in, if any.
+    namespace: Option<&'static str>,
 }
 
 impl Cluster {
@@ -25,19 +28,38 @@ impl Cluster {
     pub fn start_with(options: KubeSimOptions) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let sim = KubeSim::start_with(dir.path(), options).expect("simulator starts");
-        Self { sim, dir }
+        Self {
+            sim,
+            dir,
+            namespace: None,
+        }
+    }
+
+    /// Runs every kubectl command of this cluster in `namespace`.
+    pub fn in_namespace(mut self, namespace: &'static str) -> Self {
+        self.namespace = Some(namespace);
+        self
     }
 
     /// kubectl with this cluster's kubeconfig and a discovery cache of its
     /// own (so no test reads another's, or the user's).
     pub fn command(&self) -> Command {
+        self.command_with(self.sim.kubeconfig())
+    }
+
+    /// kubectl with another kubeconfig (a wrong token, say) but this
+    /// cluster's cache.
+    pub fn command_with(&self, kubeconfig: &Path) -> Command {
         let mut command = Command::new("kubectl");
         command
             .arg("--kubeconfig")
-            .arg(self.sim.kubeconfig())
+            .arg(kubeconfig)
             .arg("--cache-dir")
             .arg(self.dir.path().join("kubectl-cache"))
             .env_remove("KUBECONFIG");
+        if let Some(namespace) = self.namespace {
+            command.args(["-n", namespace]);
+        }
         command
     }
 

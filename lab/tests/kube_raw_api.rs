@@ -2,44 +2,22 @@
 //! paging, and watches — events from a resourceVersion, BOOKMARKs, 410 Gone
 //! for a compacted resourceVersion, and the server-side timeout.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use serde_json::{Value, json};
+mod support;
+
 use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
 
 /// An HTTPS connection to the simulator that trusts only its CA.
 async fn connect(sim: &KubeSim) -> SendRequest<Empty<Bytes>> {
-    let mut roots = rustls::RootCertStore::empty();
-    let ca = CertificateDer::from_pem_slice(sim.ca_pem().as_bytes()).expect("CA PEM");
-    roots.add(ca).expect("CA accepted");
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocols")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let address = sim.url().trim_start_matches("https://").to_string();
-    let tcp = tokio::net::TcpStream::connect(&address)
+    support::connect(sim)
         .await
-        .expect("connect");
-    let server_name = ServerName::try_from("127.0.0.1").expect("name");
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(server_name, tcp)
-        .await
-        .expect("TLS handshake with the lab CA");
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .expect("HTTP handshake");
-    tokio::spawn(connection);
-    sender
+        .expect("TLS and HTTP handshake with the lab CA")
 }
 
 /// Sends a GET and returns the status and the response, still streaming.

@@ -139,13 +139,7 @@ impl AccessPolicy {
         );
         let attributes = match (resource_attributes, non_resource) {
             (Some(attributes), None) => {
-                let field = |name: &str| {
-                    attributes
-                        .get(name)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
+                let field = |name: &str| text_field(attributes, name);
                 Attributes {
                     verb: field("verb"),
                     group: field("group"),
@@ -155,13 +149,7 @@ impl AccessPolicy {
                 }
             }
             (None, Some(attributes)) => {
-                let field = |name: &str| {
-                    attributes
-                        .get(name)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
-                };
+                let field = |name: &str| text_field(attributes, name);
                 Attributes {
                     verb: field("verb"),
                     group: String::new(),
@@ -293,6 +281,15 @@ mod protobuf {
                     "metadata": {}, "spec": json_spec}),
         )
     }
+}
+
+/// A string field of a review's attributes, empty when absent.
+fn text_field(attributes: &serde_json::Map<String, Value>, name: &str) -> String {
+    attributes
+        .get(name)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[cfg(test)]

@@ -415,37 +415,13 @@ pub fn scale_of(resource: &ResourceType, object: &Value) -> Value {
     })
 }
 
-/// A label selector object as the string form (`app=web,tier in (a,b)`).
+/// A label selector object as the string form (`app=web,tier in (a,b)`),
+/// empty for an empty selector.
 pub fn selector_string(selector: &Value) -> String {
-    let mut parts: Vec<String> = selector["matchLabels"]
-        .as_object()
-        .map(|labels| {
-            labels
-                .iter()
-                .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    for expression in selector["matchExpressions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let key = expression["key"].as_str().unwrap_or_default();
-        let values: Vec<&str> = expression["values"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        parts.push(match expression["operator"].as_str().unwrap_or_default() {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "DoesNotExist" => format!("!{key}"),
-            _ => key.to_string(),
-        });
+    match super::printers::selector(selector) {
+        none if none == "<none>" => String::new(),
+        text => text,
     }
-    parts.join(",")
 }
 
 #[cfg(test)]

@@ -4,6 +4,13 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 
 use serde_json::Value;
 use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
@@ -86,4 +93,30 @@ impl Cluster {
         all.extend(["-o", "json"]);
         serde_json::from_str(&self.kubectl_ok(&all)).expect("JSON")
     }
+}
+
+/// An HTTPS connection to the simulator that trusts only its CA, for tests
+/// of the raw API.
+pub async fn connect(sim: &KubeSim) -> std::io::Result<SendRequest<Empty<Bytes>>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = CertificateDer::from_pem_slice(sim.ca_pem().as_bytes()).expect("CA PEM");
+    roots.add(ca).expect("CA accepted");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocols")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let address = sim.url().trim_start_matches("https://").to_string();
+    let tcp = tokio::net::TcpStream::connect(&address).await?;
+    let server_name = ServerName::try_from("127.0.0.1").expect("name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(server_name, tcp)
+        .await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(connection);
+    Ok(sender)
 }

@@ -95,14 +95,32 @@ fn kubectl_get_pods_in_all_namespaces() {
         ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     );
     let namespaces = names(&output, 0);
-    assert_eq!(namespaces.len(), 22, "{output}");
-    for namespace in ["acme-prod", "middleware", "kube-system"] {
+    assert_eq!(namespaces.len(), 24, "{output}");
+    for namespace in ["acme-prod", "acme-tools", "middleware", "kube-system"] {
         assert!(
             namespaces.iter().any(|n| n == namespace),
             "{namespace} in {output}"
         );
     }
     assert!(output.contains("mysql-0") && output.contains("1/1") && output.contains("Running"));
+    // The seed's deliberate problems show as kubectl shows them.
+    let row = |prefix: &str| {
+        output
+            .lines()
+            .find(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|name| name.starts_with(prefix))
+            })
+            .map(|line| line.split_whitespace().skip(2).take(3).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        row("debug-shell-"),
+        ["0/1", "CrashLoopBackOff", "12"],
+        "{output}"
+    );
+    assert_eq!(row("load-generator-"), ["0/1", "Pending", "0"], "{output}");
 }
 
 #[test]
@@ -134,15 +152,19 @@ fn kubectl_get_pods_by_field_selector() {
         "status.phase=Running",
         "-A",
     ]);
-    assert_eq!(names(&running, 0).len(), 22, "{running}");
-    let pending = cluster.kubectl(&[
+    // Every seeded pod but the one no node can take (a crash-looping pod
+    // is Running).
+    assert_eq!(names(&running, 0).len(), 23, "{running}");
+    let pending = cluster.kubectl_ok(&[
         "get",
         "pods",
         "--field-selector",
         "status.phase=Pending",
         "-A",
     ]);
-    assert!(String::from_utf8_lossy(&pending.stderr).contains("No resources found"));
+    let pending = names(&pending, 1);
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(pending[0].starts_with("load-generator-"), "{pending:?}");
     let on_master = cluster.kubectl_ok(&[
         "get",
         "pods",
@@ -171,6 +193,8 @@ fn kubectl_get_deployments_in_chunks() {
             "billing-service",
             "notification-worker",
             "order-service",
+            "debug-shell",
+            "load-generator",
             "coredns"
         ]
     );
@@ -186,8 +210,8 @@ fn kubectl_get_deployments_in_chunks() {
         })
         .count();
     assert_eq!(
-        continued, 2,
-        "five deployments in pages of two take two continues"
+        continued, 3,
+        "seven deployments in pages of two take three continues"
     );
     // A printed header, once.
     assert_eq!(output.matches("UP-TO-DATE").count(), 1, "{output}");

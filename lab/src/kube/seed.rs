@@ -8,6 +8,33 @@
 //! 2.4.1 (`assets/releases/example-2.4.1.yaml`) ships 2.4.1, so sitedeck's
 //! drift check has something to find. Every other component runs exactly
 //! the tag the release names.
+//!
+//! Deliberate problems, so the findings and the Pods and Events views have
+//! something to show (see [`problems`]; no versions change):
+//!
+//! * one `billing-service` pod runs again after 7 restarts, the last one
+//!   an OOM kill (critical);
+//! * every `order-service` replica runs on `acme-worker-1` (a single-node
+//!   risk);
+//! * namespace `acme-tools`, outside the release: a `debug-shell`
+//!   Deployment on `busybox:latest` without limits whose pod is in
+//!   CrashLoopBackOff, and a `load-generator` whose pod is Pending because
+//!   no node has the memory it asks for;
+//! * Warning events for each (BackOff, SystemOOM, FailedScheduling).
+//!
+//! The simulator's controllers act only on changes made after it started,
+//! and find these objects consistent (statuses count the unready pods, the
+//! broken Deployments are past their progress deadline), so they leave
+//! them as seeded until a test changes them.
+
+mod events;
+mod problems;
+mod scale;
+mod sets;
+
+pub use scale::{ScaleSpec, seed_scale};
+
+use problems::PodHealth;
 
 use anyhow::{Context, Result};
 use chrono::{Duration, Utc};
@@ -34,6 +61,53 @@ const PLATFORM_DEPLOYMENTS: [(&str, &str, i64, i64); 4] = [
     ("notification-worker", "2.4.0", 1, 8080),
 ];
 
+/// A Deployment to seed with its ReplicaSet, pods and Service.
+struct DeploymentSeed<'s> {
+    namespace: &'s str,
+    name: &'s str,
+    image: &'s str,
+    replicas: i64,
+    /// Its container port, also the Service's; `None`: no Service.
+    port: Option<i64>,
+    /// The container's `resources`.
+    resources: Value,
+    /// The container's command, if not the image's.
+    command: Option<Value>,
+    /// The node every replica runs on; `None`: the workers in turn.
+    node: Option<&'static str>,
+    /// How its pods are doing, by replica; those past the end are ready.
+    health: Vec<PodHealth>,
+    /// Minutes since it, and since its pods, were created.
+    age_minutes: (i64, i64),
+    /// Its `deployment.kubernetes.io/revision`.
+    revision: u32,
+}
+
+impl<'s> DeploymentSeed<'s> {
+    /// A platform Deployment: a port, requests and limits, revision 3,
+    /// created 41 days ago, its pods 12 days ago, all ready.
+    fn new(namespace: &'s str, name: &'s str, image: &'s str, replicas: i64, port: i64) -> Self {
+        Self {
+            namespace,
+            name,
+            image,
+            replicas,
+            port: Some(port),
+            resources: platform_resources(),
+            command: None,
+            node: None,
+            health: Vec::new(),
+            age_minutes: (41 * DAY, 12 * DAY),
+            revision: 3,
+        }
+    }
+}
+
+/// The requests and limits of the platform's containers.
+fn platform_resources() -> Value {
+    json!({"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}})
+}
+
 /// The namespaces every cluster has.
 pub fn seed_namespaces(store: &mut ObjectStore) -> Result<()> {
     let mut seeder = Seeder::new(store, WORKERS.map(String::from).to_vec());
@@ -44,7 +118,8 @@ pub fn seed_namespaces(store: &mut ObjectStore) -> Result<()> {
 }
 
 /// The Acme site: namespaces `acme-prod` and `middleware`, the nodes, the
-/// platform's workloads, MariaDB and Redis, CoreDNS and kube-proxy.
+/// platform's workloads, MariaDB and Redis, CoreDNS and kube-proxy, and
+/// the deliberate problems of namespace `acme-tools`.
 pub fn seed_site(store: &mut ObjectStore) -> Result<()> {
     let mut seeder = Seeder::new(store, WORKERS.map(String::from).to_vec());
     for (name, ip, control_plane) in NODES {
@@ -52,13 +127,13 @@ pub fn seed_site(store: &mut ObjectStore) -> Result<()> {
     }
     seeder.namespace("acme-prod", 41)?;
     seeder.namespace("middleware", 43)?;
-    seeder.deployment(
+    seeder.deployment(DeploymentSeed::new(
         "kube-system",
         "coredns",
         "registry.k8s.io/coredns/coredns:v1.11.3",
         2,
         53,
-    )?;
+    ))?;
     seeder.daemon_set(
         "kube-system",
         "kube-proxy",
@@ -66,7 +141,9 @@ pub fn seed_site(store: &mut ObjectStore) -> Result<()> {
     )?;
     for (name, tag, replicas, port) in PLATFORM_DEPLOYMENTS {
         let image = format!("{PLATFORM_REGISTRY}/{name}:{tag}");
-        seeder.deployment("acme-prod", name, &image, replicas, port)?;
+        let mut deployment = DeploymentSeed::new("acme-prod", name, &image, replicas, port);
+        problems::platform(&mut deployment);
+        seeder.deployment(deployment)?;
     }
     let indexer = format!("{PLATFORM_REGISTRY}/search-indexer:2.3.7");
     seeder.stateful_set("acme-prod", "search-indexer", &indexer, 2, 9200)?;
@@ -86,9 +163,11 @@ pub fn seed_site(store: &mut ObjectStore) -> Result<()> {
         2,
         6379,
     )?;
+    problems::seed_tools(&mut seeder)?;
     seeder.config_and_secrets()?;
     super::helm::seed_releases(seeder.store)?;
     seeder.events()?;
+    problems::warning_events(&mut seeder)?;
     Ok(())
 }
 
@@ -100,6 +179,9 @@ struct Seeder<'a> {
     workers: Vec<String>,
     next_worker: usize,
 }
+
+/// Minutes in a day.
+const DAY: i64 = 24 * 60;
 
 /// A timestamp `hours` hours ago.
 fn hours_ago(hours: i64) -> String {
@@ -135,14 +217,23 @@ fn owner(object: &Value) -> Value {
     }])
 }
 
+/// A platform pod template: one container with a port and the platform's
+/// requests and limits.
 fn pod_template(name: &str, image: &str, port: i64, labels: &Value) -> Value {
+    let mut template = bare_template(name, image, labels, &platform_resources());
+    template["spec"]["containers"][0]["ports"] =
+        json!([{"containerPort": port, "protocol": "TCP"}]);
+    template
+}
+
+/// A pod template of one container with these `resources` and no port.
+fn bare_template(name: &str, image: &str, labels: &Value, resources: &Value) -> Value {
     json!({
         "metadata": {"labels": labels},
         "spec": {
             "containers": [{
                 "name": name, "image": image, "imagePullPolicy": "IfNotPresent",
-                "ports": [{"containerPort": port, "protocol": "TCP"}],
-                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+                "resources": resources,
             }],
             "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
             "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler",
@@ -150,52 +241,15 @@ fn pod_template(name: &str, image: &str, port: i64, labels: &Value) -> Value {
     })
 }
 
-/// A generated cluster for scale tests and benchmarks.
-#[derive(Debug, Clone, Copy)]
-pub struct ScaleSpec {
-    /// Namespaces, `scale-00`…
-    pub namespaces: usize,
-    /// Deployments (each with a ReplicaSet and a Service), spread over the namespaces.
-    pub deployments: usize,
-    /// Pods in all, spread over the deployments.
-    pub pods: usize,
-    /// Nodes, `scale-node-000`…; the first three are control-plane nodes.
-    pub nodes: usize,
-}
-
-/// Adds a generated cluster of `spec`'s size to the store (on top of what
-/// is there), e.g. 10k pods, 2k deployments, 200 nodes.
-pub fn seed_scale(store: &mut ObjectStore, spec: ScaleSpec) -> Result<()> {
-    let nodes: Vec<String> = (0..spec.nodes.max(1))
-        .map(|n| format!("scale-node-{n:03}"))
-        .collect();
-    let mut seeder = Seeder::new(store, nodes.clone());
-    seeder.next_pod_ip = 1000;
-    seeder.next_service_ip = 1000;
-    for (n, name) in nodes.iter().enumerate() {
-        seeder.node(name, &format!("10.30.{}.{}", n / 250, n % 250 + 1), n < 3)?;
+/// The QoS class of a pod of these container `resources`.
+fn qos_class(resources: &Value) -> &'static str {
+    match (resources.get("requests"), resources.get("limits")) {
+        (None, None) => "BestEffort",
+        (requests, Some(limits)) if requests.is_none_or(|requests| requests == limits) => {
+            "Guaranteed"
+        }
+        _ => "Burstable",
     }
-    let namespaces: Vec<String> = (0..spec.namespaces.max(1))
-        .map(|n| format!("scale-{n:02}"))
-        .collect();
-    for name in &namespaces {
-        seeder.namespace(name, 30)?;
-    }
-    let deployments = spec.deployments.max(1);
-    for d in 0..deployments {
-        let replicas = spec.pods / deployments + usize::from(d < spec.pods % deployments);
-        let name = format!("svc-{d:04}");
-        let image = format!("{PLATFORM_REGISTRY}/{name}:1.0.{}", d % 7);
-        let replicas = i64::try_from(replicas).context("too many pods")?;
-        seeder.deployment(
-            &namespaces[d % namespaces.len()],
-            &name,
-            &image,
-            replicas,
-            8080,
-        )?;
-    }
-    Ok(())
 }
 
 impl<'a> Seeder<'a> {
@@ -284,212 +338,163 @@ impl Seeder<'_> {
         Ok(())
     }
 
-    /// A running, ready pod of `template` on `node`, owned by `owner_object`.
+    /// A pod of `template` on `node` (none when it is unschedulable),
+    /// owned by `owner_object` and in its namespace, created `age_minutes`
+    /// ago and doing as `health` says.
     fn pod(
         &mut self,
-        namespace: &str,
         name: &str,
         template: &Value,
         owner_object: &Value,
         node: &str,
-        age_hours: i64,
+        age_minutes: i64,
+        health: PodHealth,
     ) -> Result<()> {
-        let ip = format!(
-            "10.244.{}.{}",
-            1 + self.next_pod_ip / 250,
-            self.next_pod_ip % 250
-        );
-        self.next_pod_ip += 1;
-        let started = hours_ago(age_hours);
-        let containers = template["spec"]["containers"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        let statuses: Vec<Value> = containers
-            .iter()
-            .map(|container| json!({
-                "name": container["name"], "image": container["image"],
-                "imageID": format!("{}@sha256:{}", container["image"].as_str().unwrap_or_default(), short_hash(name, 64)),
-                "containerID": format!("containerd://{}", short_hash(&format!("{name}/c"), 64)),
-                "ready": true, "started": true, "restartCount": 0,
-                "state": {"running": {"startedAt": started}},
-            }))
-            .collect();
-        let conditions = ["Initialized", "Ready", "ContainersReady", "PodScheduled"]
-            .map(|kind| json!({"type": kind, "status": "True", "lastTransitionTime": started}));
+        let namespace = &owner_object["metadata"]["namespace"];
+        let started = minutes_ago(age_minutes);
         let mut spec = template["spec"].clone();
-        spec["nodeName"] = json!(node);
         spec["serviceAccountName"] = json!("default");
+        let resources = &spec["containers"][0]["resources"];
+        let mut status = json!({"phase": "Pending", "qosClass": qos_class(resources)});
+        if let PodHealth::Unschedulable(reason) = health {
+            problems::unscheduled(&mut status, reason, &started);
+        } else {
+            let ip = format!(
+                "10.244.{}.{}",
+                1 + self.next_pod_ip / 250,
+                self.next_pod_ip % 250
+            );
+            self.next_pod_ip += 1;
+            spec["nodeName"] = json!(node);
+            let host_ip = NODES
+                .iter()
+                .find(|(n, _, _)| *n == node)
+                .map_or("", |(_, ip, _)| ip);
+            let containers = spec["containers"].as_array().cloned().unwrap_or_default();
+            let statuses: Vec<Value> = containers
+                .iter()
+                .map(|container| json!({
+                    "name": container["name"], "image": container["image"],
+                    "imageID": format!("{}@sha256:{}", container["image"].as_str().unwrap_or_default(), short_hash(name, 64)),
+                    "containerID": format!("containerd://{}", short_hash(&format!("{name}/c"), 64)),
+                    "ready": true, "started": true, "restartCount": 0,
+                    "state": {"running": {"startedAt": started}},
+                }))
+                .collect();
+            let conditions = ["Initialized", "Ready", "ContainersReady", "PodScheduled"]
+                .map(|kind| json!({"type": kind, "status": "True", "lastTransitionTime": started}));
+            status = json!({
+                "phase": "Running", "qosClass": status["qosClass"], "startTime": started,
+                "hostIP": host_ip, "podIP": ip, "podIPs": [{"ip": ip}],
+                "conditions": conditions,
+                "containerStatuses": statuses,
+            });
+            problems::restarted(&mut status, name, health);
+        }
         self.create("v1", "Pod", json!({
             "metadata": {"name": name, "namespace": namespace, "labels": template["metadata"]["labels"],
                          "ownerReferences": owner(owner_object), "creationTimestamp": started},
             "spec": spec,
-            "status": {
-                "phase": "Running", "qosClass": "Burstable", "startTime": started,
-                "hostIP": NODES.iter().find(|(n, _, _)| *n == node).map_or("", |(_, ip, _)| ip),
-                "podIP": ip, "podIPs": [{"ip": ip}],
-                "conditions": conditions,
-                "containerStatuses": statuses,
-            },
+            "status": status,
         }))?;
         Ok(())
     }
 
-    fn deployment(
-        &mut self,
-        namespace: &str,
-        name: &str,
-        image: &str,
-        replicas: i64,
-        port: i64,
-    ) -> Result<()> {
+    fn deployment(&mut self, seed: DeploymentSeed<'_>) -> Result<()> {
+        let DeploymentSeed {
+            namespace,
+            name,
+            image,
+            replicas,
+            ..
+        } = seed;
+        let (age, pods_age) = seed.age_minutes;
         let hash = short_hash(image, 10);
         let labels = json!({"app": name});
         let pod_labels = json!({"app": name, "pod-template-hash": hash});
-        let revision = json!({"deployment.kubernetes.io/revision": "3"});
-        let ready = json!({"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas,
-                           "availableReplicas": replicas, "observedGeneration": 1});
-        let mut status = ready.clone();
-        status["conditions"] = json!([
-            {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
-             "message": "Deployment has minimum availability.", "lastUpdateTime": hours_ago(12 * 24), "lastTransitionTime": hours_ago(12 * 24)},
-            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
-             "message": format!("ReplicaSet \"{name}-{hash}\" has successfully progressed."),
-             "lastUpdateTime": hours_ago(12 * 24), "lastTransitionTime": hours_ago(41 * 24)},
-        ]);
+        let revision = seed.revision.to_string();
+        let health = |index: i64| {
+            usize::try_from(index)
+                .ok()
+                .and_then(|index| seed.health.get(index).copied())
+                .unwrap_or(PodHealth::Ready)
+        };
+        let ready = (0..replicas).filter(|index| health(*index).ready()).count();
+        let ready = i64::try_from(ready).unwrap_or_default();
+        let counts = |mut status: Value| {
+            // The API leaves zero counts out.
+            for (field, count) in [("readyReplicas", ready), ("availableReplicas", ready)] {
+                if count > 0 {
+                    status[field] = json!(count);
+                }
+            }
+            status
+        };
+        let replica_set_name = format!("{name}-{hash}");
+        let mut status = counts(
+            json!({"replicas": replicas, "updatedReplicas": replicas, "observedGeneration": 1}),
+        );
+        status["conditions"] = if ready == replicas {
+            json!([
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                 "message": "Deployment has minimum availability.", "lastUpdateTime": minutes_ago(pods_age), "lastTransitionTime": minutes_ago(pods_age)},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                 "message": format!("ReplicaSet \"{replica_set_name}\" has successfully progressed."),
+                 "lastUpdateTime": minutes_ago(pods_age), "lastTransitionTime": minutes_ago(age)},
+            ])
+        } else {
+            problems::stuck_conditions(&mut status, replicas, ready, &replica_set_name, pods_age)
+        };
+        let mut template = bare_template(name, image, &labels, &seed.resources);
+        if let Some(port) = seed.port {
+            template["spec"]["containers"][0]["ports"] =
+                json!([{"containerPort": port, "protocol": "TCP"}]);
+        }
+        if let Some(command) = &seed.command {
+            template["spec"]["containers"][0]["command"] = command.clone();
+        }
         let deployment = self.create("apps/v1", "Deployment", json!({
-            "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": revision,
-                         "creationTimestamp": hours_ago(41 * 24)},
+            "metadata": {"name": name, "namespace": namespace, "labels": labels,
+                         "annotations": {"deployment.kubernetes.io/revision": revision},
+                         "creationTimestamp": minutes_ago(age)},
             "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "revisionHistoryLimit": 10,
                      "progressDeadlineSeconds": 600,
                      "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
-                     "template": pod_template(name, image, port, &labels)},
+                     "template": template},
             "status": status,
         }))?;
-        let replica_set_name = format!("{name}-{hash}");
-        let template = pod_template(name, image, port, &pod_labels);
+        template["metadata"]["labels"] = pod_labels.clone();
         let replica_set = self.create("apps/v1", "ReplicaSet", json!({
             "metadata": {"name": replica_set_name, "namespace": namespace, "labels": pod_labels,
-                         "annotations": {"deployment.kubernetes.io/revision": "3",
+                         "annotations": {"deployment.kubernetes.io/revision": revision,
                                          "deployment.kubernetes.io/desired-replicas": replicas.to_string(),
                                          "deployment.kubernetes.io/max-replicas": (replicas + 1).to_string()},
-                         "ownerReferences": owner(&deployment), "creationTimestamp": hours_ago(12 * 24)},
+                         "ownerReferences": owner(&deployment), "creationTimestamp": minutes_ago(pods_age)},
             "spec": {"replicas": replicas, "selector": {"matchLabels": pod_labels}, "template": template},
-            "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": replicas,
-                       "availableReplicas": replicas, "observedGeneration": 1},
+            "status": counts(json!({"replicas": replicas, "fullyLabeledReplicas": replicas, "observedGeneration": 1})),
         }))?;
         for index in 0..replicas {
             let pod_name = format!(
                 "{replica_set_name}-{}",
                 short_hash(&format!("{name}{index}"), 5)
             );
-            let node = self.next_worker();
+            let node = match seed.node {
+                Some(node) => node.to_owned(),
+                None => self.next_worker(),
+            };
             self.pod(
-                namespace,
                 &pod_name,
                 &template,
                 &replica_set,
                 &node,
-                12 * 24,
+                pods_age,
+                health(index),
             )?;
         }
-        self.service(namespace, name, port)
-    }
-
-    fn stateful_set(
-        &mut self,
-        namespace: &str,
-        name: &str,
-        image: &str,
-        replicas: i64,
-        port: i64,
-    ) -> Result<()> {
-        let revision = format!("{name}-{}", short_hash(image, 10));
-        let labels = json!({"app": name});
-        let template = pod_template(name, image, port, &labels);
-        let stateful_set = self.create("apps/v1", "StatefulSet", json!({
-            "metadata": {"name": name, "namespace": namespace, "labels": labels, "creationTimestamp": hours_ago(43 * 24)},
-            "spec": {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": labels},
-                     "podManagementPolicy": "OrderedReady", "updateStrategy": {"type": "RollingUpdate"},
-                     "template": template,
-                     "volumeClaimTemplates": [{"metadata": {"name": "data"},
-                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}}}]},
-            "status": {"replicas": replicas, "readyReplicas": replicas, "currentReplicas": replicas,
-                       "updatedReplicas": replicas, "availableReplicas": replicas, "observedGeneration": 1,
-                       "currentRevision": revision, "updateRevision": revision, "collisionCount": 0},
-        }))?;
-        self.controller_revision(namespace, &revision, &stateful_set, &template)?;
-        for index in 0..replicas {
-            let pod_name = format!("{name}-{index}");
-            let mut pod_template = template.clone();
-            pod_template["metadata"]["labels"] = json!({"app": name, "controller-revision-hash": revision,
-                "statefulset.kubernetes.io/pod-name": pod_name, "apps.kubernetes.io/pod-index": index.to_string()});
-            let node = WORKERS[usize::try_from(index).unwrap_or_default() % WORKERS.len()];
-            self.pod(
-                namespace,
-                &pod_name,
-                &pod_template,
-                &stateful_set,
-                node,
-                20 * 24,
-            )?;
-            self.create("v1", "PersistentVolumeClaim", json!({
-                "metadata": {"name": format!("data-{pod_name}"), "namespace": namespace, "labels": {"app": name},
-                             "creationTimestamp": hours_ago(43 * 24)},
-                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}},
-                         "storageClassName": "local-path", "volumeMode": "Filesystem",
-                         "volumeName": format!("pvc-{}", short_hash(&pod_name, 12))},
-                "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "20Gi"}},
-            }))?;
+        match seed.port {
+            Some(port) => self.service(namespace, name, port),
+            None => Ok(()),
         }
-        self.service(namespace, name, port)
-    }
-
-    fn daemon_set(&mut self, namespace: &str, name: &str, image: &str) -> Result<()> {
-        let revision = format!("{name}-{}", short_hash(image, 10));
-        let labels = json!({"app": name});
-        let mut template = pod_template(name, image, 9100, &labels);
-        template["spec"]["tolerations"] = json!([{"operator": "Exists"}]);
-        let nodes = i64::try_from(NODES.len()).unwrap_or_default();
-        let daemon_set = self.create("apps/v1", "DaemonSet", json!({
-            "metadata": {"name": name, "namespace": namespace, "labels": labels, "creationTimestamp": hours_ago(41 * 24)},
-            "spec": {"selector": {"matchLabels": labels}, "template": template,
-                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}},
-            "status": {"desiredNumberScheduled": nodes, "currentNumberScheduled": nodes, "numberReady": nodes,
-                       "updatedNumberScheduled": nodes, "numberAvailable": nodes, "numberMisscheduled": 0,
-                       "observedGeneration": 1},
-        }))?;
-        self.controller_revision(namespace, &revision, &daemon_set, &template)?;
-        for (node, _, _) in NODES {
-            let pod_name = format!("{name}-{}", short_hash(&format!("{name}{node}"), 5));
-            let mut pod_template = template.clone();
-            pod_template["metadata"]["labels"] = json!({"app": name, "controller-revision-hash": revision, "pod-template-generation": "1"});
-            self.pod(
-                namespace,
-                &pod_name,
-                &pod_template,
-                &daemon_set,
-                node,
-                30 * 24,
-            )?;
-        }
-        Ok(())
-    }
-
-    fn controller_revision(
-        &mut self,
-        namespace: &str,
-        name: &str,
-        owner_object: &Value,
-        template: &Value,
-    ) -> Result<()> {
-        self.create("apps/v1", "ControllerRevision", json!({
-            "metadata": {"name": name, "namespace": namespace, "labels": owner_object["metadata"]["labels"],
-                         "ownerReferences": owner(owner_object), "creationTimestamp": owner_object["metadata"]["creationTimestamp"]},
-            "data": {"spec": {"template": template}},
-            "revision": 1,
-        }))?;
-        Ok(())
     }
 
     /// A ClusterIP Service selecting `app=name`, and its Endpoints.
@@ -542,55 +547,6 @@ impl Seeder<'_> {
         }))?;
         Ok(())
     }
-
-    fn events(&mut self) -> Result<()> {
-        let pods: Vec<Value> = self
-            .store
-            .list(&PODS, Some("acme-prod"), None)
-            .filter(|(_, pod)| pod["metadata"]["labels"]["app"] == "notification-worker")
-            .map(|(_, pod)| pod.clone())
-            .collect();
-        for pod_object in pods {
-            let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
-            let pod = text(&pod_object["metadata"]["name"]);
-            let image = text(&pod_object["spec"]["containers"][0]["image"]);
-            let node = text(&pod_object["spec"]["nodeName"]);
-            let involved = json!({"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": "acme-prod",
-                                  "uid": pod_object["metadata"]["uid"],
-                                  "resourceVersion": pod_object["metadata"]["resourceVersion"]});
-            for (minutes, reason, message, component) in [
-                (
-                    62,
-                    "Scheduled",
-                    format!("Successfully assigned acme-prod/{pod} to {node}"),
-                    "default-scheduler",
-                ),
-                (
-                    61,
-                    "Pulled",
-                    format!("Container image \"{image}\" already present on machine"),
-                    "kubelet",
-                ),
-                (
-                    60,
-                    "Started",
-                    "Started container notification-worker".to_string(),
-                    "kubelet",
-                ),
-            ] {
-                self.create("v1", "Event", json!({
-                    "metadata": {"name": format!("{pod}.{}", short_hash(reason, 16)), "namespace": "acme-prod",
-                                 "creationTimestamp": minutes_ago(minutes)},
-                    "involvedObject": involved,
-                    "reason": reason, "message": message, "type": "Normal", "count": 1,
-                    "source": {"component": component},
-                    "firstTimestamp": minutes_ago(minutes), "lastTimestamp": minutes_ago(minutes),
-                    "reportingComponent": component, "reportingInstance": "",
-                }))?;
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -605,11 +561,13 @@ mod tests {
         seed_site(&mut store).expect("site");
         let count = |plural: &str| store.count(find_by_kind_plural(plural), None);
         assert_eq!(count("nodes"), 3);
-        assert_eq!(count("deployments"), 5);
+        // coredns, the platform's 4, acme-tools' debug-shell and load-generator
+        assert_eq!(count("deployments"), 7);
         assert_eq!(count("statefulsets"), 3);
         assert_eq!(count("daemonsets"), 2);
-        // coredns 2 + platform 8 + search-indexer 2 + node-agent 3 + kube-proxy 3 + mysql 2 + redis 2
-        assert_eq!(count("pods"), 22);
+        // coredns 2 + platform 8 + search-indexer 2 + node-agent 3 + kube-proxy 3
+        // + mysql 2 + redis 2 + debug-shell 1 + load-generator 1
+        assert_eq!(count("pods"), 24);
         let deployments = find_by_kind_plural("deployments");
         let worker = store
             .get(deployments, "acme-prod", "notification-worker")

@@ -39,6 +39,9 @@ pub struct Cli {
     /// The kube context to use instead of the profile's.
     #[arg(long, global = true, value_name = "CTX")]
     pub context: Option<String>,
+    /// The kubeconfig to use instead of the profile's (and of KUBECONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<std::path::PathBuf>,
     /// Read-only: nothing that changes the cluster, a node or a database runs.
     #[arg(long, global = true)]
     pub readonly: bool,

@@ -6,9 +6,11 @@
 
 pub mod app;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod logging;
 pub mod probe;
+pub mod store;
 pub mod terminal;
 pub mod text;
 pub mod ui;

@@ -81,6 +81,7 @@ async fn cockpit(cli: Cli, paths: Paths, log_problem: Option<String>) -> anyhow:
     let options = Options {
         readonly: cli.readonly,
         context: cli.context.clone(),
+        kubeconfig: cli.kubeconfig.clone(),
         sites_dir: paths.sites_dir(),
     };
     let mut state = State::new(keymap, theme, themes, options);

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::app::table::Target;
+use crate::cluster::ClusterEvent;
+use crate::cluster::release::ReleaseManifest;
 use crate::config::keymap::KeyChord;
 use crate::config::profile::LoadedProfile;
 use crate::config::theme::Theme;
@@ -59,6 +62,24 @@ pub enum Action {
     Cancel,
     /// Show the warnings about the configuration and the site profile.
     Warnings,
+    /// Show the Versions view.
+    OpenVersions,
+    /// Show the Helm releases.
+    OpenHelm,
+    /// Show the Pods view.
+    OpenPods,
+    /// Show the Nodes view.
+    OpenNodes,
+    /// Show the Events view.
+    OpenEvents,
+    /// Type a filter for the table.
+    Filter,
+    /// Sort the table by the next column.
+    SortNext,
+    /// Reverse the table's order.
+    SortReverse,
+    /// Describe the selected object.
+    Describe,
 
     /// A key the keymap resolves (internal).
     #[serde(skip)]
@@ -103,6 +124,22 @@ pub enum Action {
     /// Open the site profile at this path (internal).
     #[serde(skip)]
     OpenSite(PathBuf),
+    /// The cluster session reported (internal).
+    #[serde(skip)]
+    Cluster {
+        /// The session it belongs to; older sessions are ignored.
+        generation: u64,
+        /// What happened.
+        event: Box<ClusterEvent>,
+    },
+    /// A describe came back (internal).
+    #[serde(skip)]
+    Described {
+        /// The object described.
+        target: Target,
+        /// The YAML, or why there is none.
+        text: Result<String, String>,
+    },
 }
 
 /// The result of reading a site profile for the cockpit.
@@ -114,6 +151,8 @@ pub struct SiteLoad {
     pub load: u64,
     /// The profile, or the error text to show.
     pub result: Result<LoadedProfile, String>,
+    /// The release manifest the profile names, or why it cannot be read.
+    pub release: Option<Result<ReleaseManifest, String>>,
 }
 
 impl Action {
@@ -140,6 +179,15 @@ impl Action {
         "confirm",
         "cancel",
         "warnings",
+        "open_versions",
+        "open_helm",
+        "open_pods",
+        "open_nodes",
+        "open_events",
+        "filter",
+        "sort_next",
+        "sort_reverse",
+        "describe",
     ];
 
     /// Parses a bindable action name from a keymap (`"quit"`).

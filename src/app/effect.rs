@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::app::table::Target;
+use crate::cluster::connect::ClusterTarget;
 use crate::config::profile::SiteProfile;
 use crate::probe::Source;
 
@@ -30,4 +32,21 @@ pub enum Effect {
         /// The `--context` override.
         context: Option<String>,
     },
+    /// Connect to the site's cluster and watch it, sending `Cluster`
+    /// actions; replaces the session running.
+    StartCluster {
+        /// The session number the events carry.
+        generation: u64,
+        /// Where the cluster is.
+        target: ClusterTarget,
+        /// The site profile, whose trusted credential commands apply.
+        site_file: PathBuf,
+        /// A credential command the operator just trusted, to remember
+        /// for the site before connecting.
+        trust: Option<String>,
+    },
+    /// Stop the cluster session.
+    StopCluster,
+    /// Fetch an object and send `Described` with its YAML.
+    Describe(Target),
 }

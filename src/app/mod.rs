@@ -3,10 +3,12 @@
 //! [`run`] feeds it and carries out the effects.
 
 pub mod action;
+pub mod cluster;
 pub mod effect;
 pub mod palette;
 pub mod run;
 pub mod state;
+pub mod table;
 pub mod update;
 
 pub use action::Action;

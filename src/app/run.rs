@@ -72,6 +72,7 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
             break;
         }
         if dirty && last_frame.elapsed() >= FRAME_BUDGET {
+            state.settle();
             draw(&mut terminal, &state)?;
             dirty = false;
             last_frame = Instant::now();
@@ -110,6 +111,7 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
         }
     }
     runner.stop_probes();
+    runner.cluster = None;
     Ok(())
 }
 
@@ -165,6 +167,8 @@ pub struct EffectRunner {
     paths: Paths,
     probes: Vec<JoinHandle<()>>,
     refresh: Option<JoinHandle<()>>,
+    /// The open site's cluster session.
+    cluster: Option<crate::cluster::Session>,
     /// The last state logged per source, so the log records changes, not
     /// the same failure every round.
     last_states: Arc<Mutex<HashMap<String, ProbeState>>>,
@@ -193,6 +197,7 @@ impl EffectRunner {
             paths,
             probes: Vec::new(),
             refresh: None,
+            cluster: None,
             last_states: Arc::default(),
         }
     }
@@ -204,6 +209,11 @@ impl EffectRunner {
                 let tx = self.tx.clone();
                 tokio::task::spawn_blocking(move || {
                     let result = profile::load(&path).map_err(|e| e.to_string());
+                    let release = result.as_ref().ok().and_then(|loaded| {
+                        let file = loaded.profile.release.as_ref()?;
+                        let file = file.resolve(&loaded.profile.base_dir);
+                        Some(crate::cluster::release::load(&file).map_err(|e| e.to_string()))
+                    });
                     match &result {
                         Ok(loaded) => {
                             tracing::info!(site = %loaded.profile.name, file = %path.display(), "site opened")
@@ -216,6 +226,7 @@ impl EffectRunner {
                         path,
                         load,
                         result,
+                        release,
                     })));
                 });
             }
@@ -225,6 +236,62 @@ impl EffectRunner {
                 tokio::task::spawn_blocking(move || {
                     let loaded = Theme::load(&name, &dir);
                     let _ = tx.send(Action::ThemeLoaded(Box::new(loaded)));
+                });
+            }
+            Effect::StartCluster {
+                generation,
+                target,
+                site_file,
+                trust,
+            } => {
+                // Drop the old session first: its watches stop now.
+                self.cluster = None;
+                let state_dir = self.paths.state_dir.clone();
+                let (mut store, problem) = crate::store::trust::TrustStore::load(&state_dir);
+                if let Some(problem) = problem {
+                    tracing::warn!("{problem}");
+                }
+                if let Some(command) = &trust {
+                    tracing::info!(site = %site_file.display(), command, "credential program trusted");
+                    if let Err(e) = store.trust(&site_file, command) {
+                        tracing::warn!("cannot remember the trust: {e}");
+                    }
+                }
+                let mut trusted = store.trusted(&site_file);
+                trusted.extend(trust);
+                let tx = self.tx.clone();
+                let sink: crate::cluster::EventSink = Arc::new(move |event| {
+                    let _ = tx.send(Action::Cluster {
+                        generation,
+                        event: Box::new(event),
+                    });
+                });
+                self.cluster = Some(crate::cluster::start(target, trusted, sink));
+            }
+            Effect::StopCluster => self.cluster = None,
+            Effect::Describe(target) => {
+                let tx = self.tx.clone();
+                let client = self
+                    .cluster
+                    .as_ref()
+                    .and_then(crate::cluster::Session::client);
+                tokio::spawn(async move {
+                    let text = match client {
+                        Some(client) => {
+                            let fetch = crate::cluster::describe(
+                                &client,
+                                &target.kind,
+                                &target.namespace,
+                                &target.name,
+                            );
+                            match tokio::time::timeout(Duration::from_secs(15), fetch).await {
+                                Ok(result) => result,
+                                Err(_) => Err("the API server did not answer in 15 s".to_owned()),
+                            }
+                        }
+                        None => Err("not connected to the cluster".to_owned()),
+                    };
+                    let _ = tx.send(Action::Described { target, text });
                 });
             }
             Effect::Probe {

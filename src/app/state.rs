@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::app::cluster::{ClusterState, ClusterView};
 use crate::app::palette::Palette;
+use crate::app::table::Table;
 use crate::config::keymap::{Focus, KeyChord, Keymap};
 use crate::config::profile::LoadedProfile;
 use crate::config::theme::Theme;
@@ -13,18 +15,33 @@ use crate::probe::{ProbeReport, Source};
 pub enum View {
     /// The site at a glance: its profile and the live state of every source.
     Overview,
+    /// A cluster view: Versions, Helm, Pods, Nodes or Events.
+    Cluster(ClusterView),
     /// The site profiles found, to open one.
     Sites,
 }
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 2] = [View::Overview, View::Sites];
+    pub const ALL: [View; 7] = [
+        View::Overview,
+        View::Cluster(ClusterView::Versions),
+        View::Cluster(ClusterView::Helm),
+        View::Cluster(ClusterView::Pods),
+        View::Cluster(ClusterView::Nodes),
+        View::Cluster(ClusterView::Events),
+        View::Sites,
+    ];
 
     /// The tab title.
     pub fn title(self) -> &'static str {
         match self {
             Self::Overview => "Overview",
+            Self::Cluster(ClusterView::Versions) => "Versions",
+            Self::Cluster(ClusterView::Helm) => "Helm",
+            Self::Cluster(ClusterView::Pods) => "Pods",
+            Self::Cluster(ClusterView::Nodes) => "Nodes",
+            Self::Cluster(ClusterView::Events) => "Events",
             Self::Sites => "Sites",
         }
     }
@@ -42,6 +59,22 @@ pub enum Popup {
     Palette(Box<Palette>),
     /// Quit while jobs run?
     ConfirmQuit,
+    /// Run the kubeconfig's credential program?
+    Trust {
+        /// The context.
+        context: String,
+        /// The program and its arguments.
+        command: String,
+    },
+    /// An object's YAML.
+    Describe {
+        /// `Deployment acme-prod/api-gateway`.
+        title: String,
+        /// The YAML, or why there is none; `None` while it loads.
+        text: Option<Result<String, String>>,
+        /// The first line shown.
+        scroll: u16,
+    },
     /// The warnings, scrolled by this many lines.
     Warnings {
         /// The first line shown.
@@ -95,6 +128,8 @@ pub struct SiteState {
     pub in_flight: Vec<bool>,
     /// The round the probes in flight belong to.
     pub round: u64,
+    /// The cluster, when the profile has one.
+    pub cluster: Option<ClusterState>,
 }
 
 impl SiteState {
@@ -116,6 +151,8 @@ pub struct Options {
     pub readonly: bool,
     /// `--context`.
     pub context: Option<String>,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
     /// Where site profiles are looked for, to tell the operator.
     pub sites_dir: PathBuf,
 }
@@ -163,6 +200,12 @@ pub struct State {
     pub last_round: u64,
     /// The last site load asked for.
     pub last_load: u64,
+    /// The last cluster session started.
+    pub last_cluster: u64,
+    /// The filter line of the table on screen takes the keys.
+    pub filtering: bool,
+    /// The time ages are counted to; `None`: the wall clock (tests fix it).
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// Set when sitedeck should leave.
     pub should_quit: bool,
 }
@@ -191,6 +234,9 @@ impl State {
             options,
             last_round: 0,
             last_load: 0,
+            last_cluster: 0,
+            filtering: false,
+            now: None,
             should_quit: false,
         }
     }
@@ -198,9 +244,12 @@ impl State {
     /// Where the keys go now.
     pub fn focus(&self) -> Focus {
         match &self.popup {
-            Some(Popup::Help { .. } | Popup::Warnings { .. }) => Focus::Help,
+            Some(Popup::Help { .. } | Popup::Warnings { .. } | Popup::Describe { .. }) => {
+                Focus::Help
+            }
             Some(Popup::Palette(_)) => Focus::Palette,
-            Some(Popup::ConfirmQuit) => Focus::Confirm,
+            Some(Popup::ConfirmQuit | Popup::Trust { .. }) => Focus::Confirm,
+            None if self.filtering => Focus::Filter,
             None => Focus::List,
         }
     }
@@ -241,6 +290,40 @@ impl State {
             .chain(site)
             .map(String::as_str)
             .collect()
+    }
+
+    /// The open site's cluster.
+    pub fn cluster(&self) -> Option<&ClusterState> {
+        self.site.as_ref()?.cluster.as_ref()
+    }
+
+    /// The open site's cluster, to change.
+    pub fn cluster_mut(&mut self) -> Option<&mut ClusterState> {
+        self.site.as_mut()?.cluster.as_mut()
+    }
+
+    /// The table on screen, if the view is a cluster view.
+    pub fn table(&self) -> Option<&Table> {
+        match self.view {
+            View::Cluster(view) => self.cluster()?.table(view),
+            _ => None,
+        }
+    }
+
+    /// The table on screen, to change.
+    pub fn table_mut(&mut self) -> Option<&mut Table> {
+        match self.view {
+            View::Cluster(view) => self.cluster_mut()?.table_mut(view),
+            _ => None,
+        }
+    }
+
+    /// Rebuilds what changed since the last call (tables of the cluster
+    /// views); the event loop calls it once per batch, before drawing.
+    pub fn settle(&mut self) {
+        if let Some(cluster) = self.cluster_mut() {
+            cluster.settle();
+        }
     }
 
     /// Sets the status bar's message.

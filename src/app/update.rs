@@ -5,10 +5,14 @@ use std::sync::Arc;
 use crossterm::event::KeyCode;
 
 use crate::app::action::{Action, SiteLoad};
+use crate::app::cluster::{ClusterState, ClusterView, Connection, PodScope};
 use crate::app::effect::Effect;
 use crate::app::palette::{Palette, PaletteEntry};
 use crate::app::state::{Level, Popup, SiteEntry, SiteState, State, View};
-use crate::config::keymap::{KeyChord, Lookup};
+use crate::app::table::Target;
+use crate::cluster::ClusterEvent;
+use crate::cluster::connect::ClusterTarget;
+use crate::config::keymap::{Focus, KeyChord, Lookup};
 use crate::probe::{self, ProbeReport};
 use crate::text::one_line;
 
@@ -22,6 +26,13 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Paste(text) => {
             if let Some(Popup::Palette(palette)) = &mut state.popup {
                 palette.paste(&text);
+            } else if state.filtering
+                && let Some(table) = state.table_mut()
+            {
+                table
+                    .filter_input
+                    .insert_str(text.lines().next().unwrap_or_default());
+                table.apply_filter();
             }
             Vec::new()
         }
@@ -62,6 +73,26 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
             _ => Vec::new(),
         },
         Action::SetTheme(name) => vec![Effect::LoadTheme(name)],
+        Action::Cluster { generation, event } => {
+            on_cluster_event(state, generation, *event);
+            Vec::new()
+        }
+        Action::Described { target, text } => {
+            if let Some(Popup::Describe {
+                title, text: shown, ..
+            }) = &mut state.popup
+                && *title == describe_title(&target)
+            {
+                let findings = state
+                    .site
+                    .as_ref()
+                    .and_then(|s| s.cluster.as_ref())
+                    .map(|c| finding_lines(c, &target))
+                    .unwrap_or_default();
+                *shown = Some(text.map(|t| crate::text::sanitize(&format!("{findings}{t}"))));
+            }
+            Vec::new()
+        }
         Action::OpenSite(path) => {
             state.say(
                 Level::Info,
@@ -101,6 +132,13 @@ fn on_key(state: &mut State, chord: KeyChord) -> Vec<Effect> {
         Lookup::Unbound => {
             if let Some(Popup::Palette(palette)) = &mut state.popup {
                 palette.type_key(chord);
+            } else if focus == Focus::Filter
+                && let Some(table) = state.table_mut()
+            {
+                table
+                    .filter_input
+                    .input(crossterm::event::KeyEvent::new(chord.code, chord.modifiers));
+                table.apply_filter();
             }
             Vec::new()
         }
@@ -110,7 +148,9 @@ fn on_key(state: &mut State, chord: KeyChord) -> Vec<Effect> {
 fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Quit => {
-            if state.jobs_running() > 0 {
+            if matches!(state.popup, Some(Popup::ConfirmQuit)) {
+                state.should_quit = true;
+            } else if state.jobs_running() > 0 {
                 state.popup = Some(Popup::ConfirmQuit);
             } else {
                 state.should_quit = true;
@@ -130,12 +170,59 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             )))));
         }
         Action::Back => {
-            if state.popup.take().is_none()
-                && let Some(previous) = state.previous_view.take()
+            if state.popup.take().is_some() {
+                return Vec::new();
+            }
+            if state.filtering {
+                state.filtering = false;
+                if let Some(table) = state.table_mut() {
+                    table.clear_filter();
+                }
+                return Vec::new();
+            }
+            if state.view == View::Cluster(ClusterView::Pods)
+                && let Some(cluster) = state.cluster_mut()
+                && cluster.pod_scope.take().is_some()
             {
+                cluster.changed = true;
+            }
+            if let Some(previous) = state.previous_view.take() {
                 state.view = previous;
             }
         }
+        Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
+        Action::OpenHelm => show_view(state, View::Cluster(ClusterView::Helm)),
+        Action::OpenPods => show_view(state, View::Cluster(ClusterView::Pods)),
+        Action::OpenNodes => show_view(state, View::Cluster(ClusterView::Nodes)),
+        Action::OpenEvents => show_view(state, View::Cluster(ClusterView::Events)),
+        Action::Filter => {
+            if state.table().is_some() {
+                state.filtering = true;
+            } else {
+                state.say(Level::Info, "nothing to filter here");
+            }
+        }
+        Action::SortNext | Action::SortReverse => {
+            if let Some(table) = state.table_mut() {
+                if action == Action::SortNext {
+                    table.sort_next();
+                } else {
+                    table.sort_reverse();
+                }
+                let column = table.sort_column.and_then(|c| table.columns.get(c));
+                let order = if table.descending {
+                    "descending"
+                } else {
+                    "ascending"
+                };
+                let text = match column {
+                    Some(column) => format!("sorted by {column}, {order}"),
+                    None => format!("problems first, {order}"),
+                };
+                state.say(Level::Info, text);
+            }
+        }
+        Action::Describe => return describe(state),
         Action::NextView | Action::PrevView => {
             let views = View::ALL;
             let here = views.iter().position(|v| *v == state.view).unwrap_or(0);
@@ -179,13 +266,20 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
                 palette.complete();
             }
         }
-        Action::Confirm => {
-            if matches!(state.popup, Some(Popup::ConfirmQuit)) {
-                state.should_quit = true;
+        Action::Confirm => match state.popup.take() {
+            Some(Popup::ConfirmQuit) => state.should_quit = true,
+            Some(Popup::Trust { command, .. }) => return start_cluster(state, Some(command)),
+            _ => {}
+        },
+        Action::Cancel => {
+            if let Some(Popup::Trust { command, .. }) = state.popup.take()
+                && let Some(cluster) = state.cluster_mut()
+            {
+                cluster.connection = Connection::Failed(format!(
+                    "not connected: `{command}` was not trusted (ctrl-r asks again)"
+                ));
             }
-            state.popup = None;
         }
-        Action::Cancel => state.popup = None,
         _ => {}
     }
     Vec::new()
@@ -220,12 +314,19 @@ fn move_by(state: &mut State, delta: isize) {
             .clamp(0, len.saturating_sub(1) as isize) as usize
     };
     match &mut state.popup {
-        Some(Popup::Help { scroll } | Popup::Warnings { scroll }) => {
-            *scroll = (i64::from(*scroll) + delta as i64).clamp(0, 500) as u16;
+        Some(
+            Popup::Help { scroll } | Popup::Warnings { scroll } | Popup::Describe { scroll, .. },
+        ) => {
+            *scroll = (i64::from(*scroll) + delta as i64).clamp(0, 5000) as u16;
         }
         Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
-        Some(Popup::ConfirmQuit) => {}
+        Some(Popup::ConfirmQuit | Popup::Trust { .. }) => {}
         None => match state.view {
+            View::Cluster(_) => {
+                if let Some(table) = state.table_mut() {
+                    table.move_by(delta);
+                }
+            }
             View::Sites => state.sites_selected = clamp(state.sites_selected, state.sites.len()),
             View::Overview => {
                 let len = state.site.as_ref().map_or(0, |s| s.sources.len());
@@ -255,6 +356,15 @@ fn select(state: &mut State) -> Vec<Effect> {
             }
         }
         Some(_) => Vec::new(),
+        None if state.filtering => {
+            state.filtering = false;
+            Vec::new()
+        }
+        None if state.view == View::Cluster(ClusterView::Versions) => {
+            open_workload_pods(state);
+            Vec::new()
+        }
+        None if matches!(state.view, View::Cluster(_)) => describe(state),
         None if state.view == View::Sites => match state.sites.get(state.sites_selected) {
             Some(entry) => update(state, Action::OpenSite(entry.path.clone())),
             None => Vec::new(),
@@ -268,6 +378,15 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
     let mut entries: Vec<PaletteEntry> = [
         ("overview", "Go to Overview", Action::OpenOverview),
         ("sites", "Go to the site list", Action::OpenSites),
+        (
+            "versions",
+            "Go to Versions: images and drift",
+            Action::OpenVersions,
+        ),
+        ("helm", "Go to Helm releases", Action::OpenHelm),
+        ("pods", "Go to Pods", Action::OpenPods),
+        ("nodes", "Go to Nodes", Action::OpenNodes),
+        ("events", "Go to Events", Action::OpenEvents),
         ("refresh", "Probe every source now", Action::Refresh),
         ("help", "Show key bindings", Action::Help),
         (
@@ -331,13 +450,48 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 Some(old) if reload && old.sources == sources => old.reports.clone(),
                 _ => vec![ProbeReport::pending(); count],
             };
+            let target = ClusterTarget::of_site(
+                &loaded.profile,
+                state.options.kubeconfig.as_deref(),
+                state.options.context.as_deref(),
+            );
+            // A reload keeps a healthy session to the same cluster: the
+            // watches are live, reconnecting would only blank the views.
+            let old_target = state.site.as_ref().and_then(|old| {
+                ClusterTarget::of_site(
+                    &old.loaded.profile,
+                    state.options.kubeconfig.as_deref(),
+                    state.options.context.as_deref(),
+                )
+            });
+            let mut kept = state
+                .site
+                .as_mut()
+                .filter(|_| reload && target.is_some() && old_target == target)
+                .and_then(|old| old.cluster.take())
+                .filter(|c| matches!(c.connection, Connection::Connected { .. }));
+            if let Some(cluster) = &mut kept {
+                cluster.release = load.release.clone();
+                cluster.changed = true;
+            }
+            let needs_session = target.is_some() && kept.is_none();
             state.site = Some(SiteState {
                 loaded,
                 reports,
                 in_flight: vec![false; count],
                 sources,
                 round: 0,
+                cluster: kept,
             });
+            let mut effects = Vec::new();
+            if needs_session {
+                if let Some(site) = &mut state.site {
+                    site.cluster = Some(ClusterState::new(0, load.release.clone()));
+                }
+                effects = start_cluster(state, None);
+            } else if target.is_none() {
+                effects.push(Effect::StopCluster);
+            }
             state.site_error = None;
             if reload {
                 state.overview_selected = state.overview_selected.min(count.saturating_sub(1));
@@ -345,7 +499,8 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 state.overview_selected = 0;
                 show_view(state, View::Overview);
             }
-            start_round(state)
+            effects.extend(start_round(state));
+            effects
         }
         Err(text) if reload => {
             state.say(
@@ -434,4 +589,168 @@ fn on_probe_finished(state: &mut State, round: u64, index: usize, report: ProbeR
     }
     site.reports[index] = report;
     site.in_flight[index] = false;
+}
+
+/// Starts (or restarts) the open site's cluster session, trusting
+/// `trust` first if given.
+fn start_cluster(state: &mut State, trust: Option<String>) -> Vec<Effect> {
+    let Some(site) = &state.site else {
+        return Vec::new();
+    };
+    let Some(target) = ClusterTarget::of_site(
+        &site.loaded.profile,
+        state.options.kubeconfig.as_deref(),
+        state.options.context.as_deref(),
+    ) else {
+        return Vec::new();
+    };
+    let site_file = site.loaded.profile.source_file.clone();
+    state.last_cluster += 1;
+    let generation = state.last_cluster;
+    if let Some(site) = &mut state.site {
+        let release = site.cluster.as_ref().and_then(|c| c.release.clone());
+        site.cluster = Some(ClusterState::new(generation, release));
+    }
+    vec![Effect::StartCluster {
+        generation,
+        target,
+        site_file,
+        trust,
+    }]
+}
+
+fn on_cluster_event(state: &mut State, generation: u64, event: ClusterEvent) {
+    let Some(cluster) = state.cluster_mut() else {
+        return;
+    };
+    if cluster.generation != generation {
+        return;
+    }
+    cluster.apply(event);
+    let ask = match &cluster.connection {
+        Connection::NeedsTrust { context, command } => Some(Popup::Trust {
+            context: context.clone(),
+            command: command.clone(),
+        }),
+        _ => None,
+    };
+    if ask.is_some() && state.popup.is_none() {
+        state.popup = ask;
+    }
+}
+
+/// `Deployment acme-prod/api-gateway`, `Node acme-worker-1`.
+pub fn describe_title(target: &Target) -> String {
+    if target.namespace.is_empty() {
+        format!("{} {}", target.kind, target.name)
+    } else {
+        format!("{} {}/{}", target.kind, target.namespace, target.name)
+    }
+}
+
+/// Opens the describe pane on the selected row.
+fn describe(state: &mut State) -> Vec<Effect> {
+    let Some(target) = state
+        .table()
+        .and_then(|t| t.selected_row())
+        .map(|r| r.target.clone())
+    else {
+        state.say(Level::Info, "nothing selected");
+        return Vec::new();
+    };
+    if target.kind.is_empty() {
+        state.say(Level::Info, "not on the cluster: nothing to describe");
+        return Vec::new();
+    }
+    let title = describe_title(&target);
+    if target.kind == "HelmRelease" {
+        // Described from the decoded rows: the secret holds the values,
+        // which may hold passwords, and is never fetched for display.
+        let text = state.cluster().map(|c| helm_history(c, &target));
+        state.popup = Some(Popup::Describe {
+            title,
+            text: text.map(Ok),
+            scroll: 0,
+        });
+        return Vec::new();
+    }
+    state.popup = Some(Popup::Describe {
+        title,
+        text: None,
+        scroll: 0,
+    });
+    vec![Effect::Describe(target)]
+}
+
+/// The findings about an object, as YAML comments for the describe pane.
+fn finding_lines(cluster: &ClusterState, target: &Target) -> String {
+    cluster
+        .findings
+        .iter()
+        .filter(|f| {
+            f.object.kind == target.kind
+                && f.object.namespace == target.namespace
+                && f.object.name == target.name
+        })
+        .map(|f| format!("# {}: {}\n", f.severity.label(), f.message))
+        .collect()
+}
+
+fn helm_history(cluster: &ClusterState, target: &Target) -> String {
+    let mut revisions: Vec<_> = cluster
+        .helm
+        .rows()
+        .iter()
+        .filter(|r| r.namespace == target.namespace && r.name == target.name)
+        .collect();
+    revisions.sort_by_key(|r| std::cmp::Reverse(r.revision));
+    let mut text = format!(
+        "name: {}\nnamespace: {}\nrevisions:\n",
+        target.name, target.namespace
+    );
+    for r in revisions {
+        text.push_str(&format!(
+            "- revision: {}\n  status: {}\n  chart: {}-{}\n  appVersion: {}\n  updated: {}\n",
+            r.revision,
+            r.status,
+            r.chart,
+            r.chart_version,
+            r.app_version,
+            r.updated.map(|u| u.to_rfc3339()).unwrap_or_default()
+        ));
+    }
+    text
+}
+
+/// Versions → Pods of the selected workload.
+fn open_workload_pods(state: &mut State) {
+    let Some(target) = state
+        .table()
+        .and_then(|t| t.selected_row())
+        .map(|r| r.target.clone())
+    else {
+        return;
+    };
+    let Some(cluster) = state.cluster_mut() else {
+        return;
+    };
+    let Some(workload) = cluster
+        .all_workloads()
+        .find(|w| {
+            w.kind.name() == target.kind && w.namespace == target.namespace && w.name == target.name
+        })
+        .cloned()
+    else {
+        state.say(Level::Info, "not running: no pods to show");
+        return;
+    };
+    let scope = PodScope::of(&workload);
+    let label = scope.label.clone();
+    cluster.pod_scope = Some(scope);
+    cluster.changed = true;
+    if let Some(table) = cluster.table_mut(ClusterView::Pods) {
+        table.clear_filter();
+    }
+    show_view(state, View::Cluster(ClusterView::Pods));
+    state.say(Level::Info, format!("pods of {label} (esc: all pods)"));
 }

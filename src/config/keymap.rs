@@ -34,13 +34,16 @@ pub enum Focus {
     Help,
     /// A yes/no question.
     Confirm,
+    /// A table's filter line (typing goes to it).
+    Filter,
 }
 
 impl Focus {
     /// All sections, in help order.
-    pub const ALL: [Focus; 5] = [
+    pub const ALL: [Focus; 6] = [
         Focus::Global,
         Focus::List,
+        Focus::Filter,
         Focus::Palette,
         Focus::Help,
         Focus::Confirm,
@@ -54,6 +57,7 @@ impl Focus {
             Self::Palette => "palette",
             Self::Help => "help",
             Self::Confirm => "confirm",
+            Self::Filter => "filter",
         }
     }
 

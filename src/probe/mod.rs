@@ -6,7 +6,7 @@
 //! "refused" from "timeout", so the operator knows what to do next. The TUI's
 //! Overview and `sitedeck status` both use [`plan`] and [`run`].
 
-mod classify;
+pub mod classify;
 mod kube_api;
 mod mysql;
 mod net;

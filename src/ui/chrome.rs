@@ -151,7 +151,7 @@ pub fn status_bar(frame: &mut Frame, area: Rect, state: &State) {
 }
 
 /// Cuts `text` to `width` columns, ending with `…` when something was cut.
-fn ellipsize(text: &str, width: usize) -> String {
+pub(crate) fn ellipsize(text: &str, width: usize) -> String {
     use unicode_width::UnicodeWidthChar;
     if unicode_width::UnicodeWidthStr::width(text) <= width {
         return text.to_owned();

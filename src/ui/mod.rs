@@ -24,6 +24,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
     match state.view {
         View::Overview => views::overview::draw(frame, main, state),
         View::Sites => views::sites::draw(frame, main, state),
+        View::Cluster(view) => views::cluster::draw(frame, main, state, view),
     }
     chrome::status_bar(frame, status, state);
     match &state.popup {
@@ -31,6 +32,14 @@ pub fn draw(frame: &mut Frame, state: &State) {
         Some(Popup::Palette(palette)) => popups::palette(frame, main, state, palette),
         Some(Popup::ConfirmQuit) => popups::confirm_quit(frame, main, state),
         Some(Popup::Warnings { scroll }) => popups::warnings(frame, main, state, *scroll),
+        Some(Popup::Trust { context, command }) => {
+            popups::trust(frame, main, state, context, command)
+        }
+        Some(Popup::Describe {
+            title,
+            text,
+            scroll,
+        }) => popups::describe(frame, main, state, title, text.as_ref(), *scroll),
         None => {}
     }
     if !state.which_key.is_empty() {

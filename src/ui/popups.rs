@@ -206,3 +206,85 @@ pub fn confirm_quit(frame: &mut Frame, area: Rect, state: &State) {
         rect,
     );
 }
+
+/// Run the kubeconfig's credential program? The default answer is No.
+pub fn trust(frame: &mut Frame, area: Rect, state: &State, context: &str, command: &str) {
+    let theme = &state.theme;
+    let yes = state
+        .keymap
+        .hint(Focus::Confirm, &crate::app::Action::Confirm);
+    let no = state
+        .keymap
+        .hint(Focus::Confirm, &crate::app::Action::Cancel);
+    let lines = vec![
+        Line::raw(format!(
+            "Context {} gets its credentials by running:",
+            crate::text::one_line(context)
+        )),
+        Line::styled(
+            format!("  {}", crate::text::one_line(command)),
+            theme.style(Role::TextKey),
+        ),
+        Line::raw("Run it now and remember the answer for this site?"),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled(yes.unwrap_or_default(), theme.style(Role::TextKey)),
+            Span::raw(" trust and connect   "),
+            Span::styled(no.unwrap_or_default(), theme.style(Role::TextKey)),
+            Span::raw(" do not run it (default)"),
+        ]),
+    ];
+    let width = area.width.saturating_sub(4).min(76);
+    let rect = centered(area, width, 8);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(popup_block(state, "Trust a credential program?")),
+        rect,
+    );
+}
+
+/// An object's YAML (managedFields stripped), scrolled.
+pub fn describe(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    title: &str,
+    text: Option<&Result<String, String>>,
+    scroll: u16,
+) {
+    let theme = &state.theme;
+    let lines: Vec<Line> = match text {
+        None => vec![Line::styled("loading…", theme.style(Role::StatusUnknown))],
+        Some(Err(error)) => vec![Line::styled(
+            crate::text::one_line(error),
+            theme.style(Role::StatusCrit),
+        )],
+        Some(Ok(yaml)) => yaml
+            .lines()
+            .map(|line| {
+                let role = if line.starts_with("# critical") {
+                    Role::StatusCrit
+                } else if line.starts_with("# warning") {
+                    Role::StatusWarn
+                } else {
+                    Role::Text
+                };
+                Line::styled(line.to_owned(), theme.style(role))
+            })
+            .collect(),
+    };
+    let rect = centered(
+        area,
+        area.width.saturating_sub(2),
+        area.height.saturating_sub(1),
+    );
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(popup_block(state, &crate::text::one_line(title))),
+        rect,
+    );
+}

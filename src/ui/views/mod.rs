@@ -1,5 +1,6 @@
 //! One file per view.
 
+pub mod cluster;
 pub mod overview;
 pub mod sites;
 

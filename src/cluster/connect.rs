@@ -1,0 +1,204 @@
+//! The connection to a site's cluster: which kubeconfig and context, the
+//! trust an exec credential plugin needs, and one `kube::Client` per site.
+
+use std::path::PathBuf;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::config::profile::SiteProfile;
+
+/// Where a site's cluster is: the kubeconfig file and the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterTarget {
+    /// The kubeconfig file; `None`: `KUBECONFIG`, else `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// The context; `None`: the kubeconfig's current context.
+    pub context: Option<String>,
+}
+
+impl ClusterTarget {
+    /// The target of a site: `--kubeconfig` over the profile's `kubeconfig`,
+    /// `--context` over the profile's `context`. `None` when the profile has
+    /// no `cluster` section.
+    pub fn of_site(
+        profile: &SiteProfile,
+        kubeconfig: Option<&std::path::Path>,
+        context: Option<&str>,
+    ) -> Option<Self> {
+        let cluster = profile.cluster.as_ref()?;
+        Some(Self {
+            kubeconfig: kubeconfig.map(std::path::Path::to_path_buf).or_else(|| {
+                cluster
+                    .kubeconfig
+                    .as_ref()
+                    .map(|p| p.resolve(&profile.base_dir))
+            }),
+            context: context
+                .map(str::to_owned)
+                .or_else(|| cluster.context.clone()),
+        })
+    }
+}
+
+/// Why sitedeck cannot talk to the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// The kubeconfig cannot be read.
+    #[error("cannot read the kubeconfig {file}: {reason}")]
+    Kubeconfig {
+        /// The file, or where it was looked for.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No context given and none current.
+    #[error(
+        "the kubeconfig has no current context; set cluster.context in the profile or pass --context"
+    )]
+    NoContext,
+    /// The context gets credentials from a program the operator has not trusted yet.
+    #[error("context {context} gets its credentials by running `{command}`; trust it first")]
+    Untrusted {
+        /// The context.
+        context: String,
+        /// The program and its arguments.
+        command: String,
+    },
+    /// The kubeconfig names something kube-rs cannot use.
+    #[error("context {context}: {reason}")]
+    Config {
+        /// The context.
+        context: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A client for one site's cluster.
+#[derive(Clone)]
+pub struct Connection {
+    /// The client; clones share its connection pool.
+    pub client: kube::Client,
+    /// The API server's URL.
+    pub server: String,
+    /// The context in use.
+    pub context: String,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("server", &self.server)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a client for `target`. A program the kubeconfig runs for
+/// credentials (an exec plugin or an auth provider's `cmd-path`) runs only
+/// when `trusted` names exactly that command; otherwise the answer is
+/// [`ConnectError::Untrusted`] with the command to show the operator.
+pub async fn connect(
+    target: &ClusterTarget,
+    trusted: &[String],
+) -> Result<Connection, ConnectError> {
+    let path = target.kubeconfig.clone();
+    let shown = path.as_ref().map_or_else(
+        || std::env::var("KUBECONFIG").unwrap_or_else(|_| "~/.kube/config".to_owned()),
+        |p| p.display().to_string(),
+    );
+    // Reading files blocks: not on the runtime's threads.
+    let read = tokio::task::spawn_blocking(move || match path {
+        Some(path) => Kubeconfig::read_from(path),
+        None => Kubeconfig::read(),
+    })
+    .await;
+    let kubeconfig = match read {
+        Ok(Ok(kubeconfig)) => kubeconfig,
+        Ok(Err(e)) => {
+            return Err(ConnectError::Kubeconfig {
+                file: shown,
+                reason: crate::probe::classify::chain_text(&e),
+            });
+        }
+        Err(e) => {
+            return Err(ConnectError::Kubeconfig {
+                file: shown,
+                reason: e.to_string(),
+            });
+        }
+    };
+    let context = target
+        .context
+        .clone()
+        .or_else(|| kubeconfig.current_context.clone())
+        .ok_or(ConnectError::NoContext)?;
+    if !kubeconfig.contexts.iter().any(|c| c.name == context) {
+        let known: Vec<&str> = kubeconfig
+            .contexts
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        return Err(ConnectError::Config {
+            context,
+            reason: format!(
+                "no such context in {shown} (it has: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        });
+    }
+    if let Some(command) = credential_command(&kubeconfig, &context)
+        && !trusted.contains(&command)
+    {
+        return Err(ConnectError::Untrusted { context, command });
+    }
+    let options = KubeConfigOptions {
+        context: Some(context.clone()),
+        ..KubeConfigOptions::default()
+    };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| ConnectError::Config {
+            context: context.clone(),
+            reason: crate::probe::classify::chain_text(&e),
+        })?;
+    // A dead API server must not hold a view for minutes over a slow link.
+    config.connect_timeout = Some(std::time::Duration::from_secs(5));
+    config.read_timeout = Some(std::time::Duration::from_secs(295));
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Config {
+        context: context.clone(),
+        reason: crate::probe::classify::chain_text(&e),
+    })?;
+    Ok(Connection {
+        client,
+        server,
+        context,
+    })
+}
+
+/// The program (with its arguments) a context's user runs to get
+/// credentials, if any: an exec plugin, or an auth provider's `cmd-path`
+/// (kube-rs runs both).
+pub fn credential_command(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+    let named = kubeconfig.contexts.iter().find(|c| c.name == context)?;
+    let user = named.context.as_ref()?.user.as_deref()?;
+    let auth = kubeconfig.auth_infos.iter().find(|a| a.name == user)?;
+    let info = auth.auth_info.as_ref()?;
+    if let Some(exec) = &info.exec {
+        let mut words = vec![exec.command.clone().unwrap_or_default()];
+        words.extend(exec.args.clone().unwrap_or_default());
+        return Some(words.join(" "));
+    }
+    let provider = info.auth_provider.as_ref()?;
+    let command = provider.config.get("cmd-path")?;
+    let args = provider.config.get("cmd-args").map(String::as_str);
+    Some(match args {
+        Some(args) if !args.is_empty() => format!("{command} {args}"),
+        _ => command.clone(),
+    })
+}

@@ -106,3 +106,24 @@ fn guide_theme_example_loads_without_warnings() {
     assert_eq!(theme.name, "solarized");
     assert!(Theme::available(dir.path()).contains(&"solarized".to_owned()));
 }
+
+#[test]
+fn release_manifest_guide_examples_load_and_its_errors_are_the_real_ones() {
+    use sitedeck::cluster::release;
+    let guide = read("docs/release-manifest.md");
+    let examples = fenced(&guide, "yaml");
+    assert!(!examples.is_empty(), "the guide shows a manifest");
+    for (index, example) in examples.iter().enumerate() {
+        let manifest = release::parse(example, Path::new("release.yaml"))
+            .unwrap_or_else(|e| panic!("yaml block {index} of docs/release-manifest.md:\n{e}"));
+        assert!(!manifest.components.is_empty());
+    }
+    // The mistakes example, then what sitedeck says about it.
+    let text = fenced(&guide, "text");
+    let [mistakes, messages, ..] = text.as_slice() else {
+        panic!("the guide shows a bad manifest and its messages");
+    };
+    let error = release::parse(mistakes, Path::new("release.yaml"))
+        .expect_err("the mistakes example is invalid");
+    assert_eq!(error.to_string(), messages.trim_end());
+}

@@ -119,7 +119,7 @@ pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
 }
 
 /// The candidate closest to `word`, if one is close enough to suggest.
-pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (strsim::jaro_winkler(word, c), *c))
@@ -128,7 +128,7 @@ pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
         .map(|(_, c)| c)
 }
 
-pub(super) fn problem_from_yaml(error: &serde_saphyr::Error, text: &str) -> Problem {
+pub(crate) fn problem_from_yaml(error: &serde_saphyr::Error, text: &str) -> Problem {
     let location = error.location().unwrap_or(Location::UNKNOWN);
     let token = token_at(text, location);
     Problem::at(

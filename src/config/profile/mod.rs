@@ -25,6 +25,7 @@ use validate::Validation;
 
 pub use discover::{FoundSite, discover, file_stem_name, find};
 pub use messages::did_you_mean;
+pub(crate) use messages::{closest, problem_from_yaml};
 
 /// A parsed and validated site profile.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -420,7 +421,7 @@ pub enum ProfileError {
     },
 }
 
-fn render_problems(path: &Path, problems: &[Problem]) -> String {
+pub(crate) fn render_problems(path: &Path, problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| {

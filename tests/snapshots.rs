@@ -112,6 +112,7 @@ fn site_list_with_a_broken_profile() {
                 path: path.to_path_buf(),
                 load,
                 result: Err("/home/ops/.config/sitedeck/sites/beta.yaml:2:1: unknown key `enviroment` (did you mean `environment`?); expected one of: name, environment\n/home/ops/.config/sitedeck/sites/beta.yaml:9:15: password for `mysql`: environment variable MYSQL_PW is not set".into()),
+                release: None,
             })),
         );
     });

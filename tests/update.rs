@@ -6,6 +6,7 @@ use std::path::Path;
 
 use common::{empty_state, open_site, request_load, state_with_reports};
 use sitedeck::app::action::{Action, SiteLoad};
+use sitedeck::app::cluster::ClusterView;
 use sitedeck::app::state::{Level, Popup, View};
 use sitedeck::app::{Effect, update};
 use sitedeck::config::keymap::KeyChord;
@@ -30,9 +31,14 @@ fn opening_a_site_shows_overview_and_probes_every_source() {
     assert_eq!(state.view, View::Sites);
     let effects = open_site(&mut state);
     assert_eq!(state.view, View::Overview);
-    let [Effect::Probe { round, sources, .. }] = effects.as_slice() else {
-        panic!("expected one probe effect, got {effects:?}");
+    let [
+        Effect::StartCluster { generation, .. },
+        Effect::Probe { round, sources, .. },
+    ] = effects.as_slice()
+    else {
+        panic!("expected a cluster session and one probe effect, got {effects:?}");
     };
+    assert_eq!(*generation, state.last_cluster);
     assert_eq!(*round, state.last_round);
     let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
@@ -93,6 +99,7 @@ fn reload_with(state: &mut sitedeck::app::State, outcome: Result<(), &str>) -> V
             path: path.clone(),
             load: *load,
             result,
+            release: None,
         })),
     )
 }
@@ -103,7 +110,11 @@ fn refresh_reads_the_profile_again_and_keeps_the_last_results_on_screen() {
     key(&mut state, "down");
     let effects = reload_with(&mut state, Ok(()));
     assert!(
-        matches!(effects.as_slice(), [Effect::Probe { .. }]),
+        // The session never connected (no cluster here): it starts again.
+        matches!(
+            effects.as_slice(),
+            [Effect::StartCluster { .. }, Effect::Probe { .. }]
+        ),
         "{effects:?}"
     );
     assert_eq!(state.view, View::Overview);
@@ -155,6 +166,7 @@ fn an_answer_to_an_older_load_is_dropped() {
             path: "/sites/slow.yaml".into(),
             load: first,
             result: Err("/sites/slow.yaml: cannot read".into()),
+            release: None,
         })),
     );
     assert!(effects.is_empty());
@@ -304,8 +316,12 @@ fn tab_cycles_views_and_esc_goes_back() {
     let mut state = state_with_reports("dark");
     assert_eq!(state.view, View::Overview);
     key(&mut state, "tab");
-    assert_eq!(state.view, View::Sites);
+    assert_eq!(state.view, View::Cluster(ClusterView::Versions));
     key(&mut state, "shift-tab");
+    assert_eq!(state.view, View::Overview);
+    key(&mut state, "shift-tab");
+    assert_eq!(state.view, View::Sites);
+    key(&mut state, "tab");
     assert_eq!(state.view, View::Overview);
     key(&mut state, "g");
     key(&mut state, "s");
@@ -343,6 +359,7 @@ fn a_broken_profile_is_shown_in_the_site_list() {
             path: "/sites/bad.yaml".into(),
             load,
             result: Err("/sites/bad.yaml:2:1: unknown key `enviroment`".into()),
+            release: None,
         })),
     );
     assert!(effects.is_empty());

@@ -72,6 +72,9 @@ pub struct TableRow {
     pub tone: Tone,
     /// What it stands for.
     pub target: Target,
+    /// What the operator should know about it, shown under the table when
+    /// it is selected: drift, findings, the scheduler's reason.
+    pub detail: String,
 }
 
 /// The filter as typed, compiled.
@@ -301,6 +304,7 @@ mod tests {
                 namespace: "ns".into(),
                 name: name.into(),
             },
+            detail: String::new(),
         }
     }
 

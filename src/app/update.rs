@@ -89,7 +89,14 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
                     .and_then(|s| s.cluster.as_ref())
                     .map(|c| finding_lines(c, &target))
                     .unwrap_or_default();
-                *shown = Some(text.map(|t| crate::text::sanitize(&format!("{findings}{t}"))));
+                // Line by line: the YAML's own line breaks stay, escapes go.
+                *shown = Some(text.map(|t| {
+                    format!("{findings}{t}")
+                        .lines()
+                        .map(crate::text::sanitize)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                }));
             }
             Vec::new()
         }

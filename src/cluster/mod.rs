@@ -10,6 +10,7 @@ pub mod helm;
 pub mod model;
 pub mod quantity;
 pub mod release;
+pub mod report;
 pub mod watch;
 
 use std::sync::Arc;

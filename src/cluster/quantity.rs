@@ -58,7 +58,7 @@ pub fn format_bytes(bytes: u64) -> String {
 
 /// Millicores for people: `250m`, `2`, `3.5`.
 pub fn format_cpu(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}", millis / 1000)
     } else if millis < 1000 {
         format!("{millis}m")

@@ -58,6 +58,7 @@ pub fn empty_state(theme: &str) -> State {
         theme,
         themes,
         Options {
+            kubeconfig: None,
             readonly: false,
             context: None,
             sites_dir: "/home/ops/.config/sitedeck/sites".into(),
@@ -80,6 +81,7 @@ pub fn open_site(state: &mut State) -> Vec<Effect> {
             path,
             load,
             result: Ok(loaded),
+            release: None,
         })),
     )
 }

@@ -13,6 +13,7 @@ use crate::cluster::access::Permission;
 use crate::cluster::findings::Finding;
 use crate::cluster::model::{EventRow, HelmRelease, NodeRow, PodRow, Row, Workload};
 use crate::cluster::release::ReleaseManifest;
+use crate::cluster::report::{self, Summary};
 use crate::cluster::watch::{Feed, FeedUpdate, Rows};
 use crate::cluster::{ClusterEvent, connect::ConnectError};
 
@@ -146,6 +147,8 @@ pub struct ClusterState {
     pub release: Option<Result<ReleaseManifest, String>>,
     /// The findings over workloads and pods, as of the last settle.
     pub findings: Vec<Finding>,
+    /// The counts Overview leads with, as of the last settle.
+    pub summary: Summary,
     /// The tables of the cluster views.
     pub tables: BTreeMap<ClusterView, Table>,
     /// Pods shows only the pods of this workload.
@@ -173,6 +176,7 @@ impl ClusterState {
             helm: RowStore::default(),
             release,
             findings: Vec::new(),
+            summary: Summary::default(),
             tables: ClusterView::ALL
                 .iter()
                 .map(|v| (*v, Table::new(v.columns(), v.default_sort())))
@@ -284,6 +288,9 @@ impl ClusterState {
         self.changed = false;
         let workloads: Vec<Workload> = self.all_workloads().cloned().collect();
         self.findings = crate::cluster::findings::all_findings(&workloads, self.pods.rows());
+        let manifest = self.release.as_ref().and_then(|r| r.as_ref().ok());
+        let versions = report::workload_versions(manifest, &workloads, self.helm.rows());
+        self.summary = report::summarize(&versions, &self.findings);
         for view in ClusterView::ALL {
             let rows = rows::build(self, view);
             if let Some(table) = self.tables.get_mut(&view) {

@@ -11,6 +11,7 @@ use crate::cluster::drift::{self, Drift};
 use crate::cluster::findings::{Finding, Severity};
 use crate::cluster::model::{PodRow, RolloutState, Workload};
 use crate::cluster::quantity::{format_bytes, format_cpu};
+use crate::cluster::release::ReleaseManifest;
 use crate::cluster::watch::Feed;
 
 /// The cluster views.
@@ -88,6 +89,23 @@ impl ClusterView {
                 "COUNT",
                 "NAMESPACE",
             ],
+        }
+    }
+
+    /// Columns to hide first, in order, when the terminal is too narrow
+    /// for all of them.
+    pub fn hide_order(self) -> &'static [usize] {
+        match self {
+            // NAMESPACE KIND NAME CONTAINER REPOSITORY TAG READY ROLLOUT DRIFT FINDINGS
+            Self::Versions => &[3, 4, 1, 7, 0],
+            // NAMESPACE NAME CHART VERSION APP VERSION STATUS REVISION UPDATED DRIFT
+            Self::Helm => &[4, 7, 2, 0],
+            // NAMESPACE NAME STATUS READY RESTARTS LAST TERMINATION NODE AGE FINDINGS
+            Self::Pods => &[5, 6, 0, 7],
+            // NAME STATUS ROLES TAINTS KUBELET OS IMAGE RUNTIME CPU MEM AGE
+            Self::Nodes => &[5, 6, 3, 9, 2],
+            // LAST SEEN TYPE REASON OBJECT MESSAGE COUNT NAMESPACE
+            Self::Events => &[6, 5, 1],
         }
     }
 
@@ -204,11 +222,40 @@ fn drift_cell(drift: &Drift) -> Cell {
         Drift::Ok => 3,
         Drift::Untracked => 4,
     };
-    let shown = match drift {
-        Drift::Different { expected, .. } => format!("{} (want {expected})", drift.label()),
-        _ => drift.label().to_owned(),
-    };
-    Cell::Number(rank, crate::text::one_line(&shown))
+    Cell::Number(rank, drift.label().to_owned())
+}
+
+/// What the drift means, in a sentence, for the detail line.
+fn drift_detail(drift: &Drift, manifest: Option<&ReleaseManifest>) -> String {
+    let release = manifest.map_or_else(String::new, |m| format!("{} {}", m.name, m.version));
+    match drift {
+        Drift::Different {
+            expected, running, ..
+        } => format!(
+            "drift: {release} wants {expected}, runs {running} ({})",
+            drift.label()
+        ),
+        Drift::Missing => format!("missing: {release} ships it, nothing runs"),
+        Drift::NotInManifest => format!("not in manifest: {release} does not ship it"),
+        Drift::Ok | Drift::Untracked => String::new(),
+    }
+}
+
+/// The detail line: the parts that say something, joined.
+fn detail(parts: impl IntoIterator<Item = String>) -> String {
+    let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+    crate::text::one_line(&parts.join(" · "))
+}
+
+fn finding_messages(found: Option<&Vec<&Finding>>) -> String {
+    found
+        .map(|f| {
+            f.iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>()
+                .join(" · ")
+        })
+        .unwrap_or_default()
 }
 
 fn worst(a: Tone, b: Tone) -> Tone {
@@ -229,6 +276,14 @@ fn versions(state: &ClusterState) -> Vec<TableRow> {
             workload.name.as_str(),
         );
         let (findings_cell, findings_tone) = findings_cell(findings.get(&key));
+        let row_detail = detail([
+            drift_detail(&drift, manifest),
+            match &workload.rollout {
+                RolloutState::Failed(reason) => format!("rollout failed: {reason}"),
+                _ => String::new(),
+            },
+            finding_messages(findings.get(&key)),
+        ]);
         let mut tone = findings_tone;
         if drift.is_problem() || workload.unavailable() {
             tone = worst(tone, Tone::Warn);
@@ -281,6 +336,7 @@ fn versions(state: &ClusterState) -> Vec<TableRow> {
                 ],
                 tone,
                 target: target.clone(),
+                detail: row_detail.clone(),
             });
         }
     }
@@ -306,6 +362,7 @@ fn versions(state: &ClusterState) -> Vec<TableRow> {
                     ],
                     tone: Tone::Crit,
                     target: Target::default(),
+                    detail: drift_detail(&Drift::Missing, Some(manifest)),
                 });
             }
         }
@@ -348,6 +405,7 @@ fn helm(state: &ClusterState) -> Vec<TableRow> {
                     namespace: release.namespace.clone(),
                     name: release.name.clone(),
                 },
+                detail: drift_detail(&drift, manifest),
             }
         })
         .collect();
@@ -371,6 +429,7 @@ fn helm(state: &ClusterState) -> Vec<TableRow> {
                 ],
                 tone: Tone::Crit,
                 target: Target::default(),
+                detail: drift_detail(&Drift::Missing, Some(manifest)),
             });
         }
     }
@@ -388,8 +447,8 @@ fn pods(state: &ClusterState) -> Vec<TableRow> {
     pods.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     pods.into_iter()
         .map(|pod| {
-            let (findings_cell, mut tone) =
-                findings_cell(findings.get(&("Pod", pod.namespace.as_str(), pod.name.as_str())));
+            let found = findings.get(&("Pod", pod.namespace.as_str(), pod.name.as_str()));
+            let (findings_cell, mut tone) = findings_cell(found);
             if pod.ready < pod.containers && pod.phase != "Succeeded" {
                 tone = worst(tone, Tone::Warn);
             }
@@ -417,6 +476,7 @@ fn pods(state: &ClusterState) -> Vec<TableRow> {
                     namespace: pod.namespace.clone(),
                     name: pod.name.clone(),
                 },
+                detail: detail([finding_messages(found)]),
             }
         })
         .collect()
@@ -440,7 +500,7 @@ fn nodes(state: &ClusterState) -> Vec<TableRow> {
                 .get(node.name.as_str())
                 .copied()
                 .unwrap_or_default();
-            let percent = |used: u64, of: u64| if of == 0 { 0 } else { (used * 100 / of) as i64 };
+            let percent = |used: u64, of: u64| (used * 100).checked_div(of).unwrap_or(0) as i64;
             let cpu_percent = percent(cpu, node.cpu_allocatable_millis);
             let memory_percent = percent(memory, node.memory_allocatable_bytes);
             let mut status = match node.ready {
@@ -491,6 +551,17 @@ fn nodes(state: &ClusterState) -> Vec<TableRow> {
                     namespace: String::new(),
                     name: node.name.clone(),
                 },
+                detail: detail([
+                    node.internal_ip
+                        .clone()
+                        .map(|ip| format!("InternalIP {ip}"))
+                        .unwrap_or_default(),
+                    if node.taints.is_empty() {
+                        String::new()
+                    } else {
+                        format!("taints: {}", node.taints.join(", "))
+                    },
+                ]),
             }
         })
         .collect()
@@ -499,7 +570,7 @@ fn nodes(state: &ClusterState) -> Vec<TableRow> {
 fn events(state: &ClusterState) -> Vec<TableRow> {
     let mut events: Vec<_> = state.events.rows().iter().collect();
     // Newest first; `build` then puts warnings before the rest.
-    events.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    events.sort_by_key(|e| std::cmp::Reverse(e.last_seen));
     events
         .into_iter()
         .map(|event| TableRow {
@@ -522,6 +593,7 @@ fn events(state: &ClusterState) -> Vec<TableRow> {
                 namespace: event.namespace.clone(),
                 name: event.name.clone(),
             },
+            detail: detail([format!("{}: {}", event.object, event.message)]),
         })
         .collect()
 }

@@ -72,12 +72,39 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: ClusterView) {
         return;
     }
     let show_filter = state.filtering || !table.filter_text().is_empty();
-    let [table_area, filter_area] = Layout::vertical([
+    let detail = table.selected_row().map_or("", |r| r.detail.as_str());
+    let detail_height = if detail.is_empty() {
+        0
+    } else {
+        (detail.width().div_ceil(usize::from(area.width.max(1))) as u16).clamp(1, 3)
+    };
+    let [table_area, detail_area, filter_area] = Layout::vertical([
         Constraint::Min(1),
+        Constraint::Length(detail_height),
         Constraint::Length(u16::from(show_filter)),
     ])
     .areas(area);
-    draw_table(frame, table_area, theme, table, block, now);
+    draw_table(
+        frame,
+        table_area,
+        theme,
+        table,
+        block,
+        now,
+        view.hide_order(),
+    );
+    if detail_height > 0 {
+        let role = table.selected_row().map_or(Role::Text, |r| match r.tone {
+            Tone::Crit => Role::StatusCrit,
+            Tone::Warn => Role::StatusWarn,
+            _ => Role::TextMuted,
+        });
+        frame.render_widget(
+            Paragraph::new(Line::styled(detail.to_owned(), theme.style(role)))
+                .wrap(Wrap { trim: true }),
+            detail_area,
+        );
+    }
     if show_filter {
         filter_line(frame, filter_area, theme, table, state.filtering);
     }
@@ -223,6 +250,7 @@ fn draw_table(
     table: &TableModel,
     block: Block,
     now: DateTime<Utc>,
+    hide_order: &[usize],
 ) {
     let inner_height = usize::from(area.height.saturating_sub(3)).max(1);
     let first = table.selected.saturating_sub(inner_height - 1);
@@ -237,15 +265,26 @@ fn draw_table(
         .iter()
         .map(|row| row.cells.iter().map(|c| cell_text(c, now)).collect())
         .collect();
-    let widths = column_widths(table, &texts, usize::from(area.width.saturating_sub(2)));
-    let header = Row::new(table.columns.iter().enumerate().map(|(i, title)| {
-        let marker = match table.sort_column {
-            Some(c) if c == i && table.descending => "↓",
-            Some(c) if c == i => "↑",
-            _ => "",
-        };
-        TableCell::from(format!("{title}{marker}"))
-    }))
+    let widths = column_widths(
+        table,
+        &texts,
+        usize::from(area.width.saturating_sub(2)),
+        hide_order,
+    );
+    let shown: Vec<usize> = (0..widths.len()).filter(|&i| widths[i] > 0).collect();
+    let header = Row::new(
+        shown
+            .iter()
+            .map(|&i| (i, table.columns[i]))
+            .map(|(i, title)| {
+                let marker = match table.sort_column {
+                    Some(c) if c == i && table.descending => "↓",
+                    Some(c) if c == i => "↑",
+                    _ => "",
+                };
+                TableCell::from(format!("{title}{marker}"))
+            }),
+    )
     .style(theme.style(Role::TextTitle));
     let rows: Vec<Row> = window
         .iter()
@@ -257,16 +296,17 @@ fn draw_table(
             } else {
                 theme.style(tone_role(row.tone))
             };
-            Row::new(
-                cells
-                    .iter()
-                    .zip(&widths)
-                    .map(|(text, width)| TableCell::from(ellipsize(text, usize::from(*width)))),
-            )
+            Row::new(shown.iter().map(|&i| {
+                let text = cells.get(i).map_or("", String::as_str);
+                TableCell::from(ellipsize(text, usize::from(widths[i])))
+            }))
             .style(style)
         })
         .collect();
-    let constraints: Vec<Constraint> = widths.iter().map(|w| Constraint::Length(*w)).collect();
+    let constraints: Vec<Constraint> = shown
+        .iter()
+        .map(|&i| Constraint::Length(widths[i]))
+        .collect();
     frame.render_widget(
         Table::new(rows, constraints)
             .header(header)
@@ -278,8 +318,14 @@ fn draw_table(
 }
 
 /// Widths that fit: each column as wide as its header and the rows on
-/// screen; when too wide, the widest columns give way first.
-fn column_widths(table: &TableModel, texts: &[Vec<String>], available: usize) -> Vec<u16> {
+/// screen; when they do not fit, columns are hidden (width 0) in
+/// `hide_order`, then the widest give way.
+fn column_widths(
+    table: &TableModel,
+    texts: &[Vec<String>],
+    available: usize,
+    hide_order: &[usize],
+) -> Vec<u16> {
     let mut widths: Vec<usize> = table
         .columns
         .iter()
@@ -295,9 +341,24 @@ fn column_widths(table: &TableModel, texts: &[Vec<String>], available: usize) ->
                 .min(60)
         })
         .collect();
-    let spacing = widths.len().saturating_sub(1);
-    let budget = available.saturating_sub(spacing);
-    while widths.iter().sum::<usize>() > budget {
+    let total = |widths: &[usize]| {
+        let shown = widths.iter().filter(|w| **w > 0).count();
+        widths.iter().sum::<usize>() + shown.saturating_sub(1)
+    };
+    // A column is worth keeping if it can show most of itself (up to 24).
+    let wanted = |widths: &[usize]| {
+        let shown = widths.iter().filter(|w| **w > 0).count();
+        widths.iter().map(|w| (*w).min(24)).sum::<usize>() + shown.saturating_sub(1)
+    };
+    for &hide in hide_order {
+        if wanted(&widths) <= available {
+            break;
+        }
+        if let Some(width) = widths.get_mut(hide) {
+            *width = 0;
+        }
+    }
+    while total(&widths) > available {
         let Some((widest, width)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
             break;
         };

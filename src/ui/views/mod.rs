@@ -1,6 +1,7 @@
 //! One file per view.
 
 pub mod cluster;
+pub mod cluster_pane;
 pub mod overview;
 pub mod sites;
 

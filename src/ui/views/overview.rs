@@ -26,14 +26,26 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             let first_line = report.state.label().len() + 2 + report.detail.chars().count();
             (first_line.div_ceil(inner) as u16 + 3).clamp(4, 8)
         });
-    let [info, sources, detail] = Layout::vertical([
+    let wide = area.width >= 150;
+    let cluster_height = super::cluster_pane::height(state, wide);
+    let [info, middle, cluster_row, detail] = Layout::vertical([
         Constraint::Length(5),
         Constraint::Min(4),
+        Constraint::Length(if wide { 0 } else { cluster_height }),
         Constraint::Length(detail_height),
     ])
     .areas(area);
     site_info(frame, info, &state.theme, site, state);
-    sources_table(frame, sources, state, site);
+    if wide && cluster_height > 0 {
+        let [sources, cluster] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(middle);
+        sources_table(frame, sources, state, site);
+        super::cluster_pane::draw(frame, cluster, state, true);
+    } else {
+        sources_table(frame, middle, state, site);
+        super::cluster_pane::draw(frame, cluster_row, state, false);
+    }
     source_detail(frame, detail, &state.theme, site, state.overview_selected);
 }
 

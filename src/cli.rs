@@ -1,5 +1,7 @@
 //! The command line: the cockpit's options and the headless commands.
 
+mod cluster_status;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
+use std::time::Duration;
+
+use crate::cluster::connect::ClusterTarget;
 use crate::config::Paths;
 use crate::config::keymap::Keymap;
 use crate::config::profile::{self, LoadedProfile};
@@ -205,6 +210,10 @@ pub struct SiteStatus {
     pub sources: Vec<SourceStatus>,
     /// How many sources are down.
     pub down: usize,
+    /// The cluster: reachability, permissions, versions and drift; absent
+    /// when the profile has no cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<cluster_status::ClusterStatus>,
 }
 
 /// Probes every source of a loaded profile concurrently.
@@ -229,6 +238,7 @@ pub async fn probe_all(
         profile: profile.source_file.clone(),
         down: sources.iter().filter(|s| s.report.state.is_down()).count(),
         sources,
+        cluster: None,
     }
 }
 
@@ -249,7 +259,36 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
     for w in &loaded.warnings {
         eprintln!("warning: {w}");
     }
-    let status = probe_all(&loaded, cli.context.as_deref(), cli.readonly).await;
+    let target = ClusterTarget::of_site(
+        &loaded.profile,
+        cli.kubeconfig.as_deref(),
+        cli.context.as_deref(),
+    );
+    let release = loaded.profile.release.as_ref().map(|file| {
+        crate::cluster::release::load(&file.resolve(&loaded.profile.base_dir))
+            .map_err(|e| e.to_string())
+    });
+    let wait = Duration::from_secs_f64(loaded.profile.probes.timeout_seconds.max(1.0) * 3.0);
+    let cluster = async {
+        match target {
+            Some(target) => Some(
+                cluster_status::collect(
+                    target,
+                    &loaded.profile.source_file,
+                    &paths.state_dir,
+                    release,
+                    wait,
+                )
+                .await,
+            ),
+            None => None,
+        }
+    };
+    let (mut status, cluster) = futures::join!(
+        probe_all(&loaded, cli.context.as_deref(), cli.readonly),
+        cluster
+    );
+    status.cluster = cluster;
     let mut out = std::io::stdout().lock();
     let written = match format {
         Format::Json => serde_json::to_string_pretty(&status)
@@ -261,7 +300,11 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
         eprintln!("cannot write the status: {e}");
         return ExitCode::from(2);
     }
-    if status.down > 0 {
+    let cluster_problems = status
+        .cluster
+        .as_ref()
+        .is_some_and(cluster_status::ClusterStatus::has_problems);
+    if status.down > 0 || cluster_problems {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -302,5 +345,9 @@ fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()>
         "{} of {} source(s) down",
         status.down,
         status.sources.len()
-    )
+    )?;
+    if let Some(cluster) = &status.cluster {
+        cluster_status::write_table(out, cluster)?;
+    }
+    Ok(())
 }

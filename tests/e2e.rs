@@ -339,9 +339,103 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
 fn status_command_reports_the_lab_and_a_stopped_redis() {
     let home = tempfile::tempdir().unwrap();
     let mut lab = start_lab(home.path());
-    assert_status(home.path(), &lab, 0, "up");
+    // Every source is up, but the lab runs notification-worker at the
+    // wrong version: drift makes `status` exit 1, like a lint.
+    assert_status(home.path(), &lab, 1, "up");
     lab.redis.stop();
     assert_status(home.path(), &lab, 1, "refused");
+}
+
+#[test]
+fn status_command_reports_the_cluster_versions_and_drift() {
+    let home = tempfile::tempdir().unwrap();
+    let lab = start_lab(home.path());
+    let (exit, stdout, stderr) = status_command(home.path(), &lab, "json");
+    assert_eq!(exit, 1, "drift exits 1\n{stdout}\n{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let cluster = &json["cluster"];
+    assert_eq!(cluster["reachable"], true, "{cluster:#}");
+    assert!(
+        cluster["version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("v1."),
+        "{cluster:#}"
+    );
+    assert_eq!(cluster["release"]["version"], "2.4.1", "{cluster:#}");
+    assert!(
+        cluster["feeds"]
+            .as_object()
+            .expect("feeds")
+            .values()
+            .all(|f| f == "live"),
+        "{cluster:#}"
+    );
+    assert!(
+        cluster["permissions"]
+            .as_array()
+            .expect("permissions")
+            .iter()
+            .all(|p| p["allowed"] == true),
+        "{cluster:#}"
+    );
+    let workloads = cluster["workloads"].as_array().expect("workloads");
+    let drift = |name: &str| {
+        workloads
+            .iter()
+            .find(|w| w["name"] == name)
+            .map(|w| (w["drift"].clone(), w["expected"].clone()))
+            .unwrap_or_else(|| panic!("no workload {name}: {cluster:#}"))
+    };
+    let (worker, expected) = drift("notification-worker");
+    assert_eq!(worker, "older");
+    assert_eq!(
+        expected,
+        "registry.acme.example/platform/notification-worker:2.4.1"
+    );
+    assert_eq!(drift("order-service").0, "ok");
+    assert_eq!(drift("coredns").0, "untracked");
+    assert_eq!(cluster["summary"]["drifted"], 1, "{cluster:#}");
+    assert_eq!(cluster["summary"]["missing"], 0, "{cluster:#}");
+
+    let (exit, stdout, _) = status_command(home.path(), &lab, "table");
+    assert_eq!(exit, 1);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("notification-worker"))
+        .unwrap_or_else(|| panic!("no drift line:\n{stdout}"));
+    assert!(line.contains("2.4.0") && line.contains("older"), "{line}");
+}
+
+#[test]
+fn versions_shows_the_drift_of_the_lab_and_filters_to_it() {
+    let home = tempfile::tempdir().unwrap();
+    let lab = start_lab(home.path());
+    let mut tui = Tui::start(home.path(), site_args(&lab), 100, 30);
+    // Opening the site shows Overview: wait for it before leaving it.
+    tui.wait_for("Site lab", T);
+    tui.send("gv");
+    tui.wait_until("Versions listed", T, |screen| {
+        let text = screen.contents();
+        text.contains("notification-worker")
+            && text.contains("Versions 12")
+            && !text.contains("loading")
+    });
+    tui.send("/");
+    tui.send("notif");
+    let screen = tui.wait_for("Versions 1 of 12", T);
+    assert!(screen.contains("older"), "{screen}");
+    assert!(screen.contains("2.4.0"), "{screen}");
+    tui.send(keys::ENTER);
+    // The detail line says what the release wants.
+    let screen = tui.wait_for("notification-worker:2.4.1", T);
+    assert!(screen.contains("acme-platform 2.4.1 wants"), "{screen}");
+    // Enter again: the workload's pods.
+    tui.send(keys::ENTER);
+    let screen = tui.wait_for("Pods 1 · Deployment acme-prod/notification-worker", T);
+    assert!(screen.contains("Running"), "{screen}");
+    tui.send("q");
+    tui.wait_exit(T);
 }
 
 /// The SSH session drops: the terminal itself goes away (all of its master

@@ -88,16 +88,13 @@ pub async fn collect(
     });
     let session = crate::cluster::start(target, trusted, sink);
     let mut state = ClusterState::new(1, release);
-    let done = |state: &ClusterState| {
-        let connected = match &state.connection {
-            Connection::Connecting => false,
-            Connection::Connected { .. } => {
-                !state.permissions.is_empty()
-                    && state.feeds.values().all(|f| *f != FeedStatus::Loading)
-            }
-            _ => true,
-        };
-        connected
+    let done = |state: &ClusterState| match &state.connection {
+        Connection::Connecting => false,
+        Connection::Connected { .. } => {
+            !state.permissions.is_empty()
+                && state.feeds.values().all(|f| *f != FeedStatus::Loading)
+        }
+        _ => true,
     };
     let deadline = tokio::time::Instant::now() + wait;
     while !done(&state) {

@@ -149,3 +149,56 @@ pub fn state_with_reports(theme: &str) -> State {
     state.status = None;
     state
 }
+
+/// The screen `sitedeck::ui::draw` makes of `state` at `width`x`height`:
+/// its text, a grid of style letters, and the letters' legend, so a
+/// snapshot shows a change of colour or emphasis as well as of layout.
+pub fn render_with_styles(state: &State, width: u16, height: u16) -> String {
+    use std::collections::BTreeMap;
+
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .expect("test terminal");
+    terminal
+        .draw(|frame| sitedeck::ui::draw(frame, state))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    let mut styles = String::new();
+    let mut legend: BTreeMap<String, char> = BTreeMap::new();
+    let letters: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    for y in 0..height {
+        let mut skip = 0;
+        for x in 0..width {
+            let cell = &buffer[(x, y)];
+            // The cell after a double-width character belongs to it.
+            if skip > 0 {
+                skip -= 1;
+            } else {
+                text.push_str(cell.symbol());
+                skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
+            }
+            let key = format!("{:?}", cell.style());
+            let next = letters[legend.len().min(letters.len() - 1)];
+            styles.push(*legend.entry(key).or_insert(next));
+        }
+        text.push('\n');
+        styles.push('\n');
+    }
+    let mut legend: Vec<(char, String)> = legend.into_iter().map(|(k, v)| (v, k)).collect();
+    legend.sort();
+    let legend: String = legend
+        .into_iter()
+        .map(|(letter, style)| format!("{letter}: {style}\n"))
+        .collect();
+    format!("{text}\n{styles}\n{legend}")
+}
+
+/// Just the text of the screen `sitedeck::ui::draw` makes of `state`.
+pub fn render_text(state: &State, width: u16, height: u16) -> String {
+    let screen = render_with_styles(state, width, height);
+    screen
+        .lines()
+        .take(usize::from(height))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

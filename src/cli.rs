@@ -219,13 +219,14 @@ pub struct SiteStatus {
 /// Probes every source of a loaded profile concurrently.
 pub async fn probe_all(
     loaded: &LoadedProfile,
-    context: Option<&str>,
+    cluster: Option<&ClusterTarget>,
     readonly: bool,
 ) -> SiteStatus {
     let profile = &loaded.profile;
+    let context = cluster.and_then(|c| c.context.as_deref());
     let sources = probe::plan(profile, context);
     let reports =
-        futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, context))).await;
+        futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, cluster))).await;
     let sources: Vec<SourceStatus> = sources
         .into_iter()
         .zip(reports)
@@ -270,7 +271,7 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
     });
     let wait = Duration::from_secs_f64(loaded.profile.probes.timeout_seconds.max(1.0) * 3.0);
     let cluster = async {
-        match target {
+        match target.clone() {
             Some(target) => Some(
                 cluster_status::collect(
                     target,
@@ -284,10 +285,8 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
             None => None,
         }
     };
-    let (mut status, cluster) = futures::join!(
-        probe_all(&loaded, cli.context.as_deref(), cli.readonly),
-        cluster
-    );
+    let (mut status, cluster) =
+        futures::join!(probe_all(&loaded, target.as_ref(), cli.readonly), cluster);
     status.cluster = cluster;
     let mut out = std::io::stdout().lock();
     let written = match format {

@@ -176,7 +176,9 @@ async fn exec_credential_plugins_are_not_run_untrusted() {
     let report = probe_only(&loaded).await;
     assert_eq!(report.state, ProbeState::ConfigError, "{report:?}");
     assert!(
-        report.detail.contains("exec credential plugin `touch`"),
+        report
+            .detail
+            .contains("gets its credentials by running `touch"),
         "{report:?}"
     );
     assert!(!marker.exists(), "the plugin must not have run");
@@ -196,7 +198,7 @@ async fn auth_provider_commands_are_not_run_untrusted() {
     assert!(
         report
             .detail
-            .contains("auth provider gcp (`/usr/bin/touch`)"),
+            .contains("gets its credentials by running `/usr/bin/touch"),
         "{report:?}"
     );
     assert!(!marker.exists(), "the provider command must not have run");

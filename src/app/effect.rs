@@ -29,8 +29,8 @@ pub enum Effect {
         sources: Vec<Source>,
         /// The profile the sources come from.
         profile: Arc<SiteProfile>,
-        /// The `--context` override.
-        context: Option<String>,
+        /// Where the cluster is, with the command line's overrides.
+        cluster: Option<ClusterTarget>,
     },
     /// Connect to the site's cluster and watch it, sending `Cluster`
     /// actions; replaces the session running.

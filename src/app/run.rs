@@ -298,16 +298,16 @@ impl EffectRunner {
                 round,
                 sources,
                 profile,
-                context,
+                cluster,
             } => {
                 self.stop_probes();
                 for source in sources {
                     let tx = self.tx.clone();
                     let profile = profile.clone();
-                    let context = context.clone();
+                    let cluster = cluster.clone();
                     let last_states = Arc::clone(&self.last_states);
                     self.probes.push(tokio::spawn(async move {
-                        let probe = crate::probe::run(&source, &profile, context.as_deref());
+                        let probe = crate::probe::run(&source, &profile, cluster.as_ref());
                         // A bug in one probe must not leave its row "in flight" for ever.
                         let report = AssertUnwindSafe(probe)
                             .catch_unwind()

@@ -574,7 +574,13 @@ fn upsert_site_entry(
 }
 
 fn start_round(state: &mut State) -> Vec<Effect> {
-    let context = state.options.context.clone();
+    let cluster = state.site.as_ref().and_then(|site| {
+        ClusterTarget::of_site(
+            &site.loaded.profile,
+            state.options.kubeconfig.as_deref(),
+            state.options.context.as_deref(),
+        )
+    });
     let Some(site) = &mut state.site else {
         return Vec::new();
     };
@@ -585,7 +591,7 @@ fn start_round(state: &mut State) -> Vec<Effect> {
         round: site.round,
         sources: site.sources.clone(),
         profile: Arc::new(site.loaded.profile.clone()),
-        context,
+        cluster,
     }]
 }
 

@@ -91,8 +91,7 @@ pub async fn collect(
     let done = |state: &ClusterState| match &state.connection {
         Connection::Connecting => false,
         Connection::Connected { .. } => {
-            !state.permissions.is_empty()
-                && state.feeds.values().all(|f| *f != FeedStatus::Loading)
+            !state.permissions.is_empty() && state.feeds.values().all(|f| *f != FeedStatus::Loading)
         }
         _ => true,
     };

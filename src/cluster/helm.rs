@@ -117,20 +117,6 @@ pub fn release_row(secret: &Secret) -> HelmRelease {
     })
 }
 
-/// The newest revision of each release, by namespace and name.
-pub fn latest_revisions(revisions: &[HelmRelease]) -> Vec<&HelmRelease> {
-    let mut latest: std::collections::BTreeMap<(&str, &str), &HelmRelease> = Default::default();
-    for release in revisions {
-        let slot = latest
-            .entry((release.namespace.as_str(), release.name.as_str()))
-            .or_insert(release);
-        if release.revision > slot.revision {
-            *slot = release;
-        }
-    }
-    latest.into_values().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;

@@ -1,6 +1,7 @@
 //! The watches: one task per resource (kube runtime's watcher: paged list,
-//! then watch, re-list on 410 Gone, exponential backoff on errors), each
-//! turning objects into trimmed rows at once and reporting in batches.
+//! then watch, re-list on 410 Gone; after an error, exponential backoff and
+//! a fresh list), each turning objects into trimmed rows at once and
+//! reporting in batches.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Event as KubeEvent, Node, Pod, Secret};
 use kube::api::Api;
-use kube::runtime::WatchStreamExt;
+use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
@@ -219,56 +220,90 @@ where
 {
     let sink = Arc::clone(sink);
     tokio::spawn(async move {
-        let stream = watcher::watcher(api, config).default_backoff();
-        let mut stream = std::pin::pin!(stream);
-        let mut listing: Vec<R> = Vec::new();
-        let mut applied: Vec<R> = Vec::new();
-        let mut deleted: Vec<(String, String)> = Vec::new();
-        while let Some(first) = stream.next().await {
-            let mut batch = vec![first];
-            // Take what is ready now: one message for a burst of changes.
-            while batch.len() < BATCH {
-                match stream.next().now_or_never() {
-                    Some(Some(item)) => batch.push(item),
-                    _ => break,
-                }
+        // kube's watcher resumes a broken watch from its resourceVersion
+        // and says nothing when that works, which would leave the feed
+        // shown as down for good. So after a failure the feed starts over
+        // with a fresh list, after a backoff: the list is what says the
+        // feed is live again.
+        let mut backoff = watcher::DefaultBackoff::default();
+        loop {
+            follow(&api, &config, feed, convert, wrap, &sink, &mut backoff).await;
+            if let Some(delay) = backoff.next() {
+                tokio::time::sleep(delay).await;
             }
-            for item in batch {
-                match item {
-                    Ok(Event::Init) => listing.clear(),
-                    Ok(Event::InitApply(object)) => listing.push(convert(&object)),
-                    Ok(Event::InitDone) => {
-                        flush(&sink, feed, wrap, &mut applied, &mut deleted);
-                        let rows = wrap(std::mem::take(&mut listing));
-                        tracing::debug!(feed = feed.label(), rows = rows.len(), "listed");
-                        sink(FeedUpdate::Listed { feed, rows });
-                    }
-                    Ok(Event::Apply(object)) => applied.push(convert(&object)),
-                    Ok(Event::Delete(object)) => deleted.push(convert(&object).key()),
-                    Err(error) => {
-                        if is_gone(&error) {
-                            // The watcher lists again by itself; not an outage.
-                            tracing::info!(
-                                feed = feed.label(),
-                                "watch expired (410); listing again"
-                            );
-                            continue;
-                        }
-                        flush(&sink, feed, wrap, &mut applied, &mut deleted);
-                        let error = feed_error(&error);
-                        tracing::warn!(
-                            feed = feed.label(),
-                            forbidden = error.forbidden,
-                            "watch failed: {}",
-                            error.message
-                        );
-                        sink(FeedUpdate::Failed { feed, error });
-                    }
-                }
-            }
-            flush(&sink, feed, wrap, &mut applied, &mut deleted);
         }
     })
+}
+
+/// Lists, then watches, reporting to `sink`, until the list or the watch
+/// fails (reported too). After 410 Gone the watcher lists again by itself.
+async fn follow<K, R>(
+    api: &Api<K>,
+    config: &watcher::Config,
+    feed: Feed,
+    convert: fn(&K) -> R,
+    wrap: fn(Vec<R>) -> Rows,
+    sink: &Sink,
+    backoff: &mut watcher::DefaultBackoff,
+) where
+    K: kube::Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K::DynamicType: Default,
+    R: Row,
+{
+    let stream = watcher::watcher(api.clone(), config.clone());
+    let mut stream = std::pin::pin!(stream);
+    let mut listing: Vec<R> = Vec::new();
+    let mut applied: Vec<R> = Vec::new();
+    let mut deleted: Vec<(String, String)> = Vec::new();
+    while let Some(first) = stream.next().await {
+        let mut batch = vec![first];
+        // Take what is ready now: one message for a burst of changes.
+        while batch.len() < BATCH {
+            match stream.next().now_or_never() {
+                Some(Some(item)) => batch.push(item),
+                _ => break,
+            }
+        }
+        let mut expired = false;
+        for item in batch {
+            match item {
+                Ok(Event::Init) => listing.clear(),
+                Ok(Event::InitApply(object)) => listing.push(convert(&object)),
+                Ok(Event::InitDone) => {
+                    flush(sink, feed, wrap, &mut applied, &mut deleted);
+                    let rows = wrap(std::mem::take(&mut listing));
+                    tracing::debug!(feed = feed.label(), rows = rows.len(), "listed");
+                    sink(FeedUpdate::Listed { feed, rows });
+                    backoff.reset();
+                }
+                Ok(Event::Apply(object)) => applied.push(convert(&object)),
+                Ok(Event::Delete(object)) => deleted.push(convert(&object).key()),
+                Err(error) if is_gone(&error) => {
+                    // The watcher lists again by itself; not an outage.
+                    tracing::info!(feed = feed.label(), "watch expired (410); listing again");
+                    expired = true;
+                }
+                Err(error) => {
+                    flush(sink, feed, wrap, &mut applied, &mut deleted);
+                    let error = feed_error(&error);
+                    tracing::warn!(
+                        feed = feed.label(),
+                        forbidden = error.forbidden,
+                        "watch failed: {}",
+                        error.message
+                    );
+                    sink(FeedUpdate::Failed { feed, error });
+                    return;
+                }
+            }
+        }
+        flush(sink, feed, wrap, &mut applied, &mut deleted);
+        if expired && let Some(delay) = backoff.next() {
+            // Not at once: a server that keeps expiring watches is not
+            // listed in a loop.
+            tokio::time::sleep(delay).await;
+        }
+    }
 }
 
 fn flush<R>(

@@ -266,10 +266,16 @@ async fn password(
 }
 
 /// Probes one source within the profile's timeout.
-pub async fn run(source: &Source, profile: &SiteProfile, context: Option<&str>) -> ProbeReport {
+/// `cluster`: where the cluster is (the command line's overrides applied);
+/// `None`: the profile's own.
+pub async fn run(
+    source: &Source,
+    profile: &SiteProfile,
+    cluster: Option<&crate::cluster::connect::ClusterTarget>,
+) -> ProbeReport {
     let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds);
     let started = Instant::now();
-    let work = probe_source(source, profile, context, timeout);
+    let work = probe_source(source, profile, cluster, timeout);
     match tokio::time::timeout(timeout, work).await {
         Ok(Ok((state, detail))) => ProbeReport::reached(started, state, detail),
         Ok(Err(failure)) => ProbeReport::failed(failure),
@@ -287,12 +293,18 @@ fn up(detail: String) -> Reached {
 async fn probe_source(
     source: &Source,
     profile: &SiteProfile,
-    context: Option<&str>,
+    cluster: Option<&crate::cluster::connect::ClusterTarget>,
     timeout: Duration,
 ) -> Result<Reached, ProbeFailure> {
     let vanished = || ProbeFailure::config("the profile changed; refresh to probe it again");
     match source.kind {
-        SourceKind::Cluster => kube_api::probe(profile, context).await.map(up),
+        SourceKind::Cluster => {
+            let target = match cluster {
+                Some(target) => Some(target.clone()),
+                None => crate::cluster::connect::ClusterTarget::of_site(profile, None, None),
+            };
+            kube_api::probe(target, profile).await.map(up)
+        }
         SourceKind::Bastion | SourceKind::Node => {
             net::ssh_banner(&source.target, timeout).await.map(up)
         }

@@ -127,3 +127,32 @@ fn release_manifest_guide_examples_load_and_its_errors_are_the_real_ones() {
         .expect_err("the mistakes example is invalid");
     assert_eq!(error.to_string(), messages.trim_end());
 }
+
+#[test]
+fn the_cluster_guide_lists_every_finding_and_every_view_key() {
+    let guide = read("docs/cluster.md");
+    for kind in sitedeck::cluster::findings::FindingKind::ALL {
+        assert!(
+            guide.contains(&format!("`{}`", kind.code())),
+            "docs/cluster.md does not list the finding `{}`",
+            kind.code()
+        );
+    }
+    let keymap = Keymap::load("default", None).0;
+    for action in [
+        "filter",
+        "sort_next",
+        "sort_reverse",
+        "describe",
+        "open_versions",
+    ] {
+        let action = sitedeck::app::Action::from_name(action).expect("an action");
+        let hint = keymap
+            .hint(sitedeck::config::keymap::Focus::List, &action)
+            .expect("bound");
+        assert!(
+            guide.contains(&format!("`{hint}`")),
+            "docs/cluster.md does not show the key `{hint}` for {action:?}"
+        );
+    }
+}

@@ -153,8 +153,10 @@ pub struct ClusterState {
     pub tables: BTreeMap<ClusterView, Table>,
     /// Pods shows only the pods of this workload.
     pub pod_scope: Option<PodScope>,
-    /// Feeds changed since the tables were last rebuilt.
+    /// Rebuild every table at the next settle (scope or release changed).
     pub changed: bool,
+    /// Feeds whose rows changed since the last settle.
+    pub changed_feeds: std::collections::BTreeSet<Feed>,
 }
 
 impl ClusterState {
@@ -183,6 +185,7 @@ impl ClusterState {
                 .collect(),
             pod_scope: None,
             changed: true,
+            changed_feeds: std::collections::BTreeSet::new(),
         }
     }
 
@@ -214,11 +217,16 @@ impl ClusterState {
             ClusterEvent::Permissions(permissions) => self.permissions = permissions,
             ClusterEvent::Feed(update) => self.apply_feed(update),
         }
-        self.changed = true;
     }
 
     fn apply_feed(&mut self, update: FeedUpdate) {
         let now = Local::now();
+        let feed = match &update {
+            FeedUpdate::Listed { feed, .. }
+            | FeedUpdate::Changed { feed, .. }
+            | FeedUpdate::Failed { feed, .. } => *feed,
+        };
+        self.changed_feeds.insert(feed);
         match update {
             FeedUpdate::Listed { feed, rows } => {
                 self.store(feed, rows, None);
@@ -282,16 +290,36 @@ impl ClusterState {
     /// last call. The event loop calls it once per batch of actions, before
     /// drawing, so a burst of watch events costs one rebuild.
     pub fn settle(&mut self) {
-        if !self.changed {
+        if !self.changed && self.changed_feeds.is_empty() {
             return;
         }
-        self.changed = false;
-        let workloads: Vec<Workload> = self.all_workloads().cloned().collect();
-        self.findings = crate::cluster::findings::all_findings(&workloads, self.pods.rows());
-        let manifest = self.release.as_ref().and_then(|r| r.as_ref().ok());
-        let versions = report::workload_versions(manifest, &workloads, self.helm.rows());
-        self.summary = report::summarize(&versions, &self.findings);
+        let all = std::mem::take(&mut self.changed);
+        let feeds = std::mem::take(&mut self.changed_feeds);
+        let touched = |list: &[Feed]| all || list.iter().any(|f| feeds.contains(f));
+        let workloads_changed = touched(&[Feed::Deployments, Feed::StatefulSets, Feed::DaemonSets]);
+        let pods_changed = touched(&[Feed::Pods]);
+        let helm_changed = touched(&[Feed::Helm]);
+        if workloads_changed || pods_changed || helm_changed {
+            let workloads: Vec<Workload> = self.all_workloads().cloned().collect();
+            if workloads_changed || pods_changed {
+                self.findings =
+                    crate::cluster::findings::all_findings(&workloads, self.pods.rows());
+            }
+            let manifest = self.release.as_ref().and_then(|r| r.as_ref().ok());
+            let versions = report::workload_versions(manifest, &workloads, self.helm.rows());
+            self.summary = report::summarize(&versions, &self.findings);
+        }
         for view in ClusterView::ALL {
+            let rebuild = match view {
+                ClusterView::Versions => workloads_changed || pods_changed || helm_changed,
+                ClusterView::Helm => helm_changed,
+                ClusterView::Pods => workloads_changed || pods_changed,
+                ClusterView::Nodes => pods_changed || touched(&[Feed::Nodes]),
+                ClusterView::Events => touched(&[Feed::Events]),
+            };
+            if !rebuild {
+                continue;
+            }
             let rows = rows::build(self, view);
             if let Some(table) = self.tables.get_mut(&view) {
                 table.set_rows(rows);

@@ -348,7 +348,7 @@ pub fn feed_error(error: &watcher::Error) -> FeedError {
         | watcher::Error::WatchStartFailed(e)
         | watcher::Error::WatchFailed(e) => match e {
             kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
-            other => crate::probe::classify::chain_text(other),
+            other => plain_reason(&crate::probe::classify::chain_text(other)),
         },
         watcher::Error::WatchError(status) => status.message.clone(),
         watcher::Error::NoResourceVersion => error.to_string(),
@@ -357,4 +357,23 @@ pub fn feed_error(error: &watcher::Error) -> FeedError {
         forbidden: status == Some(403),
         message: crate::text::one_line(&message),
     }
+}
+
+/// The part of a transport error chain an operator needs: "connection
+/// refused" rather than "ServiceError: client error (Connect): tcp connect
+/// error: Connection refused (os error 111)".
+fn plain_reason(chain: &str) -> String {
+    let lower = chain.to_lowercase();
+    const KNOWN: [(&str, &str); 6] = [
+        ("connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("connection reset", "connection reset"),
+        ("dns error", "cannot resolve the API server"),
+        ("certificate", "TLS certificate rejected"),
+        ("broken pipe", "connection lost"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(needle, _)| lower.contains(needle))
+        .map_or_else(|| chain.to_owned(), |(_, plain)| (*plain).to_owned())
 }

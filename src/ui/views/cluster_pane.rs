@@ -21,8 +21,17 @@ pub fn height(state: &State, wide: bool) -> u16 {
         Some(cluster) => {
             4 + u16::from(denied(cluster).next().is_some())
                 + u16::from(matches!(cluster.release, Some(Err(_))))
+                + u16::from(troubled(cluster))
         }
     }
+}
+
+/// Whether a watch is down or forbidden.
+fn troubled(cluster: &ClusterState) -> bool {
+    cluster
+        .feeds
+        .values()
+        .any(|f| matches!(f, FeedStatus::Down { .. } | FeedStatus::Forbidden(_)))
 }
 
 fn denied(cluster: &ClusterState) -> impl Iterator<Item = &crate::cluster::access::Permission> {
@@ -50,7 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, wide: bool) {
         .iter()
         .any(|f| cluster.feeds.get(f) != Some(&FeedStatus::Loading));
     if listed {
-        let mut counts = vec![
+        let counts = vec![
             Span::styled(
                 format!("{} workloads  ", summary.workloads),
                 theme.style(Role::Text),
@@ -61,10 +70,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, wide: bool) {
             count(summary.critical, "critical", Role::StatusCrit),
             count(summary.warnings, "warnings", Role::StatusWarn),
         ];
-        if !wide {
-            counts.extend(feeds_line(theme, cluster, true).spans);
-        }
         lines.push(Line::from(counts));
+        if !wide && troubled(cluster) {
+            lines.push(feeds_line(theme, cluster, true));
+        }
     } else if matches!(
         cluster.connection,
         Connection::Connecting | Connection::Connected { .. }

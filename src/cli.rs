@@ -167,6 +167,13 @@ fn check_profile(file: &std::path::Path) -> ExitCode {
                 eprintln!("warning: {w}");
             }
             let p = &loaded.profile;
+            if let Some(release) = &p.release {
+                let file = release.resolve(&p.base_dir);
+                if let Err(e) = crate::cluster::release::load(&file) {
+                    eprintln!("{e}");
+                    return ExitCode::from(1);
+                }
+            }
             println!(
                 "{}: ok — site {} ({}), {} middleware endpoint(s), {} kafka cluster(s)",
                 crate::text::one_line(&file.display().to_string()),

@@ -100,3 +100,26 @@ fn output_into_a_closed_pipe_ends_quietly() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn profile_check_also_checks_the_release_manifest() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let site = home.path().join("site.yaml");
+    std::fs::write(&site, "name: x\nenvironment: poc\nrelease: release.yaml\n").expect("write");
+    std::fs::write(
+        home.path().join("release.yaml"),
+        "name: acme\nversion: 1.0.0\ncomponents:\n  - name: a\n    kind: Deploymnt\n",
+    )
+    .expect("write");
+    let output = sitedeck(home.path())
+        .args(["profile", "check"])
+        .arg(&site)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("release.yaml:5:11: unknown kind `Deploymnt` (did you mean `Deployment`?)"),
+        "{stderr}"
+    );
+}

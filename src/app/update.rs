@@ -5,12 +5,11 @@ use std::sync::Arc;
 use crossterm::event::KeyCode;
 
 use crate::app::action::{Action, SiteLoad};
-use crate::app::cluster::{ClusterState, ClusterView, Connection, PodScope};
+use crate::app::cluster::update as cluster_update;
+use crate::app::cluster::{ClusterState, ClusterView, Connection};
 use crate::app::effect::Effect;
 use crate::app::palette::{Palette, PaletteEntry};
 use crate::app::state::{Level, Popup, SiteEntry, SiteState, State, View};
-use crate::app::table::Target;
-use crate::cluster::ClusterEvent;
 use crate::cluster::connect::ClusterTarget;
 use crate::config::keymap::{Focus, KeyChord, Lookup};
 use crate::probe::{self, ProbeReport};
@@ -74,20 +73,20 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         },
         Action::SetTheme(name) => vec![Effect::LoadTheme(name)],
         Action::Cluster { generation, event } => {
-            on_cluster_event(state, generation, *event);
+            cluster_update::on_cluster_event(state, generation, *event);
             Vec::new()
         }
         Action::Described { target, text } => {
             if let Some(Popup::Describe {
                 title, text: shown, ..
             }) = &mut state.popup
-                && *title == describe_title(&target)
+                && *title == cluster_update::describe_title(&target)
             {
                 let findings = state
                     .site
                     .as_ref()
                     .and_then(|s| s.cluster.as_ref())
-                    .map(|c| finding_lines(c, &target))
+                    .map(|c| cluster_update::finding_lines(c, &target))
                     .unwrap_or_default();
                 // Line by line: the YAML's own line breaks stay, escapes go.
                 *shown = Some(text.map(|t| {
@@ -229,7 +228,7 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
                 state.say(Level::Info, text);
             }
         }
-        Action::Describe => return describe(state),
+        Action::Describe => return cluster_update::describe(state),
         Action::NextView | Action::PrevView => {
             let views = View::ALL;
             let here = views.iter().position(|v| *v == state.view).unwrap_or(0);
@@ -275,7 +274,9 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Confirm => match state.popup.take() {
             Some(Popup::ConfirmQuit) => state.should_quit = true,
-            Some(Popup::Trust { command, .. }) => return start_cluster(state, Some(command)),
+            Some(Popup::Trust { command, .. }) => {
+                return cluster_update::start_cluster(state, Some(command));
+            }
             _ => {}
         },
         Action::Cancel => {
@@ -292,7 +293,8 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
     Vec::new()
 }
 
-fn show_view(state: &mut State, view: View) {
+/// Shows `view`, remembering the one before for `back`.
+pub(crate) fn show_view(state: &mut State, view: View) {
     if state.view != view {
         state.previous_view = Some(state.view);
         state.view = view;
@@ -368,10 +370,10 @@ fn select(state: &mut State) -> Vec<Effect> {
             Vec::new()
         }
         None if state.view == View::Cluster(ClusterView::Versions) => {
-            open_workload_pods(state);
+            cluster_update::open_workload_pods(state);
             Vec::new()
         }
-        None if matches!(state.view, View::Cluster(_)) => describe(state),
+        None if matches!(state.view, View::Cluster(_)) => cluster_update::describe(state),
         None if state.view == View::Sites => match state.sites.get(state.sites_selected) {
             Some(entry) => update(state, Action::OpenSite(entry.path.clone())),
             None => Vec::new(),
@@ -495,7 +497,7 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 if let Some(site) = &mut state.site {
                     site.cluster = Some(ClusterState::new(0, load.release.clone()));
                 }
-                effects = start_cluster(state, None);
+                effects = cluster_update::start_cluster(state, None);
             } else if target.is_none() {
                 effects.push(Effect::StopCluster);
             }
@@ -602,168 +604,4 @@ fn on_probe_finished(state: &mut State, round: u64, index: usize, report: ProbeR
     }
     site.reports[index] = report;
     site.in_flight[index] = false;
-}
-
-/// Starts (or restarts) the open site's cluster session, trusting
-/// `trust` first if given.
-fn start_cluster(state: &mut State, trust: Option<String>) -> Vec<Effect> {
-    let Some(site) = &state.site else {
-        return Vec::new();
-    };
-    let Some(target) = ClusterTarget::of_site(
-        &site.loaded.profile,
-        state.options.kubeconfig.as_deref(),
-        state.options.context.as_deref(),
-    ) else {
-        return Vec::new();
-    };
-    let site_file = site.loaded.profile.source_file.clone();
-    state.last_cluster += 1;
-    let generation = state.last_cluster;
-    if let Some(site) = &mut state.site {
-        let release = site.cluster.as_ref().and_then(|c| c.release.clone());
-        site.cluster = Some(ClusterState::new(generation, release));
-    }
-    vec![Effect::StartCluster {
-        generation,
-        target,
-        site_file,
-        trust,
-    }]
-}
-
-fn on_cluster_event(state: &mut State, generation: u64, event: ClusterEvent) {
-    let Some(cluster) = state.cluster_mut() else {
-        return;
-    };
-    if cluster.generation != generation {
-        return;
-    }
-    cluster.apply(event);
-    let ask = match &cluster.connection {
-        Connection::NeedsTrust { context, command } => Some(Popup::Trust {
-            context: context.clone(),
-            command: command.clone(),
-        }),
-        _ => None,
-    };
-    if ask.is_some() && state.popup.is_none() {
-        state.popup = ask;
-    }
-}
-
-/// `Deployment acme-prod/api-gateway`, `Node acme-worker-1`.
-pub fn describe_title(target: &Target) -> String {
-    if target.namespace.is_empty() {
-        format!("{} {}", target.kind, target.name)
-    } else {
-        format!("{} {}/{}", target.kind, target.namespace, target.name)
-    }
-}
-
-/// Opens the describe pane on the selected row.
-fn describe(state: &mut State) -> Vec<Effect> {
-    let Some(target) = state
-        .table()
-        .and_then(|t| t.selected_row())
-        .map(|r| r.target.clone())
-    else {
-        state.say(Level::Info, "nothing selected");
-        return Vec::new();
-    };
-    if target.kind.is_empty() {
-        state.say(Level::Info, "not on the cluster: nothing to describe");
-        return Vec::new();
-    }
-    let title = describe_title(&target);
-    if target.kind == "HelmRelease" {
-        // Described from the decoded rows: the secret holds the values,
-        // which may hold passwords, and is never fetched for display.
-        let text = state.cluster().map(|c| helm_history(c, &target));
-        state.popup = Some(Popup::Describe {
-            title,
-            text: text.map(Ok),
-            scroll: 0,
-        });
-        return Vec::new();
-    }
-    state.popup = Some(Popup::Describe {
-        title,
-        text: None,
-        scroll: 0,
-    });
-    vec![Effect::Describe(target)]
-}
-
-/// The findings about an object, as YAML comments for the describe pane.
-fn finding_lines(cluster: &ClusterState, target: &Target) -> String {
-    cluster
-        .findings
-        .iter()
-        .filter(|f| {
-            f.object.kind == target.kind
-                && f.object.namespace == target.namespace
-                && f.object.name == target.name
-        })
-        .map(|f| format!("# {}: {}\n", f.severity.label(), f.message))
-        .collect()
-}
-
-fn helm_history(cluster: &ClusterState, target: &Target) -> String {
-    let mut revisions: Vec<_> = cluster
-        .helm
-        .rows()
-        .iter()
-        .filter(|r| r.namespace == target.namespace && r.name == target.name)
-        .collect();
-    revisions.sort_by_key(|r| std::cmp::Reverse(r.revision));
-    let mut text = format!(
-        "name: {}\nnamespace: {}\nrevisions:\n",
-        target.name, target.namespace
-    );
-    for r in revisions {
-        text.push_str(&format!(
-            "- revision: {}\n  status: {}\n  chart: {}-{}\n  appVersion: {}\n  updated: {}\n",
-            r.revision,
-            r.status,
-            r.chart,
-            r.chart_version,
-            r.app_version,
-            r.updated.map(|u| u.to_rfc3339()).unwrap_or_default()
-        ));
-    }
-    text
-}
-
-/// Versions → Pods of the selected workload.
-fn open_workload_pods(state: &mut State) {
-    let Some(target) = state
-        .table()
-        .and_then(|t| t.selected_row())
-        .map(|r| r.target.clone())
-    else {
-        return;
-    };
-    let Some(cluster) = state.cluster_mut() else {
-        return;
-    };
-    let Some(workload) = cluster
-        .all_workloads()
-        .find(|w| {
-            w.kind.name() == target.kind && w.namespace == target.namespace && w.name == target.name
-        })
-        .cloned()
-    else {
-        state.say(Level::Info, "not running: no pods to show");
-        return;
-    };
-    let scope = PodScope::of(&workload);
-    let label = scope.label.clone();
-    cluster.pod_scope = Some(scope);
-    cluster.changed = true;
-    if let Some(table) = cluster.table_mut(ClusterView::Pods) {
-        table.clear_filter();
-    }
-    show_view(state, View::Cluster(ClusterView::Pods));
-    state.say(Level::Info, format!("pods of {label} (esc: all pods)"));
 }

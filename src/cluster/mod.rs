@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod connect;
+mod convert;
 pub mod drift;
 pub mod findings;
 pub mod helm;

@@ -3,6 +3,7 @@
 //! show, rebuilt once per batch of changes (see [`ClusterState::settle`]).
 
 mod rows;
+pub mod update;
 
 use std::collections::{BTreeMap, HashMap};
 

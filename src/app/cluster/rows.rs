@@ -214,6 +214,15 @@ fn findings_cell(found: Option<&Vec<&Finding>>) -> (Cell, Tone) {
     (text(codes.join(", ")), tone)
 }
 
+/// Whether every feed of `view` has listed once: only then does a
+/// component the release ships and no row shows run nowhere, rather than
+/// not listed yet (loading, forbidden, or down from the start).
+fn listed(state: &ClusterState, view: ClusterView) -> bool {
+    view.feeds()
+        .iter()
+        .all(|feed| state.last_live.contains_key(feed))
+}
+
 fn drift_cell(drift: &Drift) -> Cell {
     let rank = match drift {
         Drift::Missing => 0,
@@ -340,7 +349,7 @@ fn versions(state: &ClusterState) -> Vec<TableRow> {
             });
         }
     }
-    if let Some(manifest) = manifest {
+    if let Some(manifest) = manifest.filter(|_| listed(state, ClusterView::Versions)) {
         let workloads: Vec<Workload> = state.all_workloads().cloned().collect();
         for component in drift::missing_components(manifest, &workloads, state.helm.rows()) {
             if component.kind.workload_kind().is_none() {
@@ -409,7 +418,7 @@ fn helm(state: &ClusterState) -> Vec<TableRow> {
             }
         })
         .collect();
-    if let Some(manifest) = manifest {
+    if let Some(manifest) = manifest.filter(|_| listed(state, ClusterView::Helm)) {
         let workloads: Vec<Workload> = state.all_workloads().cloned().collect();
         for component in drift::missing_components(manifest, &workloads, state.helm.rows()) {
             let Some(chart) = &component.chart else {

@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: ClusterView) {
     let detail_height = if detail.is_empty() {
         0
     } else {
-        (detail.width().div_ceil(usize::from(area.width.max(1))) as u16).clamp(1, 3)
+        (wrapped_lines(detail, usize::from(area.width)) as u16).clamp(1, 3)
     };
     let [table_area, detail_area, filter_area] = Layout::vertical([
         Constraint::Min(1),
@@ -108,6 +108,27 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: ClusterView) {
     if show_filter {
         filter_line(frame, filter_area, theme, table, state.filtering);
     }
+}
+
+/// How many lines `text` takes wrapped at word boundaries to `width`, as
+/// the detail paragraph wraps it: more than its width divided by the
+/// line's when words do not fill each line.
+fn wrapped_lines(text: &str, width: usize) -> usize {
+    let width = width.max(1);
+    let (mut lines, mut used) = (1, 0);
+    for word in text.split_whitespace().map(UnicodeWidthStr::width) {
+        if used > 0 && used + 1 + word <= width {
+            used += 1 + word;
+            continue;
+        }
+        if used > 0 {
+            lines += 1;
+        }
+        // A word longer than a line is broken over as many as it needs.
+        lines += word.saturating_sub(1) / width;
+        used = word - word.saturating_sub(1) / width * width;
+    }
+    lines
 }
 
 fn message(frame: &mut Frame, area: Rect, theme: &Theme, block: Block, text: &str, role: Role) {

@@ -275,7 +275,13 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Confirm => match state.popup.take() {
             Some(Popup::ConfirmQuit) => state.should_quit = true,
             Some(Popup::Trust { command, .. }) => {
-                return cluster_update::start_cluster(state, Some(command));
+                let mut effects = cluster_update::start_cluster(state, Some(command));
+                // Probe again too, so Overview's cluster row stops saying
+                // "not trusted" at once (the runner remembers the trust first).
+                if state.jobs_running() == 0 {
+                    effects.extend(start_round(state));
+                }
+                return effects;
             }
             _ => {}
         },

@@ -29,7 +29,7 @@ pub async fn probe(
         .await
         .map_err(|e| match e {
             ConnectError::Untrusted { context, command } => ProbeFailure::config(format!(
-                "context {context} gets its credentials by running `{command}`; open the Versions view to trust it"
+                "context {context} gets its credentials by running `{command}`; sitedeck asks before running it (ctrl-r asks again)"
             )),
             other => ProbeFailure::config(other.to_string()),
         })?;

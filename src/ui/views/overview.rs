@@ -124,7 +124,16 @@ fn site_info(frame: &mut Frame, area: Rect, theme: &Theme, site: &SiteState, sta
                     .kube_context()
                     .map_or_else(|| "(current)".into(), |c| one_line(&c)),
             ));
-            if let Some(kubeconfig) = &cluster.kubeconfig {
+            if let Some(kubeconfig) = &state.options.kubeconfig {
+                second.extend(label_value(
+                    theme,
+                    "  kubeconfig",
+                    format!(
+                        "{} (--kubeconfig)",
+                        one_line(&kubeconfig.display().to_string())
+                    ),
+                ));
+            } else if let Some(kubeconfig) = &cluster.kubeconfig {
                 second.extend(label_value(
                     theme,
                     "  kubeconfig",

@@ -169,6 +169,10 @@ pub async fn connect(
     // A dead API server must not hold a view for minutes over a slow link.
     config.connect_timeout = Some(std::time::Duration::from_secs(5));
     config.read_timeout = Some(std::time::Duration::from_secs(295));
+    // kube's client retries 429/503/504 up to 15 times, doubling from 5 ms:
+    // an API server whose backends are down would look "loading" for
+    // minutes. The watches back off and retry themselves, and say so.
+    config.default_retry = false;
     let server = config.cluster_url.to_string();
     let client = kube::Client::try_from(config).map_err(|e| ConnectError::Config {
         context: context.clone(),

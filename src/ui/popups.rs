@@ -275,14 +275,12 @@ pub fn describe(
             })
             .collect(),
     };
-    let rect = centered(
-        area,
-        area.width.saturating_sub(2),
-        area.height.saturating_sub(1),
-    );
+    // The whole main area: nothing of the view behind shows through.
+    let rect = area;
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines)
+            .wrap(ratatui::widgets::Wrap { trim: false })
             .scroll((scroll, 0))
             .block(popup_block(state, &crate::text::one_line(title))),
         rect,

@@ -307,7 +307,19 @@ impl ClusterState {
                     crate::cluster::findings::all_findings(&workloads, self.pods.rows());
             }
             let manifest = self.release.as_ref().and_then(|r| r.as_ref().ok());
-            let versions = report::workload_versions(manifest, &workloads, self.helm.rows());
+            let mut versions = report::workload_versions(manifest, &workloads, self.helm.rows());
+            // Nothing is missing until the workloads and Helm were listed.
+            let listed = [
+                Feed::Deployments,
+                Feed::StatefulSets,
+                Feed::DaemonSets,
+                Feed::Helm,
+            ]
+            .iter()
+            .all(|f| self.last_live.contains_key(f));
+            if !listed {
+                versions.retain(|v| v.drift != "missing");
+            }
             self.summary = report::summarize(&versions, &self.findings);
         }
         for view in ClusterView::ALL {

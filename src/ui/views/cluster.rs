@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: ClusterView) {
     let detail_height = if detail.is_empty() {
         0
     } else {
-        (wrapped_lines(detail, usize::from(area.width)) as u16).clamp(1, 3)
+        (wrapped_lines(detail, usize::from(area.width)) as u16).clamp(1, 4)
     };
     let [table_area, detail_area, filter_area] = Layout::vertical([
         Constraint::Min(1),
@@ -289,22 +289,25 @@ fn draw_table(
     let widths = column_widths(
         table,
         &texts,
-        usize::from(area.width.saturating_sub(2)),
+        // Borders, and the selection marker with its spacing.
+        usize::from(area.width.saturating_sub(4)),
         hide_order,
     );
     let shown: Vec<usize> = (0..widths.len()).filter(|&i| widths[i] > 0).collect();
     let header = Row::new(
-        shown
-            .iter()
-            .map(|&i| (i, table.columns[i]))
-            .map(|(i, title)| {
-                let marker = match table.sort_column {
-                    Some(c) if c == i && table.descending => "↓",
-                    Some(c) if c == i => "↑",
-                    _ => "",
-                };
-                TableCell::from(format!("{title}{marker}"))
-            }),
+        std::iter::once(TableCell::from("")).chain(
+            shown
+                .iter()
+                .map(|&i| (i, table.columns[i]))
+                .map(|(i, title)| {
+                    let marker = match table.sort_column {
+                        Some(c) if c == i && table.descending => "↓",
+                        Some(c) if c == i => "↑",
+                        _ => "",
+                    };
+                    TableCell::from(format!("{title}{marker}"))
+                }),
+        ),
     )
     .style(theme.style(Role::TextTitle));
     let rows: Vec<Row> = window
@@ -312,21 +315,24 @@ fn draw_table(
         .zip(&texts)
         .enumerate()
         .map(|(offset, (row, cells))| {
-            let style = if first + offset == table.selected {
+            let selected = first + offset == table.selected;
+            let style = if selected {
                 theme.style(Role::Selection)
             } else {
                 theme.style(tone_role(row.tone))
             };
-            Row::new(shown.iter().map(|&i| {
+            // A marker as well as the style: in mono, a warning row and
+            // the selection are both reversed.
+            let marker = if selected { "▶" } else { " " };
+            let cells = std::iter::once(TableCell::from(marker)).chain(shown.iter().map(|&i| {
                 let text = cells.get(i).map_or("", String::as_str);
-                TableCell::from(ellipsize(text, usize::from(widths[i])))
-            }))
-            .style(style)
+                TableCell::from(ellipsize_middle(text, usize::from(widths[i])))
+            }));
+            Row::new(cells).style(style)
         })
         .collect();
-    let constraints: Vec<Constraint> = shown
-        .iter()
-        .map(|&i| Constraint::Length(widths[i]))
+    let constraints: Vec<Constraint> = std::iter::once(Constraint::Length(1))
+        .chain(shown.iter().map(|&i| Constraint::Length(widths[i])))
         .collect();
     frame.render_widget(
         Table::new(rows, constraints)
@@ -369,7 +375,7 @@ fn column_widths(
     // A column is worth keeping if it can show most of itself (up to 24).
     let wanted = |widths: &[usize]| {
         let shown = widths.iter().filter(|w| **w > 0).count();
-        widths.iter().map(|w| (*w).min(24)).sum::<usize>() + shown.saturating_sub(1)
+        widths.iter().map(|w| (*w).min(16)).sum::<usize>() + shown.saturating_sub(1)
     };
     for &hide in hide_order {
         if wanted(&widths) <= available {
@@ -425,4 +431,19 @@ fn filter_line(frame: &mut Frame, area: Rect, theme: &Theme, table: &TableModel,
         Span::styled(format!(" {note}"), theme.style(role)),
         note_area,
     );
+}
+
+/// Shortens `text` to `width` by cutting its middle: Kubernetes names
+/// differ at the end (`order-service-5f6d7c8b9-x2x4k`), repositories at
+/// both ends; text that is not ASCII is cut at the end.
+fn ellipsize_middle(text: &str, width: usize) -> String {
+    if text.len() <= width || !text.is_ascii() {
+        return ellipsize(text, width);
+    }
+    if width < 5 {
+        return ellipsize(text, width);
+    }
+    let tail = (width - 1) / 2;
+    let head = width - 1 - tail;
+    format!("{}…{}", &text[..head], &text[text.len() - tail..])
 }

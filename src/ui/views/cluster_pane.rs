@@ -47,6 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, wide: bool) {
         return;
     };
     let theme = &state.theme;
+    let now = state.now.unwrap_or_else(Utc::now);
     let mut lines = vec![connection_line(theme, &cluster.connection)];
     let summary = &cluster.summary;
     let count = |n: usize, word: &str, bad: Role| {
@@ -72,7 +73,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, wide: bool) {
         ];
         lines.push(Line::from(counts));
         if !wide && troubled(cluster) {
-            lines.push(feeds_line(theme, cluster, true));
+            lines.push(feeds_line(theme, cluster, true, now));
         }
     } else if matches!(
         cluster.connection,
@@ -82,7 +83,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, wide: bool) {
     }
     if wide {
         lines.push(release_line(theme, cluster));
-        lines.push(feeds_line(theme, cluster, false));
+        lines.push(feeds_line(theme, cluster, false, now));
     } else if matches!(cluster.release, Some(Err(_))) {
         lines.push(release_line(theme, cluster));
     }
@@ -182,8 +183,12 @@ fn release_line(theme: &Theme, cluster: &ClusterState) -> Line<'static> {
 }
 
 /// The watches' health; `only_trouble` leaves it empty when all are live.
-fn feeds_line(theme: &Theme, cluster: &ClusterState, only_trouble: bool) -> Line<'static> {
-    let now = Utc::now();
+fn feeds_line(
+    theme: &Theme,
+    cluster: &ClusterState,
+    only_trouble: bool,
+    now: chrono::DateTime<Utc>,
+) -> Line<'static> {
     let mut spans = vec![Span::styled("watches ", theme.style(Role::TextMuted))];
     let troubled: Vec<Span> = cluster
         .feeds

@@ -438,11 +438,22 @@ fn versions_shows_the_drift_of_the_lab_and_filters_to_it() {
     tui.wait_exit(T);
 }
 
-/// The SSH session drops: the terminal itself goes away (all of its master
-/// side closes), not just a signal. sitedeck must exit cleanly, without a
-/// panic in its log.
-#[test]
-fn a_vanished_terminal_ends_sitedeck_without_a_panic() {
+/// Kills the child when dropped, so a failing test leaves no sitedeck
+/// behind.
+struct KillOnDrop(Box<dyn portable_pty::Child + Send + Sync>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts `program args` in a pty, waits for sitedeck's first frame, closes
+/// every master handle and expects sitedeck to end, without a panic.
+fn ends_when_the_terminal_vanishes(program: &std::path::Path, args: &[&std::ffi::OsStr]) {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     use std::io::Read;
 
@@ -455,11 +466,12 @@ fn a_vanished_terminal_ends_sitedeck_without_a_panic() {
             pixel_height: 0,
         })
         .expect("a pty");
-    let mut command = CommandBuilder::new(support::pty::sitedeck());
+    let mut command = CommandBuilder::new(program);
+    command.args(args);
     command.env("SITEDECK_CONFIG_DIR", home.path().join("config"));
     command.env("SITEDECK_STATE_DIR", home.path().join("state"));
     command.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(command).expect("starts");
+    let mut child = KillOnDrop(pair.slave.spawn_command(command).expect("starts"));
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().expect("reader");
     let writer = pair.master.take_writer().expect("writer");
@@ -483,7 +495,7 @@ fn a_vanished_terminal_ends_sitedeck_without_a_panic() {
 
     let deadline = std::time::Instant::now() + T;
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = child.0.try_wait().expect("wait") {
             break status;
         }
         assert!(
@@ -495,4 +507,25 @@ fn a_vanished_terminal_ends_sitedeck_without_a_panic() {
     let log = std::fs::read_to_string(home.path().join("state/sitedeck.log")).unwrap_or_default();
     assert!(!log.contains("panic"), "the log shows a panic:\n{log}");
     assert_ne!(status.exit_code(), 101, "a panic exit: {status:?}\n{log}");
+}
+
+/// The SSH session drops: the terminal itself goes away (all of its master
+/// side closes), not just a signal. sitedeck must exit cleanly, without a
+/// panic in its log. This once left sitedeck spinning for ever, now and
+/// then: crossterm's reader, on the event loop's thread, loops on a read
+/// that returns 0 once the terminal is gone, so SIGHUP was never handled.
+#[test]
+fn a_vanished_terminal_ends_sitedeck_without_a_panic() {
+    ends_when_the_terminal_vanishes(&sitedeck(), &[]);
+}
+
+/// The same without the SIGHUP (sitedeck in a session of its own, so the
+/// pty is not its controlling terminal): it notices the hangup itself.
+#[test]
+fn a_vanished_terminal_ends_sitedeck_even_without_sighup() {
+    let program = sitedeck();
+    ends_when_the_terminal_vanishes(
+        Path::new("/usr/bin/setsid"),
+        &[OsStr::new("--wait"), program.as_os_str()],
+    );
 }

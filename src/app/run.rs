@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Timelike;
-use crossterm::event::{Event, EventStream, KeyEventKind};
-use futures::{FutureExt, StreamExt};
+use crossterm::event::{Event, KeyEventKind};
+use futures::FutureExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::panic::AssertUnwindSafe;
@@ -60,7 +60,11 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigquit = signal(SignalKind::quit())?;
-    let mut events = EventStream::new();
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    spawn_input_thread(events_tx);
+    // Every second: is the terminal still there? (See `terminal_hung_up`.)
+    let mut hangup_check = tokio::time::interval(Duration::from_secs(1));
+    hangup_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut spinner = tokio::time::interval(SPINNER_PERIOD);
     // After a long idle stretch the spinner resumes calmly, not in a burst.
     spinner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -80,11 +84,17 @@ pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow
         let jobs = state.jobs_running() > 0;
         let mut actions = Vec::new();
         tokio::select! {
-            event = events.next() => match event {
-                Some(Ok(event)) => actions.extend(action_from_event(event)),
-                Some(Err(e)) => return Err(e.into()),
+            event = events.recv() => match event {
+                Some(event) => actions.extend(action_from_event(event)),
+                // The input thread ended: the terminal cannot be read.
                 None => break,
             },
+            _ = hangup_check.tick() => {
+                if terminal_hung_up() {
+                    tracing::info!("the terminal hung up; leaving");
+                    actions.push(Action::Terminate);
+                }
+            }
             received = rx.recv_many(&mut actions, BATCH) => {
                 if received == 0 {
                     break;
@@ -126,6 +136,49 @@ fn draw(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>, state: &State) ->
         crossterm::terminal::EndSynchronizedUpdate
     )?;
     terminal.backend_mut().flush()
+}
+
+/// Reads terminal events on a thread of its own and sends them to the loop.
+///
+/// Not crossterm's `EventStream` on the loop's thread: when the terminal
+/// hangs up, crossterm 0.29's reader loops for ever on a read that returns
+/// 0 or EIO, and on the loop's thread that froze the whole cockpit, signals
+/// included. Here it can only stall this thread, which ends with the
+/// process.
+fn spawn_input_thread(tx: UnboundedSender<Event>) {
+    let spawned = std::thread::Builder::new()
+        .name("terminal-input".into())
+        .spawn(move || {
+            loop {
+                match crossterm::event::read() {
+                    Ok(event) => {
+                        if tx.send(event).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!("cannot read the terminal: {e}");
+                        break;
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the terminal input thread: {e}");
+    }
+}
+
+/// Whether the terminal on stdin is gone (the SSH session or the pty's
+/// other side closed): `poll` says HUP, ERR or NVAL.
+fn terminal_hung_up() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, a zero timeout.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
 
 fn action_from_event(event: Event) -> Option<Action> {

@@ -6,7 +6,7 @@ use crossterm::event::KeyCode;
 
 use crate::app::action::{Action, SiteLoad};
 use crate::app::cluster::update as cluster_update;
-use crate::app::cluster::{ClusterState, ClusterView, Connection};
+use crate::app::cluster::{ClusterState, ClusterView, Connection, FeedStatus};
 use crate::app::effect::Effect;
 use crate::app::palette::{Palette, PaletteEntry};
 use crate::app::state::{Level, Popup, SiteEntry, SiteState, State, View};
@@ -484,7 +484,12 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 .as_mut()
                 .filter(|_| reload && target.is_some() && old_target == target)
                 .and_then(|old| old.cluster.take())
-                .filter(|c| matches!(c.connection, Connection::Connected { .. }));
+                // Only a healthy session: after fixing a kubeconfig whose
+                // credentials were refused, ctrl-r must connect again.
+                .filter(|c| {
+                    matches!(c.connection, Connection::Connected { .. })
+                        && c.feeds.values().all(|f| *f == FeedStatus::Live)
+                });
             if let Some(cluster) = &mut kept {
                 cluster.release = load.release.clone();
                 cluster.changed = true;

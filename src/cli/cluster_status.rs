@@ -91,7 +91,13 @@ pub async fn collect(
     let done = |state: &ClusterState| match &state.connection {
         Connection::Connecting => false,
         Connection::Connected { .. } => {
-            !state.permissions.is_empty() && state.feeds.values().all(|f| *f != FeedStatus::Loading)
+            // A feed that failed once is retried with backoff: wait for
+            // it until the deadline rather than report a passing hiccup.
+            !state.permissions.is_empty()
+                && state
+                    .feeds
+                    .values()
+                    .all(|f| matches!(f, FeedStatus::Live | FeedStatus::Forbidden(_)))
         }
         _ => true,
     };
@@ -178,7 +184,8 @@ pub fn write_table(out: &mut impl Write, status: &ClusterStatus) -> std::io::Res
     match (&status.version, &status.error) {
         (Some(version), _) => writeln!(
             out,
-            "cluster: Kubernetes {version} at {} (context {})",
+            "cluster: Kubernetes {} at {} (context {})",
+            one(version),
             one(status.server.as_deref().unwrap_or_default()),
             one(status.context.as_deref().unwrap_or_default())
         )?,

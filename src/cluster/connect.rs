@@ -156,6 +156,15 @@ pub async fn connect(
     {
         return Err(ConnectError::Untrusted { context, command });
     }
+    let mut kubeconfig = kubeconfig;
+    // A credential program must never get the cockpit's terminal: with
+    // `IfAvailable` (gcloud's default) kube-rs hands it stdin and stderr,
+    // and whatever it prints lands on the screen.
+    for auth in &mut kubeconfig.auth_infos {
+        if let Some(exec) = auth.auth_info.as_mut().and_then(|i| i.exec.as_mut()) {
+            exec.interactive_mode = Some(kube::config::ExecInteractiveMode::Never);
+        }
+    }
     let options = KubeConfigOptions {
         context: Some(context.clone()),
         ..KubeConfigOptions::default()
@@ -174,10 +183,24 @@ pub async fn connect(
     // minutes. The watches back off and retry themselves, and say so.
     config.default_retry = false;
     let server = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config).map_err(|e| ConnectError::Config {
-        context: context.clone(),
-        reason: crate::probe::classify::chain_text(&e),
-    })?;
+    // Building the client may run the credential program: not on the
+    // runtime's threads.
+    let built = tokio::task::spawn_blocking(move || kube::Client::try_from(config)).await;
+    let client = match built {
+        Ok(Ok(client)) => client,
+        Ok(Err(e)) => {
+            return Err(ConnectError::Config {
+                context,
+                reason: crate::probe::classify::chain_text(&e),
+            });
+        }
+        Err(e) => {
+            return Err(ConnectError::Config {
+                context,
+                reason: e.to_string(),
+            });
+        }
+    };
     Ok(Connection {
         client,
         server,

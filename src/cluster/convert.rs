@@ -243,14 +243,20 @@ pub fn pod_row(pod: &Pod) -> PodRow {
         phase,
         ready: statuses.iter().filter(|c| c.ready).count() as u32,
         containers: spec.map_or(0, |s| s.containers.len()) as u32,
-        restarts: statuses.iter().map(|c| c.restart_count.max(0) as u32).sum(),
+        restarts: statuses.iter().fold(0u32, |sum, c| {
+            sum.saturating_add(c.restart_count.max(0) as u32)
+        }),
         last_termination,
         node: spec.and_then(|s| s.node_name.clone()),
         unschedulable,
         created: created(&pod.metadata),
         labels: pod.metadata.labels.clone().unwrap_or_default(),
-        cpu_request_millis: pod_containers.iter().map(|c| c.cpu_request_millis).sum(),
-        memory_request_bytes: pod_containers.iter().map(|c| c.memory_request_bytes).sum(),
+        cpu_request_millis: pod_containers
+            .iter()
+            .fold(0u64, |sum, c| sum.saturating_add(c.cpu_request_millis)),
+        memory_request_bytes: pod_containers
+            .iter()
+            .fold(0u64, |sum, c| sum.saturating_add(c.memory_request_bytes)),
     }
 }
 

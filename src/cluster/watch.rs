@@ -276,8 +276,22 @@ async fn follow<K, R>(
                     sink(FeedUpdate::Listed { feed, rows });
                     backoff.reset();
                 }
-                Ok(Event::Apply(object)) => applied.push(convert(&object)),
-                Ok(Event::Delete(object)) => deleted.push(convert(&object).key()),
+                // A key ends a batch applied or deleted, as its last event
+                // says: a pod deleted and made again under the same name
+                // (a StatefulSet's `mysql-0`) must stay.
+                Ok(Event::Apply(object)) => {
+                    let row = convert(&object);
+                    if !deleted.is_empty() {
+                        let key = row.key();
+                        deleted.retain(|k| *k != key);
+                    }
+                    applied.push(row);
+                }
+                Ok(Event::Delete(object)) => {
+                    let key = convert(&object).key();
+                    applied.retain(|r| r.key() != key);
+                    deleted.push(key);
+                }
                 Err(error) if is_gone(&error) => {
                     // The watcher lists again by itself; not an outage.
                     tracing::info!(feed = feed.label(), "watch expired (410); listing again");

@@ -308,15 +308,10 @@ impl ClusterState {
             }
             let manifest = self.release.as_ref().and_then(|r| r.as_ref().ok());
             let mut versions = report::workload_versions(manifest, &workloads, self.helm.rows());
-            // Nothing is missing until the workloads and Helm were listed.
-            let listed = [
-                Feed::Deployments,
-                Feed::StatefulSets,
-                Feed::DaemonSets,
-                Feed::Helm,
-            ]
-            .iter()
-            .all(|f| self.last_live.contains_key(f));
+            // No workload is missing until the workloads were listed.
+            let listed = [Feed::Deployments, Feed::StatefulSets, Feed::DaemonSets]
+                .iter()
+                .all(|f| self.last_live.contains_key(f));
             if !listed {
                 versions.retain(|v| v.drift != "missing");
             }

@@ -496,8 +496,8 @@ fn nodes(state: &ClusterState) -> Vec<TableRow> {
     for pod in state.pods.rows().iter().filter(|p| p.holds_resources()) {
         if let Some(node) = &pod.node {
             let entry = requested.entry(node.as_str()).or_default();
-            entry.0 += pod.cpu_request_millis;
-            entry.1 += pod.memory_request_bytes;
+            entry.0 = entry.0.saturating_add(pod.cpu_request_millis);
+            entry.1 = entry.1.saturating_add(pod.memory_request_bytes);
         }
     }
     let mut nodes: Vec<_> = state.nodes.rows().iter().collect();
@@ -509,7 +509,12 @@ fn nodes(state: &ClusterState) -> Vec<TableRow> {
                 .get(node.name.as_str())
                 .copied()
                 .unwrap_or_default();
-            let percent = |used: u64, of: u64| (used * 100).checked_div(of).unwrap_or(0) as i64;
+            let percent = |used: u64, of: u64| {
+                used.saturating_mul(100)
+                    .checked_div(of)
+                    .unwrap_or(0)
+                    .min(i64::MAX as u64) as i64
+            };
             let cpu_percent = percent(cpu, node.cpu_allocatable_millis);
             let memory_percent = percent(memory, node.memory_allocatable_bytes);
             let mut status = match node.ready {

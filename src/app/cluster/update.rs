@@ -9,6 +9,7 @@ use crate::app::table::Target;
 use crate::app::update::show_view;
 use crate::cluster::ClusterEvent;
 use crate::cluster::connect::ClusterTarget;
+use crate::text::one_line;
 
 /// Starts (or restarts) the open site's cluster session, trusting
 /// `trust` first if given.
@@ -126,16 +127,17 @@ fn helm_history(cluster: &ClusterState, target: &Target) -> String {
     revisions.sort_by_key(|r| std::cmp::Reverse(r.revision));
     let mut text = format!(
         "name: {}\nnamespace: {}\nrevisions:\n",
-        target.name, target.namespace
+        one_line(&target.name),
+        one_line(&target.namespace)
     );
     for r in revisions {
         text.push_str(&format!(
             "- revision: {}\n  status: {}\n  chart: {}-{}\n  appVersion: {}\n  updated: {}\n",
             r.revision,
-            r.status,
-            r.chart,
-            r.chart_version,
-            r.app_version,
+            one_line(&r.status),
+            one_line(&r.chart),
+            one_line(&r.chart_version),
+            one_line(&r.app_version),
             r.updated.map(|u| u.to_rfc3339()).unwrap_or_default()
         ));
     }

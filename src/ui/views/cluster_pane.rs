@@ -134,7 +134,8 @@ fn connection_line(theme: &Theme, connection: &Connection) -> Line<'static> {
             Span::styled("up ", theme.style(Role::StatusOk)),
             Span::styled(
                 format!(
-                    "Kubernetes {version} at {} · context {}",
+                    "Kubernetes {} at {} · context {}",
+                    one_line(version),
                     one_line(server),
                     one_line(context)
                 ),

@@ -174,5 +174,5 @@ pub(crate) fn open_workload_pods(state: &mut State) {
         table.clear_filter();
     }
     show_view(state, View::Cluster(ClusterView::Pods));
-    state.say(Level::Info, format!("pods of {label} (esc: all pods)"));
+    state.say(Level::Info, format!("pods of {label} (esc: back to Versions)"));
 }

@@ -321,8 +321,12 @@ impl State {
     /// Rebuilds what changed since the last call (tables of the cluster
     /// views); the event loop calls it once per batch, before drawing.
     pub fn settle(&mut self) {
+        let visible = match self.view {
+            View::Cluster(view) => Some(view),
+            _ => None,
+        };
         if let Some(cluster) = self.cluster_mut() {
-            cluster.settle();
+            cluster.settle_for(visible);
         }
     }
 

@@ -304,6 +304,8 @@ pub(crate) fn show_view(state: &mut State, view: View) {
     if state.view != view {
         state.previous_view = Some(state.view);
         state.view = view;
+        // A table rebuilt lazily (it was not on screen) is brought up to date.
+        state.settle();
     }
     if view == View::Sites {
         // Start on the open site, so enter does not open another by surprise.

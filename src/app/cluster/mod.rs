@@ -158,6 +158,8 @@ pub struct ClusterState {
     pub changed: bool,
     /// Feeds whose rows changed since the last settle.
     pub changed_feeds: std::collections::BTreeSet<Feed>,
+    /// Tables whose rows are out of date (not on screen when they changed).
+    pub stale_tables: std::collections::BTreeSet<ClusterView>,
 }
 
 impl ClusterState {
@@ -187,6 +189,7 @@ impl ClusterState {
             pod_scope: None,
             changed: true,
             changed_feeds: std::collections::BTreeSet::new(),
+            stale_tables: std::collections::BTreeSet::new(),
         }
     }
 
@@ -287,10 +290,29 @@ impl ClusterState {
         }
     }
 
-    /// Rebuilds the findings and the tables if anything changed since the
-    /// last call. The event loop calls it once per batch of actions, before
-    /// drawing, so a burst of watch events costs one rebuild.
+    /// Rebuilds the findings and every table that changed since the last
+    /// call (headless use and tests; the cockpit uses [`Self::settle_for`]).
     pub fn settle(&mut self) {
+        self.settle_tables(None);
+    }
+
+    /// Rebuilds the findings and the summary if anything changed, and of
+    /// the tables only the one on screen (`visible`); the others are marked
+    /// stale and rebuilt when shown. The event loop calls it once per batch
+    /// of actions, before drawing: at 10k pods a table costs tens of
+    /// milliseconds, and a pod change should not rebuild five of them.
+    pub fn settle_for(&mut self, visible: Option<ClusterView>) {
+        self.settle_tables(Some(visible));
+    }
+
+    /// `only`: `None` rebuilds every table that changed; `Some(view)` only
+    /// that one (or none).
+    fn settle_tables(&mut self, only: Option<Option<ClusterView>>) {
+        if let Some(Some(view)) = only
+            && self.stale_tables.remove(&view)
+        {
+            self.rebuild_table(view);
+        }
         if !self.changed && self.changed_feeds.is_empty() {
             return;
         }
@@ -328,10 +350,22 @@ impl ClusterState {
             if !rebuild {
                 continue;
             }
-            let rows = rows::build(self, view);
-            if let Some(table) = self.tables.get_mut(&view) {
-                table.set_rows(rows);
+            match only {
+                Some(visible) if visible != Some(view) => {
+                    self.stale_tables.insert(view);
+                }
+                _ => {
+                    self.stale_tables.remove(&view);
+                    self.rebuild_table(view);
+                }
             }
+        }
+    }
+
+    fn rebuild_table(&mut self, view: ClusterView) {
+        let rows = rows::build(self, view);
+        if let Some(table) = self.tables.get_mut(&view) {
+            table.set_rows(rows);
         }
     }
 

@@ -174,5 +174,8 @@ pub(crate) fn open_workload_pods(state: &mut State) {
         table.clear_filter();
     }
     show_view(state, View::Cluster(ClusterView::Pods));
-    state.say(Level::Info, format!("pods of {label} (esc: back to Versions)"));
+    state.say(
+        Level::Info,
+        format!("pods of {label} (esc: back to Versions)"),
+    );
 }

@@ -395,6 +395,16 @@ fn status_command_reports_the_cluster_versions_and_drift() {
     );
     assert_eq!(drift("order-service").0, "ok");
     assert_eq!(drift("coredns").0, "untracked");
+    let helm = cluster["helm"].as_array().expect("helm");
+    let chart = helm
+        .iter()
+        .find(|h| h["name"] == "acme-middleware")
+        .unwrap_or_else(|| panic!("no acme-middleware: {cluster:#}"));
+    assert_eq!(
+        (&chart["version"], &chart["drift"]),
+        (&"1.8.2".into(), &"ok".into())
+    );
+    assert_eq!(cluster["summary"]["helm_releases"], 2, "{cluster:#}");
     assert_eq!(cluster["summary"]["drifted"], 1, "{cluster:#}");
     assert_eq!(cluster["summary"]["missing"], 0, "{cluster:#}");
 

@@ -15,7 +15,7 @@ use crate::cluster::access::Permission;
 use crate::cluster::connect::ClusterTarget;
 use crate::cluster::findings::Finding;
 use crate::cluster::release::ReleaseManifest;
-use crate::cluster::report::{self, Summary, WorkloadVersion};
+use crate::cluster::report::{self, HelmVersion, Summary, WorkloadVersion};
 use crate::cluster::watch::Feed;
 
 /// The release the site is compared with.
@@ -54,6 +54,8 @@ pub struct ClusterStatus {
     pub summary: Summary,
     /// Every workload's versions and drift.
     pub workloads: Vec<WorkloadVersion>,
+    /// Every Helm release's chart and drift.
+    pub helm: Vec<HelmVersion>,
     /// The findings.
     pub findings: Vec<Finding>,
 }
@@ -174,6 +176,7 @@ fn build(state: &ClusterState) -> ClusterStatus {
         permissions: state.permissions.clone(),
         summary: state.summary,
         workloads: report::workload_versions(manifest, &workloads, state.helm.rows()),
+        helm: report::helm_versions(manifest, state.helm.rows()),
         findings: state.findings.clone(),
     }
 }
@@ -218,19 +221,40 @@ pub fn write_table(out: &mut impl Write, status: &ClusterStatus) -> std::io::Res
     let s = &status.summary;
     writeln!(
         out,
-        "{} workloads: {} drifted, {} missing, {} unavailable; findings: {} critical, {} warnings",
-        s.workloads, s.drifted, s.missing, s.unavailable, s.critical, s.warnings
+        "{} workloads, {} Helm releases: {} drifted, {} missing, {} unavailable; findings: {} critical, {} warnings",
+        s.workloads, s.helm_releases, s.drifted, s.missing, s.unavailable, s.critical, s.warnings
     )?;
     let problems: Vec<&WorkloadVersion> = status
         .workloads
         .iter()
         .filter(|w| !matches!(w.drift.as_str(), "ok" | "untracked") || !w.available)
         .collect();
-    if !problems.is_empty() {
+    let helm_problems: Vec<&HelmVersion> = status
+        .helm
+        .iter()
+        .filter(|h| !matches!(h.drift.as_str(), "ok" | "untracked"))
+        .collect();
+    if !problems.is_empty() || !helm_problems.is_empty() {
         writeln!(
             out,
             "{:<14} {:<12} {:<28} {:<24} {:>7}  DRIFT",
             "NAMESPACE", "KIND", "NAME", "TAG", "READY"
+        )?;
+    }
+    for h in helm_problems {
+        let drift = match &h.expected {
+            Some(expected) => format!("{} (release: {expected})", h.drift),
+            None => h.drift.clone(),
+        };
+        writeln!(
+            out,
+            "{:<14} {:<12} {:<28} {:<24} {:>7}  {}",
+            one(&h.namespace),
+            "HelmRelease",
+            one(&h.name),
+            one(&format!("{}-{}", h.chart, h.version)),
+            one(&h.status),
+            one(&drift)
         )?;
     }
     for w in problems {

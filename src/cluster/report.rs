@@ -125,15 +125,81 @@ pub fn workload_versions(
     versions
 }
 
+/// A Helm release (its newest revision) or a chart the release ships that
+/// is not installed, and how it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HelmVersion {
+    /// Its namespace.
+    pub namespace: String,
+    /// The release's name.
+    pub name: String,
+    /// The chart.
+    pub chart: String,
+    /// The chart's version.
+    pub version: String,
+    /// Helm's status (`deployed`, `failed`…; `missing`).
+    pub status: String,
+    /// As for workloads: `ok`, `older`, `newer`, `different`, `missing`,
+    /// `not_in_manifest`, `untracked`.
+    pub drift: String,
+    /// What the release wants, when it differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+}
+
+/// Every Helm release's chart and drift, then the charts the release
+/// ships that are not installed.
+pub fn helm_versions(manifest: Option<&ReleaseManifest>, helm: &[HelmRelease]) -> Vec<HelmVersion> {
+    let mut current = drift::current_revisions(helm);
+    current.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    let mut versions: Vec<HelmVersion> = current
+        .into_iter()
+        .map(|release| {
+            let drift = manifest.map_or(Drift::Untracked, |m| drift::helm_drift(m, release));
+            HelmVersion {
+                namespace: release.namespace.clone(),
+                name: release.name.clone(),
+                chart: release.chart.clone(),
+                version: release.chart_version.clone(),
+                status: release.status.clone(),
+                drift: drift_code(&drift).to_owned(),
+                expected: match &drift {
+                    Drift::Different { expected, .. } => Some(expected.clone()),
+                    _ => None,
+                },
+            }
+        })
+        .collect();
+    if let Some(manifest) = manifest {
+        for component in drift::missing_components(manifest, &[], helm) {
+            let Some(chart) = &component.chart else {
+                continue;
+            };
+            versions.push(HelmVersion {
+                namespace: component.namespace.clone().unwrap_or_default(),
+                name: component.name.clone(),
+                chart: chart.chart.clone(),
+                version: chart.version.clone(),
+                status: "missing".to_owned(),
+                drift: "missing".to_owned(),
+                expected: None,
+            });
+        }
+    }
+    versions
+}
+
 /// The counts a cluster is summed up by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Workloads running.
     pub workloads: usize,
-    /// Running something else than the release says (older, newer,
-    /// different, not in manifest).
+    /// Helm releases installed.
+    pub helm_releases: usize,
+    /// Workloads and Helm releases running something else than the release
+    /// says (older, newer, different, not in manifest).
     pub drifted: usize,
-    /// Components of the release that do not run.
+    /// Components of the release (workloads and charts) that do not run.
     pub missing: usize,
     /// Workloads with fewer ready replicas than wanted.
     pub unavailable: usize,
@@ -150,16 +216,21 @@ impl Summary {
     }
 }
 
-/// Sums up a versions report and the findings.
-pub fn summarize(versions: &[WorkloadVersion], findings: &[Finding]) -> Summary {
+/// Sums up the versions reports (workloads and Helm) and the findings.
+pub fn summarize(
+    versions: &[WorkloadVersion],
+    helm: &[HelmVersion],
+    findings: &[Finding],
+) -> Summary {
+    let drifted = |drift: &str| !matches!(drift, "ok" | "untracked" | "missing");
     let missing = versions.iter().filter(|v| v.drift == "missing").count();
+    let helm_missing = helm.iter().filter(|h| h.drift == "missing").count();
     Summary {
         workloads: versions.len() - missing,
-        drifted: versions
-            .iter()
-            .filter(|v| !matches!(v.drift.as_str(), "ok" | "untracked" | "missing"))
-            .count(),
-        missing,
+        helm_releases: helm.len() - helm_missing,
+        drifted: versions.iter().filter(|v| drifted(&v.drift)).count()
+            + helm.iter().filter(|h| drifted(&h.drift)).count(),
+        missing: missing + helm_missing,
         unavailable: versions
             .iter()
             .filter(|v| !v.available && v.drift != "missing")
@@ -172,5 +243,34 @@ pub fn summarize(versions: &[WorkloadVersion], findings: &[Finding]) -> Summary 
             .iter()
             .filter(|f| f.severity == Severity::Warning)
             .count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helm(name: &str, drift: &str) -> HelmVersion {
+        HelmVersion {
+            namespace: "mw".into(),
+            name: name.into(),
+            chart: name.into(),
+            version: "1.0.0".into(),
+            status: "deployed".into(),
+            drift: drift.into(),
+            expected: None,
+        }
+    }
+
+    #[test]
+    fn an_outdated_or_missing_chart_is_a_problem_like_a_workload() {
+        let summary = summarize(&[], &[helm("a", "older"), helm("b", "missing")], &[]);
+        assert_eq!(
+            (summary.helm_releases, summary.drifted, summary.missing),
+            (1, 1, 1)
+        );
+        assert!(summary.has_problems());
+        let fine = summarize(&[], &[helm("a", "ok"), helm("c", "untracked")], &[]);
+        assert!(!fine.has_problems());
     }
 }

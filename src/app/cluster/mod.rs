@@ -337,7 +337,12 @@ impl ClusterState {
             if !listed {
                 versions.retain(|v| v.drift != "missing");
             }
-            self.summary = report::summarize(&versions, &self.findings);
+            let helm = if self.last_live.contains_key(&Feed::Helm) {
+                report::helm_versions(manifest, self.helm.rows())
+            } else {
+                Vec::new() // no chart is missing before Helm was listed
+            };
+            self.summary = report::summarize(&versions, &helm, &self.findings);
         }
         for view in ClusterView::ALL {
             let rebuild = match view {

@@ -516,9 +516,10 @@ async fn an_api_restart_shows_stale_rows_then_recovers_with_the_changes_made_mea
     let crashing = crash_looping_pod(&watching.state);
     let from = watching.seen.len();
 
-    // The API goes away for two seconds, dropping every watch.
+    // The API goes away for five seconds, dropping every watch (long
+    // enough that a busy machine still sees each watch fail to reconnect).
     let faults = sim.faults().clone();
-    tokio::task::spawn_blocking(move || faults.restart(Duration::from_secs(2)))
+    tokio::task::spawn_blocking(move || faults.restart(Duration::from_secs(5)))
         .await
         .expect("restart");
     assert!(sim.faults().is_down(), "the API is down");

@@ -189,14 +189,39 @@ impl Table {
     /// Replaces the rows, keeping the selection on the same object if it
     /// is still there.
     pub fn set_rows(&mut self, rows: Vec<TableRow>) {
-        let selected = self.selected_row().map(|r| r.target.clone());
+        let selected = self.selected_identity();
         self.rows = rows;
         self.refresh();
-        if let Some(target) = selected
-            && let Some(position) = self
-                .visible
-                .iter()
-                .position(|&i| self.rows[i].target == target)
+        self.select_identity(selected);
+    }
+
+    /// The selected row as its object and which of that object's rows it
+    /// is (Versions has a row per container): stable across rebuilds and
+    /// sorts, unlike its position.
+    fn selected_identity(&self) -> Option<(Target, usize)> {
+        let target = &self.selected_row()?.target;
+        let nth = self.visible[..self.selected]
+            .iter()
+            .filter(|&&i| self.rows[i].target == *target)
+            .count();
+        Some((target.clone(), nth))
+    }
+
+    fn select_identity(&mut self, identity: Option<(Target, usize)>) {
+        let Some((target, nth)) = identity else {
+            return;
+        };
+        let mut matching = self
+            .visible
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| self.rows[**i].target == target)
+            .map(|(position, _)| position);
+        let first = matching.next();
+        if let Some(position) = matching
+            .nth(nth.saturating_sub(1))
+            .filter(|_| nth > 0)
+            .or(first)
         {
             self.selected = position;
         }
@@ -228,13 +253,17 @@ impl Table {
             Some(column) => Some(column + 1),
         };
         self.descending = false;
+        let selected = self.selected_identity();
         self.refresh();
+        self.select_identity(selected);
     }
 
     /// Reverses the order.
     pub fn sort_reverse(&mut self) {
         self.descending = !self.descending;
+        let selected = self.selected_identity();
         self.refresh();
+        self.select_identity(selected);
     }
 
     /// Recomputes which rows show and in which order.
@@ -350,5 +379,45 @@ mod tests {
         assert_eq!(table.selected_row().unwrap().target.name, "c");
         table.set_rows(vec![row("0", 0), row("c", 0), row("a", 0)]);
         assert_eq!(table.selected_row().unwrap().target.name, "c");
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    fn container_row(workload: &str, container: &str) -> TableRow {
+        TableRow {
+            cells: vec![Cell::Text(workload.into()), Cell::Text(container.into())],
+            tone: Tone::Normal,
+            target: Target {
+                kind: "Deployment".into(),
+                namespace: "ns".into(),
+                name: workload.into(),
+            },
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_selection_stays_on_its_container_row_through_rebuilds_and_sorts() {
+        let mut table = Table::new(&["NAME", "CONTAINER"], None);
+        let rows = || {
+            vec![
+                container_row("web", "app"),
+                container_row("web", "proxy"),
+                container_row("web", "exporter"),
+                container_row("api", "app"),
+            ]
+        };
+        table.set_rows(rows());
+        table.move_by(2);
+        assert_eq!(table.selected_row().unwrap().cells[1].text(), "exporter");
+        table.set_rows(rows());
+        assert_eq!(table.selected_row().unwrap().cells[1].text(), "exporter");
+        table.sort_next();
+        assert_eq!(table.selected_row().unwrap().target.name, "web");
+        table.sort_reverse();
+        assert_eq!(table.selected_row().unwrap().target.name, "web");
     }
 }

@@ -20,6 +20,12 @@ pub const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 
 /// Applies one action to the state and returns the effects it asks for.
 pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
+    let effects = apply(state, action);
+    cluster_update::ask_trust_again(state);
+    effects
+}
+
+fn apply(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Key(chord) => on_key(state, chord),
         Action::Paste(text) => {
@@ -244,6 +250,21 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Refresh => match &state.site {
             // Never stack rounds: a second login per source helps nobody.
             Some(site) if site.probes_running() > 0 => {
+                // The probes need no second round, but a cluster session
+                // that is not connected (a `no` to the trust question, bad
+                // credentials) is started again now.
+                let stuck = site.cluster.as_ref().is_some_and(|c| match c.connection {
+                    Connection::Failed(_) | Connection::NeedsTrust { .. } => true,
+                    Connection::Connected { .. } => c
+                        .feeds
+                        .values()
+                        .any(|f| matches!(f, FeedStatus::Down { .. } | FeedStatus::Forbidden(_))),
+                    Connection::Connecting => false,
+                });
+                if stuck {
+                    state.say(Level::Info, "connecting to the cluster again");
+                    return cluster_update::start_cluster(state, None);
+                }
                 state.say(Level::Info, "probing already: results in a moment");
             }
             // Read the profile again first, so an edited profile takes effect.

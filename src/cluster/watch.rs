@@ -20,6 +20,8 @@ use super::model::{self, EventRow, HelmRelease, NodeRow, PodRow, Row, Workload};
 /// Objects per page of the initial list: bounded memory per request, and
 /// a slow link still sees progress.
 pub const PAGE_SIZE: u32 = 500;
+/// Helm release secrets per page.
+pub const HELM_PAGE_SIZE: u32 = 50;
 /// The most updates sent in one batch.
 const BATCH: usize = 2000;
 
@@ -196,7 +198,11 @@ pub fn spawn_feeds(client: &kube::Client, sink: &Sink) -> Vec<JoinHandle<()>> {
         ),
         spawn(
             Api::<Secret>::all(c()),
-            config().labels(super::helm::SELECTOR),
+            // A release secret holds a gzipped chart (up to 1 MiB): small
+            // pages keep one response small over a slow link.
+            config()
+                .labels(super::helm::SELECTOR)
+                .page_size(HELM_PAGE_SIZE),
             Feed::Helm,
             super::helm::release_row,
             Rows::Helm,

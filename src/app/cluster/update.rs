@@ -179,3 +179,16 @@ pub(crate) fn open_workload_pods(state: &mut State) {
         format!("pods of {label} (esc: back to Versions)"),
     );
 }
+
+/// Asks the trust question again if it is still open and nothing else is
+/// on screen (it may have been pushed aside by help or a quit question).
+pub(crate) fn ask_trust_again(state: &mut State) {
+    if state.popup.is_some() {
+        return;
+    }
+    if let Some(Connection::NeedsTrust { context, command }) =
+        state.cluster().map(|c| c.connection.clone())
+    {
+        state.popup = Some(Popup::Trust { context, command });
+    }
+}

@@ -56,9 +56,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, wide: bool) {
             theme.style(if n > 0 { bad } else { Role::TextMuted }),
         )
     };
-    let listed = crate::cluster::watch::Feed::ALL
-        .iter()
-        .any(|f| cluster.feeds.get(f) != Some(&FeedStatus::Loading));
+    // No all-clear before the workloads and pods were counted.
+    use crate::cluster::watch::Feed;
+    let listed = [
+        Feed::Deployments,
+        Feed::StatefulSets,
+        Feed::DaemonSets,
+        Feed::Pods,
+    ]
+    .iter()
+    .all(|f| cluster.last_live.contains_key(f));
     if listed {
         let counts = vec![
             Span::styled(

@@ -5,54 +5,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::{empty_state, state_with_reports};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use common::{empty_state, render_with_styles as render, state_with_reports};
 use sitedeck::app::action::Action;
 use sitedeck::app::{State, update};
 use sitedeck::config::keymap::KeyChord;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 const THEMES: [&str; 2] = ["dark", "mono"];
-
-fn render(state: &State, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
-    terminal
-        .draw(|frame| sitedeck::ui::draw(frame, state))
-        .expect("draw");
-    let buffer = terminal.backend().buffer();
-    let mut text = String::new();
-    let mut styles = String::new();
-    let mut legend: BTreeMap<String, char> = BTreeMap::new();
-    let letters: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
-    for y in 0..height {
-        let mut skip = 0;
-        for x in 0..width {
-            let cell = &buffer[(x, y)];
-            // The cell after a double-width character belongs to it.
-            if skip > 0 {
-                skip -= 1;
-            } else {
-                text.push_str(cell.symbol());
-                skip = unicode_width::UnicodeWidthStr::width(cell.symbol()).saturating_sub(1);
-            }
-            let key = format!("{:?}", cell.style());
-            let next = letters[legend.len().min(letters.len() - 1)];
-            styles.push(*legend.entry(key).or_insert(next));
-        }
-        text.push('\n');
-        styles.push('\n');
-    }
-    let mut legend: Vec<(char, String)> = legend.into_iter().map(|(k, v)| (v, k)).collect();
-    legend.sort();
-    let legend: String = legend
-        .into_iter()
-        .map(|(letter, style)| format!("{letter}: {style}\n"))
-        .collect();
-    format!("{text}\n{styles}\n{legend}")
-}
 
 fn press(state: &mut State, keys: &[&str]) {
     for k in keys {

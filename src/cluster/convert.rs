@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Container, Event, Node, Pod, PodSpec, Probe};
+use k8s_openapi::api::core::v1::{Container, Event, Node, Pod, PodSpec, PodTemplateSpec, Probe};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::model::{
@@ -110,13 +110,50 @@ fn rollout(
     }
 }
 
+/// The replica counts and rollout of a workload, with its metadata and
+/// template: what the three workload kinds have in common.
+struct WorkloadParts<'a> {
+    kind: WorkloadKind,
+    metadata: &'a ObjectMeta,
+    template: &'a PodTemplateSpec,
+    selector: &'a LabelSelector,
+    desired: i32,
+    ready: i32,
+    updated: i32,
+    paused: bool,
+    failed: Option<String>,
+}
+
+fn workload(parts: WorkloadParts<'_>) -> Workload {
+    let WorkloadParts {
+        kind,
+        metadata,
+        template,
+        selector,
+        desired,
+        ready,
+        updated,
+        paused,
+        failed,
+    } = parts;
+    Workload {
+        kind,
+        namespace: metadata.namespace.clone().unwrap_or_default(),
+        name: metadata.name.clone().unwrap_or_default(),
+        containers: containers(template.spec.as_ref()),
+        desired,
+        ready,
+        updated,
+        rollout: rollout(paused, desired, ready, updated, failed),
+        selector: match_labels(selector),
+        created: created(metadata),
+    }
+}
+
 /// The Versions row of a Deployment.
 pub fn deployment_row(deployment: &Deployment) -> Workload {
-    let spec = Some(&deployment.spec);
+    let spec = &deployment.spec;
     let status = deployment.status.as_ref();
-    let desired = spec.and_then(|s| s.replicas).unwrap_or(1);
-    let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
-    let updated = status.and_then(|s| s.updated_replicas).unwrap_or(0);
     let failed = status
         .and_then(|s| s.conditions.as_ref())
         .and_then(|conditions| {
@@ -127,61 +164,49 @@ pub fn deployment_row(deployment: &Deployment) -> Workload {
             })
         })
         .map(|c| c.reason.clone().unwrap_or_default());
-    let paused = spec.and_then(|s| s.paused).unwrap_or(false);
-    Workload {
+    workload(WorkloadParts {
         kind: WorkloadKind::Deployment,
-        namespace: deployment.metadata.namespace.clone().unwrap_or_default(),
-        name: deployment.metadata.name.clone().unwrap_or_default(),
-        containers: containers(spec.and_then(|s| s.template.spec.as_ref())),
-        desired,
-        ready,
-        updated,
-        rollout: rollout(paused, desired, ready, updated, failed),
-        selector: spec.map(|s| match_labels(&s.selector)).unwrap_or_default(),
-        created: created(&deployment.metadata),
-    }
+        metadata: &deployment.metadata,
+        template: &spec.template,
+        selector: &spec.selector,
+        desired: spec.replicas.unwrap_or(1),
+        ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+        updated: status.and_then(|s| s.updated_replicas).unwrap_or(0),
+        paused: spec.paused.unwrap_or(false),
+        failed,
+    })
 }
 
 /// The Versions row of a StatefulSet.
 pub fn stateful_set_row(set: &StatefulSet) -> Workload {
-    let spec = Some(&set.spec);
     let status = set.status.as_ref();
-    let desired = spec.and_then(|s| s.replicas).unwrap_or(1);
-    let ready = status.and_then(|s| s.ready_replicas).unwrap_or(0);
-    let updated = status.and_then(|s| s.updated_replicas).unwrap_or(0);
-    Workload {
+    workload(WorkloadParts {
         kind: WorkloadKind::StatefulSet,
-        namespace: set.metadata.namespace.clone().unwrap_or_default(),
-        name: set.metadata.name.clone().unwrap_or_default(),
-        containers: containers(spec.and_then(|s| s.template.spec.as_ref())),
-        desired,
-        ready,
-        updated,
-        rollout: rollout(false, desired, ready, updated, None),
-        selector: spec.map(|s| match_labels(&s.selector)).unwrap_or_default(),
-        created: created(&set.metadata),
-    }
+        metadata: &set.metadata,
+        template: &set.spec.template,
+        selector: &set.spec.selector,
+        desired: set.spec.replicas.unwrap_or(1),
+        ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
+        updated: status.and_then(|s| s.updated_replicas).unwrap_or(0),
+        paused: false,
+        failed: None,
+    })
 }
 
 /// The Versions row of a DaemonSet.
 pub fn daemon_set_row(set: &DaemonSet) -> Workload {
-    let spec = Some(&set.spec);
     let status = set.status.as_ref();
-    let desired = status.map_or(0, |s| s.desired_number_scheduled);
-    let ready = status.map_or(0, |s| s.number_ready);
-    let updated = status.and_then(|s| s.updated_number_scheduled).unwrap_or(0);
-    Workload {
+    workload(WorkloadParts {
         kind: WorkloadKind::DaemonSet,
-        namespace: set.metadata.namespace.clone().unwrap_or_default(),
-        name: set.metadata.name.clone().unwrap_or_default(),
-        containers: containers(spec.and_then(|s| s.template.spec.as_ref())),
-        desired,
-        ready,
-        updated,
-        rollout: rollout(false, desired, ready, updated, None),
-        selector: spec.map(|s| match_labels(&s.selector)).unwrap_or_default(),
-        created: created(&set.metadata),
-    }
+        metadata: &set.metadata,
+        template: &set.spec.template,
+        selector: &set.spec.selector,
+        desired: status.map_or(0, |s| s.desired_number_scheduled),
+        ready: status.map_or(0, |s| s.number_ready),
+        updated: status.and_then(|s| s.updated_number_scheduled).unwrap_or(0),
+        paused: false,
+        failed: None,
+    })
 }
 
 /// The Pods row of a pod, with the status column computed as kubectl does.

@@ -419,8 +419,8 @@ fn helm(state: &ClusterState) -> Vec<TableRow> {
         })
         .collect();
     if let Some(manifest) = manifest.filter(|_| listed(state, ClusterView::Helm)) {
-        let workloads: Vec<Workload> = state.all_workloads().cloned().collect();
-        for component in drift::missing_components(manifest, &workloads, state.helm.rows()) {
+        // Charts only: which workloads run does not matter here.
+        for component in drift::missing_components(manifest, &[], state.helm.rows()) {
             let Some(chart) = &component.chart else {
                 continue;
             };

@@ -232,8 +232,13 @@ pub async fn probe_all(
     let profile = &loaded.profile;
     let context = cluster.and_then(|c| c.context.as_deref());
     let sources = probe::plan(profile, context);
+    let env = probe::ProbeEnv {
+        cluster: cluster.cloned(),
+        readonly: readonly || profile.readonly,
+        forwards: None,
+    };
     let reports =
-        futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, cluster))).await;
+        futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, &env))).await;
     let sources: Vec<SourceStatus> = sources
         .into_iter()
         .zip(reports)

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod logging;
+pub mod middleware;
 pub mod probe;
 pub mod store;
 pub mod terminal;

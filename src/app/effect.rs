@@ -31,6 +31,8 @@ pub enum Effect {
         profile: Arc<SiteProfile>,
         /// Where the cluster is, with the command line's overrides.
         cluster: Option<ClusterTarget>,
+        /// Read-only mode: no write probes.
+        readonly: bool,
     },
     /// Connect to the site's cluster and watch it, sending `Cluster`
     /// actions; replaces the session running.

@@ -225,6 +225,8 @@ pub struct EffectRunner {
     /// The last state logged per source, so the log records changes, not
     /// the same failure every round.
     last_states: Arc<Mutex<HashMap<String, ProbeState>>>,
+    /// Port-forwards to in-cluster middleware, over the session's client.
+    forwards: Option<crate::cluster::portforward::Forwards>,
 }
 
 /// Logs a source's state when it changed since the last probe.
@@ -243,6 +245,15 @@ fn log_change(last: &Mutex<HashMap<String, ProbeState>>, source: &str, report: &
 }
 
 impl EffectRunner {
+    /// The site's port-forwards, once the cluster session is connected.
+    fn forwards(&mut self) -> Option<crate::cluster::portforward::Forwards> {
+        if self.forwards.is_none() {
+            let client = self.cluster.as_ref()?.client()?;
+            self.forwards = Some(crate::cluster::portforward::Forwards::new(client));
+        }
+        self.forwards.clone()
+    }
+
     /// A runner that reports to `tx`.
     pub fn new(tx: UnboundedSender<Action>, paths: Paths) -> Self {
         Self {
@@ -252,6 +263,7 @@ impl EffectRunner {
             refresh: None,
             cluster: None,
             last_states: Arc::default(),
+            forwards: None,
         }
     }
 
@@ -299,6 +311,7 @@ impl EffectRunner {
             } => {
                 // Drop the old session first: its watches stop now.
                 self.cluster = None;
+                self.forwards = None;
                 let state_dir = self.paths.state_dir.clone();
                 let (mut store, problem) = crate::store::trust::TrustStore::load(&state_dir);
                 if let Some(problem) = problem {
@@ -321,7 +334,10 @@ impl EffectRunner {
                 });
                 self.cluster = Some(crate::cluster::start(target, trusted, sink));
             }
-            Effect::StopCluster => self.cluster = None,
+            Effect::StopCluster => {
+                self.cluster = None;
+                self.forwards = None;
+            }
             Effect::Describe(target) => {
                 let tx = self.tx.clone();
                 let client = self
@@ -352,15 +368,21 @@ impl EffectRunner {
                 sources,
                 profile,
                 cluster,
+                readonly,
             } => {
                 self.stop_probes();
+                let env = Arc::new(crate::probe::ProbeEnv {
+                    cluster,
+                    readonly,
+                    forwards: self.forwards(),
+                });
                 for source in sources {
                     let tx = self.tx.clone();
                     let profile = profile.clone();
-                    let cluster = cluster.clone();
+                    let env = Arc::clone(&env);
                     let last_states = Arc::clone(&self.last_states);
                     self.probes.push(tokio::spawn(async move {
-                        let probe = crate::probe::run(&source, &profile, cluster.as_ref());
+                        let probe = crate::probe::run(&source, &profile, &env);
                         // A bug in one probe must not leave its row "in flight" for ever.
                         let report = AssertUnwindSafe(probe)
                             .catch_unwind()

@@ -610,6 +610,7 @@ fn upsert_site_entry(
 }
 
 fn start_round(state: &mut State) -> Vec<Effect> {
+    let readonly = state.readonly();
     let cluster = state.site.as_ref().and_then(|site| {
         ClusterTarget::of_site(
             &site.loaded.profile,
@@ -628,6 +629,7 @@ fn start_round(state: &mut State) -> Vec<Effect> {
         sources: site.sources.clone(),
         profile: Arc::new(site.loaded.profile.clone()),
         cluster,
+        readonly,
     }]
 }
 

@@ -9,6 +9,7 @@ pub mod drift;
 pub mod findings;
 pub mod helm;
 pub mod model;
+pub mod portforward;
 pub mod quantity;
 pub mod release;
 pub mod report;

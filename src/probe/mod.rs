@@ -8,15 +8,13 @@
 
 pub mod classify;
 mod kube_api;
-mod mysql;
-mod net;
-mod redis;
+pub(crate) mod net;
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::profile::{MiddlewareKind, NodesSpec, SiteProfile};
+use crate::config::profile::{MiddlewareKind, NodesSpec, SiteProfile, split_host_port};
 
 pub use classify::ProbeFailure;
 
@@ -80,6 +78,12 @@ pub struct ProbeReport {
     pub detail: String,
     /// When the probe finished.
     pub checked_at: Option<chrono::DateTime<chrono::Local>>,
+    /// A middleware endpoint's role, figures and findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::middleware::Health>,
+    /// How a middleware endpoint was reached: `direct` or the port-forward.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 impl ProbeReport {
@@ -90,6 +94,8 @@ impl ProbeReport {
             latency_ms: None,
             detail: String::new(),
             checked_at: None,
+            health: None,
+            path: None,
         }
     }
 
@@ -100,15 +106,19 @@ impl ProbeReport {
             latency_ms: None,
             detail: "the probe crashed (a sitedeck bug; see the log)".into(),
             checked_at: Some(chrono::Local::now()),
+            health: None,
+            path: None,
         }
     }
 
-    fn reached(started: Instant, state: ProbeState, detail: impl AsRef<str>) -> Self {
+    fn reached(started: Instant, reached: Reached) -> Self {
         Self {
-            state,
+            state: reached.state,
             latency_ms: Some(started.elapsed().as_secs_f64() * 1000.0),
-            detail: crate::text::one_line(detail.as_ref()),
+            detail: crate::text::one_line(&reached.detail),
             checked_at: Some(chrono::Local::now()),
+            health: reached.health,
+            path: reached.path,
         }
     }
 
@@ -118,6 +128,8 @@ impl ProbeReport {
             latency_ms: None,
             detail: crate::text::one_line(&failure.message),
             checked_at: Some(chrono::Local::now()),
+            health: None,
+            path: None,
         }
     }
 }
@@ -217,10 +229,14 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
         sources.push(Source {
             name: m.name.value.clone(),
             kind: SourceKind::Middleware(m.kind),
-            target: m.endpoint.value.clone(),
+            target: m.target(),
             checks: match m.kind {
-                MiddlewareKind::Mysql => "login and SELECT VERSION()",
-                MiddlewareKind::Redis => "AUTH and INFO server",
+                MiddlewareKind::Mysql => "login, role, replication, connections",
+                MiddlewareKind::Redis => "AUTH, role, replication, memory, persistence",
+                MiddlewareKind::Postgresql => "login, recovery, replication lag, connections",
+                MiddlewareKind::S3 => "bucket reachable, write/read/delete probe",
+                MiddlewareKind::Elasticsearch => "cluster health, shards, disk watermarks",
+                MiddlewareKind::Http => "status, body, latency, certificate expiry",
                 MiddlewareKind::Tcp => "TCP connect",
             },
             index: 0,
@@ -248,58 +264,68 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
     sources
 }
 
-/// Reads an endpoint's password, if it has one, off the runtime's threads
-/// (a secret file may sit on a slow disk).
-async fn password(
-    spec: &crate::config::profile::MiddlewareSpec,
-    profile: &SiteProfile,
-) -> Result<Option<crate::config::secret::Secret>, ProbeFailure> {
-    let Some(source) = spec.password.as_ref().map(|s| s.value.clone()) else {
-        return Ok(None);
-    };
-    let base = profile.base_dir.clone();
-    tokio::task::spawn_blocking(move || source.resolve_local(&base))
-        .await
-        .map_err(|e| ProbeFailure::config(format!("cannot read the password: {e}")))?
-        .map(Some)
-        .map_err(|e| ProbeFailure::config(e.to_string()))
+/// What a probe needs besides the source and the profile.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeEnv {
+    /// Where the cluster is (the command line's overrides applied);
+    /// `None`: the profile's own.
+    pub cluster: Option<crate::cluster::connect::ClusterTarget>,
+    /// Read-only mode: no write probes.
+    pub readonly: bool,
+    /// Port-forwards to in-cluster endpoints; `None` when the site has no
+    /// cluster connection.
+    pub forwards: Option<crate::cluster::portforward::Forwards>,
 }
 
-/// Probes one source within the profile's timeout.
-/// `cluster`: where the cluster is (the command line's overrides applied);
-/// `None`: the profile's own.
-pub async fn run(
-    source: &Source,
-    profile: &SiteProfile,
-    cluster: Option<&crate::cluster::connect::ClusterTarget>,
-) -> ProbeReport {
-    let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds);
+/// Probes one source within its timeout (the endpoint's own, else the
+/// profile's).
+pub async fn run(source: &Source, profile: &SiteProfile, env: &ProbeEnv) -> ProbeReport {
+    let seconds = match source.kind {
+        SourceKind::Middleware(_) => profile
+            .middleware
+            .get(source.spec)
+            .and_then(|m| m.timeout_seconds),
+        _ => None,
+    }
+    .unwrap_or(profile.probes.timeout_seconds);
+    let timeout = Duration::from_secs_f64(seconds);
     let started = Instant::now();
-    let work = probe_source(source, profile, cluster, timeout);
+    let work = probe_source(source, profile, env, timeout);
     match tokio::time::timeout(timeout, work).await {
-        Ok(Ok((state, detail))) => ProbeReport::reached(started, state, detail),
+        Ok(Ok(reached)) => ProbeReport::reached(started, reached),
         Ok(Err(failure)) => ProbeReport::failed(failure),
         Err(_) => ProbeReport::failed(ProbeFailure::timeout(timeout)),
     }
 }
 
-/// What a source answered: up or degraded, and what it said.
-type Reached = (ProbeState, String);
+/// What a source answered.
+#[derive(Debug)]
+struct Reached {
+    state: ProbeState,
+    detail: String,
+    health: Option<crate::middleware::Health>,
+    path: Option<String>,
+}
 
 fn up(detail: String) -> Reached {
-    (ProbeState::Up, detail)
+    Reached {
+        state: ProbeState::Up,
+        detail,
+        health: None,
+        path: None,
+    }
 }
 
 async fn probe_source(
     source: &Source,
     profile: &SiteProfile,
-    cluster: Option<&crate::cluster::connect::ClusterTarget>,
+    env: &ProbeEnv,
     timeout: Duration,
 ) -> Result<Reached, ProbeFailure> {
     let vanished = || ProbeFailure::config("the profile changed; refresh to probe it again");
     match source.kind {
         SourceKind::Cluster => {
-            let target = match cluster {
+            let target = match &env.cluster {
                 Some(target) => Some(target.clone()),
                 None => crate::cluster::connect::ClusterTarget::of_site(profile, None, None),
             };
@@ -308,21 +334,104 @@ async fn probe_source(
         SourceKind::Bastion | SourceKind::Node => {
             net::ssh_banner(&source.target, timeout).await.map(up)
         }
-        SourceKind::Middleware(kind) => {
+        SourceKind::Middleware(_) => {
             let spec = profile.middleware.get(source.spec).ok_or_else(vanished)?;
-            match kind {
-                MiddlewareKind::Mysql => mysql::probe(spec, profile).await.map(up),
-                MiddlewareKind::Redis => redis::probe(spec, profile).await.map(up),
-                MiddlewareKind::Tcp => net::tcp(&spec.endpoint.value)
-                    .await
-                    .map(|_| up("accepts connections".into())),
-            }
+            let dial = dial(spec, env).await?;
+            let path = dial.path.clone();
+            let ctx = crate::middleware::CheckContext {
+                spec,
+                profile,
+                dial,
+                readonly: env.readonly,
+                timeout,
+            };
+            let health = crate::middleware::check(&ctx).await?;
+            Ok(Reached {
+                state: health.state(),
+                detail: health.headline(),
+                health: Some(health),
+                path: Some(path),
+            })
         }
         SourceKind::Kafka => {
             let spec = profile.kafka.get(source.spec).ok_or_else(vanished)?;
             let servers: Vec<&str> = spec.bootstrap.iter().map(|s| s.value.as_str()).collect();
-            net::bootstrap(&servers).await
+            let (state, detail) = net::bootstrap(&servers).await?;
+            Ok(Reached {
+                state,
+                ..up(detail)
+            })
         }
+    }
+}
+
+/// Where a middleware check connects: the endpoint itself, the host of its
+/// URL, or the local end of a port-forward.
+async fn dial(
+    spec: &crate::config::profile::MiddlewareSpec,
+    env: &ProbeEnv,
+) -> Result<crate::middleware::Dial, ProbeFailure> {
+    use crate::config::profile::Endpoint;
+    match spec.endpoint.as_ref().map(|e| &e.value) {
+        Some(Endpoint::Address { host, port }) => Ok(crate::middleware::Dial {
+            host: host.clone(),
+            port: *port,
+            path: "direct".into(),
+        }),
+        Some(in_cluster) => {
+            let forwards = env.forwards.as_ref().ok_or_else(|| {
+                ProbeFailure::config(format!(
+                    "{in_cluster} is reached through the Kubernetes API, and the site has no cluster connection"
+                ))
+            })?;
+            let forwarded = forwards
+                .local(in_cluster)
+                .await
+                .map_err(|e| ProbeFailure::new(ProbeState::Error, e))?;
+            Ok(crate::middleware::Dial {
+                host: forwarded.local.ip().to_string(),
+                port: forwarded.local.port(),
+                path: forwarded.path,
+            })
+        }
+        None => {
+            let url = spec
+                .url
+                .as_ref()
+                .ok_or_else(|| ProbeFailure::config("neither `endpoint` nor `url` is set"))?;
+            let (host, port) = url_host_port(&url.value).map_err(ProbeFailure::config)?;
+            Ok(crate::middleware::Dial {
+                host,
+                port,
+                path: "direct".into(),
+            })
+        }
+    }
+}
+
+/// The host and port of an http(s) URL (the scheme's port when none is given).
+pub fn url_host_port(url: &str) -> Result<(String, u16), String> {
+    let (rest, default_port) = if let Some(rest) = url.strip_prefix("https://") {
+        (rest, 443)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (rest, 80)
+    } else {
+        return Err(format!("the url `{url}` must start with http:// or https://"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let has_port = match authority.rfind(']') {
+        Some(close) => authority[close..].contains(':'),
+        None => authority.contains(':'),
+    };
+    if has_port {
+        split_host_port(authority)
+    } else {
+        let host = authority.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(format!("the url `{url}` has no host"));
+        }
+        Ok((host.to_owned(), default_port))
     }
 }
 

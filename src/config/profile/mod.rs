@@ -16,6 +16,7 @@ use serde_saphyr::{Location, Spanned};
 
 mod discover;
 mod messages;
+mod middleware;
 mod validate;
 
 use super::paths::expand_tilde;
@@ -25,6 +26,7 @@ use validate::Validation;
 
 pub use discover::{FoundSite, discover, file_stem_name, find};
 pub use messages::did_you_mean;
+pub use middleware::{Endpoint, ExpectJson, MiddlewareKind, MiddlewareSpec, Role};
 pub(crate) use messages::{closest, problem_from_yaml};
 
 /// A parsed and validated site profile.
@@ -223,49 +225,6 @@ pub struct NodeSpec {
     /// SSH port.
     #[serde(default = "default_ssh_port")]
     pub port: NonZeroU16,
-}
-
-/// The kinds of middleware sitedeck probes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MiddlewareKind {
-    /// MySQL or MariaDB.
-    Mysql,
-    /// Redis.
-    Redis,
-    /// Any TCP service: connect only.
-    Tcp,
-}
-
-impl fmt::Display for MiddlewareKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Mysql => "mysql",
-            Self::Redis => "redis",
-            Self::Tcp => "tcp",
-        })
-    }
-}
-
-/// One middleware endpoint.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MiddlewareSpec {
-    /// A unique name, e.g. `mysql-main`.
-    pub name: Spanned<String>,
-    /// What it is.
-    pub kind: MiddlewareKind,
-    /// `host:port`.
-    pub endpoint: Spanned<String>,
-    /// The login user, where the kind has one.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// The password.
-    #[serde(default)]
-    pub password: Option<Spanned<SecretSource>>,
-    /// The database (MySQL schema or Redis db number).
-    #[serde(default)]
-    pub database: Option<String>,
 }
 
 /// Kafka security protocols, by their librdkafka names.

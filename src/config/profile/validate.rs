@@ -198,35 +198,6 @@ impl Validation {
         }
     }
 
-    pub(super) fn middleware(&mut self, p: &SiteProfile) {
-        let mut seen = HashSet::new();
-        for m in &p.middleware {
-            self.unique_name(&mut seen, &m.name, "middleware");
-            self.endpoint(&m.endpoint, &m.name.value);
-            self.secret(&p.base_dir, m.password.as_ref(), &m.name.value);
-            if m.kind == MiddlewareKind::Mysql && m.user.is_none() {
-                // Guessing `root` would put a failed root login in the
-                // customer's audit log every round.
-                self.problem(
-                    m.name.referenced,
-                    format!("mysql `{}` needs a `user` to log in as", m.name.value),
-                );
-            }
-            if m.kind == MiddlewareKind::Redis
-                && let Some(db) = &m.database
-                && db.parse::<u32>().is_err()
-            {
-                self.problem(
-                    m.name.referenced,
-                    format!(
-                        "`{}`: a Redis database is a number, not `{db}`",
-                        m.name.value
-                    ),
-                );
-            }
-        }
-    }
-
     /// With a SASL protocol, the mechanism and both credentials are needed.
     pub(super) fn sasl(&mut self, k: &KafkaSpec) {
         if !k.security_protocol.uses_sasl() {

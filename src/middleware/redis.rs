@@ -2,18 +2,21 @@
 
 use redis::{ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo};
 
-use super::ProbeFailure;
-use crate::config::profile::{MiddlewareSpec, SiteProfile, split_host_port};
+use super::{CheckContext, Health};
+use crate::config::profile::MiddlewareSpec;
+use crate::probe::ProbeFailure;
 
 /// Connects (with AUTH when a password is set) and reads the version and role.
-pub async fn probe(spec: &MiddlewareSpec, profile: &SiteProfile) -> Result<String, ProbeFailure> {
-    let (host, port) = split_host_port(&spec.endpoint.value).map_err(ProbeFailure::config)?;
-    let target = spec.endpoint.value.as_str();
+pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
+    let spec = ctx.spec;
+    let (host, port) = (ctx.dial.host.clone(), ctx.dial.port);
+    let target = ctx.dial.address();
+    let target = target.as_str();
     let mut settings = RedisConnectionInfo::default().set_skip_set_lib_name();
     if let Some(user) = &spec.user {
         settings = settings.set_username(user);
     }
-    if let Some(password) = super::password(spec, profile).await? {
+    if let Some(password) = ctx.password().await? {
         settings = settings.set_password(password.expose());
     }
     if let Some(db) = &spec.database {
@@ -44,11 +47,10 @@ pub async fn probe(spec: &MiddlewareSpec, profile: &SiteProfile) -> Result<Strin
             .unwrap_or("?")
             .to_owned()
     };
-    Ok(format!(
-        "Redis {}, role {}",
-        field("redis_version"),
-        field("role")
-    ))
+    let mut health = Health::default();
+    health.version = Some(format!("Redis {}", field("redis_version")));
+    health.role = Some(field("role"));
+    Ok(health)
 }
 
 fn classify(error: &redis::RedisError, spec: &MiddlewareSpec, target: &str) -> ProbeFailure {

@@ -1,6 +1,7 @@
 //! The command line: the cockpit's options and the headless commands.
 
 mod cluster_status;
+mod middleware_status;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -221,6 +222,8 @@ pub struct SiteStatus {
     /// when the profile has no cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<cluster_status::ClusterStatus>,
+    /// Each middleware endpoint's state, role, figures and findings.
+    pub middleware: Vec<middleware_status::MiddlewareStatus>,
 }
 
 /// Probes every source of a loaded profile concurrently.
@@ -228,6 +231,7 @@ pub async fn probe_all(
     loaded: &LoadedProfile,
     cluster: Option<&ClusterTarget>,
     readonly: bool,
+    forwards: Option<crate::cluster::portforward::Forwards>,
 ) -> SiteStatus {
     let profile = &loaded.profile;
     let context = cluster.and_then(|c| c.context.as_deref());
@@ -235,7 +239,7 @@ pub async fn probe_all(
     let env = probe::ProbeEnv {
         cluster: cluster.cloned(),
         readonly: readonly || profile.readonly,
-        forwards: None,
+        forwards,
     };
     let reports =
         futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, &env))).await;
@@ -250,6 +254,7 @@ pub async fn probe_all(
         readonly: readonly || profile.readonly,
         profile: profile.source_file.clone(),
         down: sources.iter().filter(|s| s.report.state.is_down()).count(),
+        middleware: middleware_status::collect(&sources),
         sources,
         cluster: None,
     }
@@ -297,8 +302,12 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
             None => None,
         }
     };
-    let (mut status, cluster) =
-        futures::join!(probe_all(&loaded, target.as_ref(), cli.readonly), cluster);
+    let forwards =
+        middleware_status::forwards(&loaded.profile, target.as_ref(), &paths.state_dir).await;
+    let (mut status, cluster) = futures::join!(
+        probe_all(&loaded, target.as_ref(), cli.readonly, forwards),
+        cluster
+    );
     status.cluster = cluster;
     let mut out = std::io::stdout().lock();
     let written = match format {
@@ -315,7 +324,11 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
         .cluster
         .as_ref()
         .is_some_and(cluster_status::ClusterStatus::has_problems);
-    if status.down > 0 || cluster_problems {
+    let degraded = status
+        .sources
+        .iter()
+        .any(|s| s.report.state == probe::ProbeState::Degraded);
+    if status.down > 0 || degraded || cluster_problems {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -357,6 +370,7 @@ fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()>
         status.down,
         status.sources.len()
     )?;
+    middleware_status::write_table(out, &status.middleware)?;
     if let Some(cluster) = &status.cluster {
         cluster_status::write_table(out, cluster)?;
     }

@@ -72,6 +72,8 @@ fn results_of_an_older_round_are_ignored() {
                 latency_ms: Some(1.0),
                 detail: "stale".into(),
                 checked_at: None,
+                health: None,
+                path: None,
             }),
         },
     );
@@ -316,7 +318,10 @@ fn tab_cycles_views_and_esc_goes_back() {
     let mut state = state_with_reports("dark");
     assert_eq!(state.view, View::Overview);
     key(&mut state, "tab");
+    assert_eq!(state.view, View::Middleware);
+    key(&mut state, "tab");
     assert_eq!(state.view, View::Cluster(ClusterView::Versions));
+    key(&mut state, "shift-tab");
     key(&mut state, "shift-tab");
     assert_eq!(state.view, View::Overview);
     key(&mut state, "shift-tab");

@@ -62,6 +62,10 @@ pub enum Action {
     Cancel,
     /// Show the warnings about the configuration and the site profile.
     Warnings,
+    /// Show the Middleware view.
+    OpenMiddleware,
+    /// Check the selected middleware endpoint now.
+    CheckNow,
     /// Show the Versions view.
     OpenVersions,
     /// Show the Helm releases.
@@ -188,6 +192,8 @@ impl Action {
         "sort_next",
         "sort_reverse",
         "describe",
+        "open_middleware",
+        "check_now",
     ];
 
     /// Parses a bindable action name from a keymap (`"quit"`).

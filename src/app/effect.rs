@@ -34,6 +34,20 @@ pub enum Effect {
         /// Read-only mode: no write probes.
         readonly: bool,
     },
+    /// Probe one source now, beside the round running (its result counts
+    /// for `round`).
+    ProbeOne {
+        /// The round the result belongs to.
+        round: u64,
+        /// What to probe.
+        source: Source,
+        /// The profile the source comes from.
+        profile: Arc<SiteProfile>,
+        /// Where the cluster is, with the command line's overrides.
+        cluster: Option<ClusterTarget>,
+        /// Read-only mode: no write probes.
+        readonly: bool,
+    },
     /// Connect to the site's cluster and watch it, sending `Cluster`
     /// actions; replaces the session running.
     StartCluster {

@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod cluster;
+pub mod middleware;
 pub mod effect;
 pub mod palette;
 pub mod run;

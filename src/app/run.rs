@@ -254,6 +254,32 @@ impl EffectRunner {
         self.forwards.clone()
     }
 
+    /// Probes one source in the background and reports its result.
+    fn spawn_probe(
+        &mut self,
+        round: u64,
+        source: crate::probe::Source,
+        profile: Arc<crate::config::profile::SiteProfile>,
+        env: Arc<crate::probe::ProbeEnv>,
+    ) {
+        let tx = self.tx.clone();
+        let last_states = Arc::clone(&self.last_states);
+        self.probes.push(tokio::spawn(async move {
+            let probe = crate::probe::run(&source, &profile, &env);
+            // A bug in one probe must not leave its row "in flight" for ever.
+            let report = AssertUnwindSafe(probe)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| ProbeReport::crashed());
+            log_change(&last_states, &source.name, &report);
+            let _ = tx.send(Action::ProbeFinished {
+                round,
+                index: source.index(),
+                report: Box::new(report),
+            });
+        }));
+    }
+
     /// A runner that reports to `tx`.
     pub fn new(tx: UnboundedSender<Action>, paths: Paths) -> Self {
         Self {
@@ -377,24 +403,7 @@ impl EffectRunner {
                     forwards: self.forwards(),
                 });
                 for source in sources {
-                    let tx = self.tx.clone();
-                    let profile = profile.clone();
-                    let env = Arc::clone(&env);
-                    let last_states = Arc::clone(&self.last_states);
-                    self.probes.push(tokio::spawn(async move {
-                        let probe = crate::probe::run(&source, &profile, &env);
-                        // A bug in one probe must not leave its row "in flight" for ever.
-                        let report = AssertUnwindSafe(probe)
-                            .catch_unwind()
-                            .await
-                            .unwrap_or_else(|_| ProbeReport::crashed());
-                        log_change(&last_states, &source.name, &report);
-                        let _ = tx.send(Action::ProbeFinished {
-                            round,
-                            index: source.index(),
-                            report: Box::new(report),
-                        });
-                    }));
+                    self.spawn_probe(round, source, Arc::clone(&profile), Arc::clone(&env));
                 }
                 let tx = self.tx.clone();
                 let every = Duration::from_secs(profile.probes.refresh_seconds);
@@ -407,6 +416,20 @@ impl EffectRunner {
                         }
                     }
                 }));
+            }
+            Effect::ProbeOne {
+                round,
+                source,
+                profile,
+                cluster,
+                readonly,
+            } => {
+                let env = Arc::new(crate::probe::ProbeEnv {
+                    cluster,
+                    readonly,
+                    forwards: self.forwards(),
+                });
+                self.spawn_probe(round, source, profile, env);
             }
         }
     }

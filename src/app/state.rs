@@ -15,6 +15,8 @@ use crate::probe::{ProbeReport, Source};
 pub enum View {
     /// The site at a glance: its profile and the live state of every source.
     Overview,
+    /// Middleware health: every endpoint's state, role, figures and findings.
+    Middleware,
     /// A cluster view: Versions, Helm, Pods, Nodes or Events.
     Cluster(ClusterView),
     /// The site profiles found, to open one.
@@ -23,8 +25,9 @@ pub enum View {
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 7] = [
+    pub const ALL: [View; 8] = [
         View::Overview,
+        View::Middleware,
         View::Cluster(ClusterView::Versions),
         View::Cluster(ClusterView::Helm),
         View::Cluster(ClusterView::Pods),
@@ -37,6 +40,7 @@ impl View {
     pub fn title(self) -> &'static str {
         match self {
             Self::Overview => "Overview",
+            Self::Middleware => "Middleware",
             Self::Cluster(ClusterView::Versions) => "Versions",
             Self::Cluster(ClusterView::Helm) => "Helm",
             Self::Cluster(ClusterView::Pods) => "Pods",
@@ -130,6 +134,8 @@ pub struct SiteState {
     pub round: u64,
     /// The cluster, when the profile has one.
     pub cluster: Option<ClusterState>,
+    /// The Middleware view's table, rebuilt as reports come in.
+    pub middleware: Table,
 }
 
 impl SiteState {
@@ -306,6 +312,7 @@ impl State {
     pub fn table(&self) -> Option<&Table> {
         match self.view {
             View::Cluster(view) => self.cluster()?.table(view),
+            View::Middleware => Some(&self.site.as_ref()?.middleware),
             _ => None,
         }
     }
@@ -314,6 +321,7 @@ impl State {
     pub fn table_mut(&mut self) -> Option<&mut Table> {
         match self.view {
             View::Cluster(view) => self.cluster_mut()?.table_mut(view),
+            View::Middleware => Some(&mut self.site.as_mut()?.middleware),
             _ => None,
         }
     }

@@ -202,6 +202,8 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
                 state.view = previous;
             }
         }
+        Action::OpenMiddleware => show_view(state, View::Middleware),
+        Action::CheckNow => return super::middleware::check_now(state),
         Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
         Action::OpenHelm => show_view(state, View::Cluster(ClusterView::Helm)),
         Action::OpenPods => show_view(state, View::Cluster(ClusterView::Pods)),
@@ -360,7 +362,7 @@ fn move_by(state: &mut State, delta: isize) {
         Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
         Some(Popup::ConfirmQuit | Popup::Trust { .. }) => {}
         None => match state.view {
-            View::Cluster(_) => {
+            View::Cluster(_) | View::Middleware => {
                 if let Some(table) = state.table_mut() {
                     table.move_by(delta);
                 }
@@ -416,6 +418,11 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
     let mut entries: Vec<PaletteEntry> = [
         ("overview", "Go to Overview", Action::OpenOverview),
         ("sites", "Go to the site list", Action::OpenSites),
+        (
+            "middleware",
+            "Go to Middleware: health, roles, replication",
+            Action::OpenMiddleware,
+        ),
         (
             "versions",
             "Go to Versions: images and drift",
@@ -518,14 +525,24 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 cluster.changed = true;
             }
             let needs_session = target.is_some() && kept.is_none();
-            state.site = Some(SiteState {
+            // A reload keeps the Middleware table's filter, sort and selection.
+            let middleware = state
+                .site
+                .as_mut()
+                .filter(|_| reload)
+                .map(|old| std::mem::replace(&mut old.middleware, super::middleware::table()))
+                .unwrap_or_else(super::middleware::table);
+            let mut site = SiteState {
                 loaded,
                 reports,
                 in_flight: vec![false; count],
                 sources,
                 round: 0,
                 cluster: kept,
-            });
+                middleware,
+            };
+            super::middleware::rebuild(&mut site);
+            state.site = Some(site);
             let mut effects = Vec::new();
             if needs_session {
                 if let Some(site) = &mut state.site {
@@ -624,6 +641,7 @@ fn start_round(state: &mut State) -> Vec<Effect> {
     state.last_round += 1;
     site.round = state.last_round;
     site.in_flight = vec![true; site.sources.len()];
+    super::middleware::rebuild(site);
     vec![Effect::Probe {
         round: site.round,
         sources: site.sources.clone(),
@@ -640,4 +658,5 @@ fn on_probe_finished(state: &mut State, round: u64, index: usize, report: ProbeR
     }
     site.reports[index] = report;
     site.in_flight[index] = false;
+    super::middleware::rebuild(site);
 }

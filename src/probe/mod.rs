@@ -290,11 +290,20 @@ pub async fn run(source: &Source, profile: &SiteProfile, env: &ProbeEnv) -> Prob
     .unwrap_or(profile.probes.timeout_seconds);
     let timeout = Duration::from_secs_f64(seconds);
     let started = Instant::now();
-    let work = probe_source(source, profile, env, timeout);
-    match tokio::time::timeout(timeout, work).await {
+    // How a middleware endpoint is reached, known before its check fails.
+    let mut path = None;
+    let work = probe_source(source, profile, env, timeout, &mut path);
+    let outcome = tokio::time::timeout(timeout, work).await;
+    match outcome {
         Ok(Ok(reached)) => ProbeReport::reached(started, reached),
-        Ok(Err(failure)) => ProbeReport::failed(failure),
-        Err(_) => ProbeReport::failed(ProbeFailure::timeout(timeout)),
+        Ok(Err(failure)) => ProbeReport {
+            path,
+            ..ProbeReport::failed(failure)
+        },
+        Err(_) => ProbeReport {
+            path,
+            ..ProbeReport::failed(ProbeFailure::timeout(timeout))
+        },
     }
 }
 
@@ -321,6 +330,7 @@ async fn probe_source(
     profile: &SiteProfile,
     env: &ProbeEnv,
     timeout: Duration,
+    path: &mut Option<String>,
 ) -> Result<Reached, ProbeFailure> {
     let vanished = || ProbeFailure::config("the profile changed; refresh to probe it again");
     match source.kind {
@@ -336,8 +346,12 @@ async fn probe_source(
         }
         SourceKind::Middleware(_) => {
             let spec = profile.middleware.get(source.spec).ok_or_else(vanished)?;
+            *path = Some(match &spec.endpoint {
+                Some(e) if e.value.in_cluster() => "port-forward (opening)".into(),
+                _ => "direct".into(),
+            });
             let dial = dial(spec, env).await?;
-            let path = dial.path.clone();
+            *path = Some(dial.path.clone());
             let ctx = crate::middleware::CheckContext {
                 spec,
                 profile,
@@ -350,7 +364,7 @@ async fn probe_source(
                 state: health.state(),
                 detail: health.headline(),
                 health: Some(health),
-                path: Some(path),
+                path: path.clone(),
             })
         }
         SourceKind::Kafka => {

@@ -23,6 +23,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
     chrome::tabs(frame, tabs, state);
     match state.view {
         View::Overview => views::overview::draw(frame, main, state),
+        View::Middleware => views::middleware::draw(frame, main, state),
         View::Sites => views::sites::draw(frame, main, state),
         View::Cluster(view) => views::cluster::draw(frame, main, state, view),
     }

@@ -142,6 +142,8 @@ pub fn state_with_reports(theme: &str) -> State {
                     latency_ms,
                     detail: detail.into(),
                     checked_at: Some(fixed_time()),
+                    health: None,
+                    path: None,
                 }),
             },
         );

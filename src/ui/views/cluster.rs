@@ -264,7 +264,7 @@ fn cell_text(cell: &Cell, now: DateTime<Utc>) -> String {
     }
 }
 
-fn draw_table(
+pub(crate) fn draw_table(
     frame: &mut Frame,
     area: Rect,
     theme: &Theme,
@@ -397,7 +397,7 @@ fn column_widths(
     widths.into_iter().map(|w| w as u16).collect()
 }
 
-fn filter_line(frame: &mut Frame, area: Rect, theme: &Theme, table: &TableModel, editing: bool) {
+pub(crate) fn filter_line(frame: &mut Frame, area: Rect, theme: &Theme, table: &TableModel, editing: bool) {
     let kind = match table.filter {
         crate::app::table::Filter::Regex(_) => "regex",
         _ => "text",

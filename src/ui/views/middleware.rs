@@ -1,0 +1,185 @@
+//! The Middleware view: one row per endpoint (name, kind, endpoint, path,
+//! role, state, key figures, latency, last checked), and under it the
+//! selected endpoint's every figure and finding with its hint.
+
+use chrono::Utc;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::state::State;
+use crate::config::theme::{Role, Theme};
+use crate::middleware::Severity;
+use crate::probe::{ProbeReport, ProbeState, Source};
+
+/// Draws the Middleware view.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let border = theme.style(if state.popup.is_none() {
+        Role::BorderFocus
+    } else {
+        Role::Border
+    });
+    let Some(site) = &state.site else {
+        empty(frame, area, theme, "No site open: pick one in Sites (g s).");
+        return;
+    };
+    let table = &site.middleware;
+    if table.rows.is_empty() {
+        empty(
+            frame,
+            area,
+            theme,
+            "This site's profile lists no middleware: add endpoints under `middleware:` (see docs/middleware.md).",
+        );
+        return;
+    }
+    let degraded = site
+        .reports
+        .iter()
+        .zip(&site.sources)
+        .filter(|(_, s)| matches!(s.kind, crate::probe::SourceKind::Middleware(_)))
+        .filter(|(r, _)| r.state != ProbeState::Up && r.state != ProbeState::Pending)
+        .count();
+    let mut title = vec![Span::styled(" Middleware ", theme.style(Role::TextTitle))];
+    let count = if table.visible.len() == table.rows.len() {
+        format!("{} ", table.rows.len())
+    } else {
+        format!("{} of {} ", table.visible.len(), table.rows.len())
+    };
+    title.push(Span::styled(count, theme.style(Role::TextMuted)));
+    if degraded > 0 {
+        title.push(Span::styled(
+            format!("· {degraded} not up "),
+            theme.style(Role::StatusWarn),
+        ));
+    }
+    let block = Block::bordered().border_style(border).title(Line::from(title));
+    let show_filter = state.filtering || !table.filter_text().is_empty();
+    // The table takes what its rows need, up to half the screen; the
+    // detail pane gets the rest.
+    let table_height = (table.visible.len() as u16 + 3).clamp(5, (area.height / 2).max(5));
+    let [table_area, filter_area, detail_area] = Layout::vertical([
+        Constraint::Length(table_height),
+        Constraint::Length(u16::from(show_filter)),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let now = state.now.unwrap_or_else(Utc::now);
+    super::cluster::draw_table(
+        frame,
+        table_area,
+        theme,
+        table,
+        block,
+        now,
+        crate::app::middleware::HIDE_ORDER,
+    );
+    if show_filter {
+        super::cluster::filter_line(frame, filter_area, theme, table, state.filtering);
+    }
+    let detail = Block::bordered().border_style(theme.style(Role::Border));
+    match crate::app::middleware::selected(state) {
+        Some((source, report)) => {
+            let title = Line::from(vec![
+                Span::styled(format!(" {} ", source.name), theme.style(Role::TextTitle)),
+                Span::styled(
+                    format!("· {} · {} ", source.kind.label(), source.target),
+                    theme.style(Role::TextMuted),
+                ),
+            ]);
+            let lines = detail_lines(theme, source, report);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(detail.title(title)),
+                detail_area,
+            );
+        }
+        None => frame.render_widget(detail, detail_area),
+    }
+}
+
+fn empty(frame: &mut Frame, area: Rect, theme: &Theme, text: &str) {
+    frame.render_widget(
+        Paragraph::new(Line::styled(text.to_owned(), theme.style(Role::TextMuted)))
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::bordered()
+                    .border_style(theme.style(Role::BorderFocus))
+                    .title(" Middleware "),
+            ),
+        area,
+    );
+}
+
+/// The detail pane: state and how it was reached, then findings (worst
+/// first, each with its hint), then every figure.
+fn detail_lines(theme: &Theme, source: &Source, report: &ProbeReport) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let key = |text: &str| Span::styled(format!("{text:<18} "), theme.style(Role::TextMuted));
+    let mut state_line = vec![
+        key("state"),
+        Span::styled(
+            report.state.label().to_owned(),
+            theme.style(super::state_role(report.state)),
+        ),
+    ];
+    if let Some(ms) = report.latency_ms {
+        state_line.push(Span::styled(
+            format!("  in {ms:.0} ms"),
+            theme.style(Role::TextMuted),
+        ));
+    }
+    if let Some(at) = report.checked_at {
+        state_line.push(Span::styled(
+            format!("  at {}", at.format("%H:%M:%S")),
+            theme.style(Role::TextMuted),
+        ));
+    }
+    lines.push(Line::from(state_line));
+    if let Some(path) = &report.path {
+        lines.push(Line::from(vec![key("reached"), Span::raw(path.clone())]));
+    }
+    let Some(health) = &report.health else {
+        let text = if report.detail.is_empty() {
+            format!("not checked yet: {}", source.checks)
+        } else {
+            report.detail.clone()
+        };
+        lines.push(Line::from(vec![
+            key("detail"),
+            Span::styled(text, theme.style(super::state_role(report.state))),
+        ]));
+        return lines;
+    };
+    if let Some(version) = &health.version {
+        lines.push(Line::from(vec![key("version"), Span::raw(version.clone())]));
+    }
+    if let Some(role) = &health.role {
+        lines.push(Line::from(vec![key("role"), Span::raw(role.clone())]));
+    }
+    for finding in &health.findings {
+        let role = match finding.severity {
+            Severity::Critical => Role::StatusCrit,
+            Severity::Warning => Role::StatusWarn,
+            Severity::Info => Role::Text,
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:<18} ", finding.severity.label()),
+                theme.style(role),
+            ),
+            Span::styled(finding.message.clone(), theme.style(role)),
+        ]));
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(19)),
+            Span::styled(format!("→ {}", finding.hint), theme.style(Role::TextMuted)),
+        ]));
+    }
+    for figure in &health.figures {
+        lines.push(Line::from(vec![key(&figure.name), Span::raw(figure.value.clone())]));
+    }
+    lines
+}

@@ -1,4 +1,6 @@
-//! The sitedeck lab: a local test site built from real servers on loopback.
+//! The sitedeck lab: a local test site built from real servers on loopback:
+//! MariaDB and Redis (each a primary and a replica), PostgreSQL, an S3
+//! endpoint (moto) and a Kubernetes API simulator.
 //!
 //! Each server runs on a free 127.0.0.1 port in a directory of its own and
 //! is stopped when its handle is dropped (and killed if the process that
@@ -7,12 +9,16 @@
 
 pub mod kube;
 pub mod mariadb;
+pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod s3;
 pub mod site;
 
 pub use mariadb::MariaDb;
+pub use postgres::Postgres;
 pub use redis::Redis;
+pub use s3::S3Server;
 pub use site::Lab;
 
 use std::net::TcpListener;

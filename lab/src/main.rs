@@ -113,18 +113,59 @@ fn up(dir: &Path, options: &sitedeck_lab::site::LabOptions) -> Result<()> {
         }
     };
     println!("lab up in {}", lab.dir.display());
-    println!(
-        "  mariadb  {}  (user {})",
-        lab.mariadb.endpoint(),
-        sitedeck_lab::mariadb::USER
-    );
-    println!("  redis    {}", lab.redis.endpoint());
-    println!(
-        "  kube     {}  (kubectl --kubeconfig {})",
-        lab.kube.url(),
-        lab.kube.kubeconfig().display()
-    );
-    println!("  site     {}", lab.site_file().display());
+    let user = sitedeck_lab::mariadb::USER;
+    let rows = [
+        (
+            "mariadb",
+            format!("{}  (user {user})", lab.mariadb.endpoint()),
+        ),
+        (
+            "mariadb-replica",
+            format!(
+                "{}  (replica of {})",
+                lab.mariadb_replica.endpoint(),
+                lab.mariadb.endpoint()
+            ),
+        ),
+        ("redis", lab.redis.endpoint()),
+        (
+            "redis-replica",
+            format!(
+                "{}  (replica of {})",
+                lab.redis_replica.endpoint(),
+                lab.redis.endpoint()
+            ),
+        ),
+        (
+            "postgresql",
+            format!(
+                "{}  (user {}, database sitedeck)",
+                lab.postgres.endpoint(),
+                lab.postgres.user
+            ),
+        ),
+        (
+            "s3",
+            format!(
+                "{}  (bucket {}, access key {})",
+                lab.s3.url(),
+                lab.s3.bucket,
+                lab.s3.access_key
+            ),
+        ),
+        (
+            "kube",
+            format!(
+                "{}  (kubectl --kubeconfig {})",
+                lab.kube.url(),
+                lab.kube.kubeconfig().display()
+            ),
+        ),
+        ("site", lab.site_file().display().to_string()),
+    ];
+    for (name, what) in rows {
+        println!("  {name:<16} {what}");
+    }
     println!("ready");
     while !STOP.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));

@@ -109,7 +109,9 @@ fn mariadb_replication_health_follows_the_servers() {
     assert_eq!(health(&report).value("sql"), Some("Yes"));
 
     // The SQL thread stopped by hand: degraded, with the thread state and a hint.
-    replica.sql("STOP SLAVE SQL_THREAD;").expect("stop the SQL thread");
+    replica
+        .sql("STOP SLAVE SQL_THREAD;")
+        .expect("stop the SQL thread");
     let report = rt.block_on(check(dir.path(), &middleware, "replica", false));
     assert_eq!(report.state, ProbeState::Degraded, "{report:?}");
     assert!(

@@ -20,7 +20,7 @@ fn profile_for(dir: &Path, middleware: &str) -> LoadedProfile {
 async fn probe_only(loaded: &LoadedProfile) -> probe::ProbeReport {
     let sources = probe::plan(&loaded.profile, None);
     assert_eq!(sources.len(), 1);
-    probe::run(&sources[0], &loaded.profile, None).await
+    probe::run(&sources[0], &loaded.profile, &probe::ProbeEnv::default()).await
 }
 
 fn secret_file(dir: &Path, name: &str, value: &str) {
@@ -74,7 +74,7 @@ async fn redis_up_wrong_password_no_password_and_closed_port() {
 
     let report = probe_only(&profile_for(dir.path(), &entry(Some("good")))).await;
     assert_eq!(report.state, ProbeState::Up, "{report:?}");
-    assert!(report.detail.starts_with("Redis ") && report.detail.contains("role master"));
+    assert!(report.detail.starts_with("Redis ") && report.detail.contains("role primary"));
 
     let report = probe_only(&profile_for(dir.path(), &entry(Some("bad")))).await;
     assert_eq!(report.state, ProbeState::AuthFailed, "{report:?}");

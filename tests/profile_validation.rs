@@ -24,7 +24,7 @@ const EXAMPLE_ENV: [(&str, &str); 2] = [
 const BAD: &[(&str, &str)] = &[
     (
         "bad-mysql-without-user.yaml",
-        "bad-mysql-without-user.yaml:4:11: mysql `mysql-main` needs a `user` to log in as",
+        "bad-mysql-without-user.yaml:4:11: `mysql-main`: mysql needs a `user` to log in as",
     ),
     (
         "bad-port-zero.yaml",
@@ -43,7 +43,7 @@ const BAD: &[(&str, &str)] = &[
     (
         "bad-unknown-nested-key.yaml",
         "bad-unknown-nested-key.yaml:6:5: unknown key `endpont` (did you mean `endpoint`?); \
-         expected one of: name, kind, endpoint, user, password, database",
+         expected one of: name, kind, endpoint, url, user, password, database, role, replicas, write_probe, bucket, region, expect_status, expect_body, expect_json, ca_file, timeout_seconds",
     ),
     (
         "bad-environment.yaml",
@@ -271,12 +271,29 @@ fn the_example_loads_with_only_the_not_yet_supported_warnings() {
         kinds,
         [
             MiddlewareKind::Mysql,
+            MiddlewareKind::Mysql,
             MiddlewareKind::Redis,
+            MiddlewareKind::Postgresql,
+            MiddlewareKind::S3,
+            MiddlewareKind::Elasticsearch,
+            MiddlewareKind::Http,
             MiddlewareKind::Tcp
         ]
     );
 
-    assert_eq!(p.middleware[1].database.as_deref(), Some("0"));
+    assert_eq!(p.middleware[2].database.as_deref(), Some("0"));
+    assert_eq!(
+        p.middleware[2].endpoint.as_ref().map(|e| e.value.to_string()),
+        Some("pod acme-data/app=redis,role=master:6379".to_owned())
+    );
+    assert_eq!(
+        p.middleware[1].endpoint.as_ref().map(|e| e.value.clone()),
+        Some(sitedeck::config::profile::Endpoint::Service {
+            namespace: "acme-data".into(),
+            name: "mysql-replica".into(),
+            port: 3306,
+        })
+    );
 
     let [kafka] = p.kafka.as_slice() else {
         panic!("the example has one Kafka cluster");
@@ -509,7 +526,7 @@ fn profile_check_exits_0_for_the_example() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "example.yaml: ok — site acme-prod (prod), 3 middleware endpoint(s), 1 kafka cluster(s)\n"
+        "example.yaml: ok — site acme-prod (prod), 8 middleware endpoint(s), 1 kafka cluster(s)\n"
     );
     let expected: String = EXAMPLE_WARNINGS
         .iter()
@@ -541,9 +558,11 @@ fn profile_check_exits_1_without_the_secret_env_vars() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "example.yaml:77:15: password for `mysql-main`: environment variable \
+        "example.yaml:79:15: password for `mysql-main`: environment variable \
          ACME_MYSQL_PASSWORD is not set (export it before starting sitedeck)\n\
-         example.yaml:82:15: password for `redis-cache`: environment variable \
+         example.yaml:91:15: password for `mysql-replica`: environment variable \
+         ACME_MYSQL_PASSWORD is not set (export it before starting sitedeck)\n\
+         example.yaml:97:15: password for `redis-cache`: environment variable \
          ACME_REDIS_PASSWORD is not set (export it before starting sitedeck)\n"
     );
 }

@@ -51,9 +51,11 @@ fn row(source: &Source, report: &ProbeReport, in_flight: bool) -> TableRow {
         Some(health) => health.summary(),
         None => report.detail.clone(),
     };
-    let latency = report.latency_ms.map_or(Cell::Number(i64::MAX, "-".into()), |ms| {
-        Cell::Number(ms.round() as i64, format!("{ms:.0} ms"))
-    });
+    let latency = report
+        .latency_ms
+        .map_or(Cell::Number(i64::MAX, "-".into()), |ms| {
+            Cell::Number(ms.round() as i64, format!("{ms:.0} ms"))
+        });
     TableRow {
         cells: vec![
             Cell::Text(source.name.clone()),
@@ -127,7 +129,11 @@ pub fn check_now(state: &mut State) -> Vec<Effect> {
     let Some(site) = &mut state.site else {
         return Vec::new();
     };
-    let Some(name) = site.middleware.selected_row().map(|r| r.target.name.clone()) else {
+    let Some(name) = site
+        .middleware
+        .selected_row()
+        .map(|r| r.target.name.clone())
+    else {
         return Vec::new();
     };
     let Some(index) = site
@@ -138,7 +144,10 @@ pub fn check_now(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     if site.in_flight[index] {
-        state.say(Level::Info, format!("{name} is being checked: results in a moment"));
+        state.say(
+            Level::Info,
+            format!("{name} is being checked: results in a moment"),
+        );
         return Vec::new();
     }
     site.in_flight[index] = true;

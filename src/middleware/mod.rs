@@ -107,7 +107,12 @@ impl Health {
     }
 
     /// Adds a finding.
-    pub fn finding(&mut self, severity: Severity, message: impl Into<String>, hint: impl Into<String>) {
+    pub fn finding(
+        &mut self,
+        severity: Severity,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.findings.push(Finding::new(severity, message, hint));
     }
 
@@ -137,7 +142,20 @@ impl Health {
         let mut parts: Vec<String> = Vec::new();
         parts.extend(self.version.clone());
         parts.extend(self.role.as_ref().map(|r| format!("role {r}")));
-        parts.extend(self.findings.first().filter(|f| f.severity >= Severity::Warning).map(|f| f.message.clone()));
+        parts.extend(
+            self.findings
+                .first()
+                .filter(|f| f.severity >= Severity::Warning)
+                .map(|f| f.message.clone()),
+        );
+        if parts.is_empty() {
+            // A kind without version or role (tcp): its first figure.
+            return self
+                .figures
+                .first()
+                .map(|f| f.value.clone())
+                .unwrap_or_default();
+        }
         parts.join(", ")
     }
 
@@ -153,7 +171,7 @@ impl Health {
 
     /// Sorts findings worst first (stable, so a check's order is kept within a severity).
     fn finish(mut self) -> Self {
-        self.findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         self
     }
 
@@ -254,7 +272,7 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         MiddlewareKind::Tcp => {
             crate::probe::net::tcp(&ctx.dial.address()).await?;
             let mut health = Health::default();
-            health.figure("connect", "accepted");
+            health.figure("connect", "accepts connections");
             health
         }
         other => {

@@ -44,7 +44,10 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
 
 async fn inspect(ctx: &CheckContext<'_>, conn: &mut Conn) -> Result<Health, mysql_async::Error> {
     let mut health = Health::default();
-    let version: String = conn.query_first("SELECT VERSION()").await?.unwrap_or_default();
+    let version: String = conn
+        .query_first("SELECT VERSION()")
+        .await?
+        .unwrap_or_default();
     let mariadb = version.to_lowercase().contains("mariadb");
     let flavour = if mariadb { "MariaDB" } else { "MySQL" };
     health.version = Some(format!(
@@ -53,7 +56,11 @@ async fn inspect(ctx: &CheckContext<'_>, conn: &mut Conn) -> Result<Health, mysq
     ));
     let variables = variables(conn).await?;
     let replica = replica_status(conn, mariadb).await?;
-    let role = if replica.is_empty() { "primary" } else { "replica" };
+    let role = if replica.is_empty() {
+        "primary"
+    } else {
+        "replica"
+    };
     health.role = Some(role.into());
     let read_only = variables.get("read_only").map(String::as_str) == Some("ON");
     let super_read_only = variables.get("super_read_only").map(String::as_str) == Some("ON");
@@ -104,7 +111,10 @@ async fn variables(conn: &mut Conn) -> Result<HashMap<String, String>, mysql_asy
 /// name; empty on a server that replicates from nobody.
 type Channel = HashMap<String, String>;
 
-async fn replica_status(conn: &mut Conn, mariadb: bool) -> Result<Vec<Channel>, mysql_async::Error> {
+async fn replica_status(
+    conn: &mut Conn,
+    mariadb: bool,
+) -> Result<Vec<Channel>, mysql_async::Error> {
     // MariaDB: every connection (multi-source). MySQL 8.0.22+ knows
     // REPLICA; older MySQL only SLAVE.
     let queries: &[&str] = if mariadb {
@@ -155,7 +165,11 @@ fn column<'a>(channel: &'a Channel, names: &[&str]) -> Option<&'a str> {
 }
 
 fn replica_figures(channel: &Channel, health: &mut Health, several: bool) {
-    let name = column(channel, &["Connection_name", "Channel_Name", "Channel_name"]).unwrap_or("");
+    let name = column(
+        channel,
+        &["Connection_name", "Channel_Name", "Channel_name"],
+    )
+    .unwrap_or("");
     let prefix = if several && !name.is_empty() {
         format!("[{name}] ")
     } else {
@@ -173,9 +187,15 @@ fn replica_figures(channel: &Channel, health: &mut Health, several: bool) {
     health.figure(&format!("{prefix}source"), &source);
     health.key_figure(&format!("{prefix}io"), io);
     health.key_figure(&format!("{prefix}sql"), sql);
-    health.key_figure(&format!("{prefix}behind"), behind.map_or("-".into(), |b| format!("{b} s")));
-    let gtid = column(channel, &["Gtid_IO_Pos", "Executed_Gtid_Set", "Retrieved_Gtid_Set"])
-        .filter(|g| !g.is_empty());
+    health.key_figure(
+        &format!("{prefix}behind"),
+        behind.map_or("-".into(), |b| format!("{b} s")),
+    );
+    let gtid = column(
+        channel,
+        &["Gtid_IO_Pos", "Executed_Gtid_Set", "Retrieved_Gtid_Set"],
+    )
+    .filter(|g| !g.is_empty());
     match gtid {
         Some(gtid) => health.figure(&format!("{prefix}gtid"), gtid.replace('\n', "")),
         None => health.figure(

@@ -41,7 +41,10 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         .map_err(|e| ProbeFailure::config(e.to_string()))?
         .set_redis_settings(settings);
     let client = redis::Client::open(info).map_err(fail)?;
-    let mut conn = client.get_multiplexed_async_connection().await.map_err(fail)?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(fail)?;
     // Plain INFO: the default sections (with `sentinel` on a Sentinel),
     // without the per-command statistics of INFO ALL.
     let text: String = redis::cmd("INFO")
@@ -49,8 +52,13 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         .await
         .map_err(fail)?;
     let info = Info::parse(&text);
-    let mut health = Health::default();
-    health.version = Some(format!("Redis {}", info.get("redis_version").unwrap_or("?")));
+    let mut health = Health {
+        version: Some(format!(
+            "Redis {}",
+            info.get("redis_version").unwrap_or("?")
+        )),
+        ..Health::default()
+    };
     if info.get("redis_mode") == Some("sentinel") {
         sentinel(ctx, &info, &mut health);
         return Ok(health);
@@ -73,7 +81,9 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         if role == "replica" {
             health.figure("write probe", "skipped (replica)");
         } else {
-            write_probe(ctx, &mut conn, &mut health).await.map_err(fail)?;
+            write_probe(ctx, &mut conn, &mut health)
+                .await
+                .map_err(fail)?;
         }
     }
     Ok(health)

@@ -392,6 +392,7 @@ async fn dial(
             port: *port,
             path: "direct".into(),
         }),
+        Some(Endpoint::Invalid { error, .. }) => Err(ProbeFailure::config(error.clone())),
         Some(in_cluster) => {
             let forwards = env.forwards.as_ref().ok_or_else(|| {
                 ProbeFailure::config(format!(
@@ -430,7 +431,9 @@ pub fn url_host_port(url: &str) -> Result<(String, u16), String> {
     } else if let Some(rest) = url.strip_prefix("http://") {
         (rest, 80)
     } else {
-        return Err(format!("the url `{url}` must start with http:// or https://"));
+        return Err(format!(
+            "the url `{url}` must start with http:// or https://"
+        ));
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);

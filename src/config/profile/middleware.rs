@@ -120,12 +120,20 @@ pub enum Endpoint {
         /// The container port.
         port: u16,
     },
+    /// An endpoint that does not parse: validation reports `error`, with
+    /// the entry's name, next to the profile's other problems.
+    Invalid {
+        /// What was written.
+        text: String,
+        /// What is wrong with it.
+        error: String,
+    },
 }
 
 impl Endpoint {
     /// Whether the endpoint is reached through the Kubernetes API.
     pub fn in_cluster(&self) -> bool {
-        !matches!(self, Self::Address { .. })
+        matches!(self, Self::Service { .. } | Self::Pod { .. })
     }
 
     /// The port the endpoint listens on.
@@ -134,6 +142,7 @@ impl Endpoint {
             Self::Address { port, .. } | Self::Service { port, .. } | Self::Pod { port, .. } => {
                 *port
             }
+            Self::Invalid { .. } => 0
         }
     }
 
@@ -152,7 +161,9 @@ impl Endpoint {
             .parse::<u16>()
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| format!("`{port}` in `{what}: {text}` is not a port number (1-65535)"))?;
+            .ok_or_else(|| {
+                format!("`{port}` in `{what}: {text}` is not a port number (1-65535)")
+            })?;
         Ok((namespace.to_owned(), name.to_owned(), port))
     }
 }
@@ -172,6 +183,7 @@ impl fmt::Display for Endpoint {
                 selector,
                 port,
             } => write!(f, "pod {namespace}/{selector}:{port}"),
+            Self::Invalid { text, .. } => f.write_str(text),
         }
     }
 }
@@ -188,12 +200,19 @@ impl<'de> serde::de::Visitor<'de> for EndpointVisitor {
     type Value = Endpoint;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("`host:port`, `{service: namespace/name:port}` or `{pod: namespace/selector:port}`")
+        f.write_str(
+            "`host:port`, `{service: namespace/name:port}` or `{pod: namespace/selector:port}`",
+        )
     }
 
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Endpoint, E> {
-        let (host, port) = split_host_port(text).map_err(E::custom)?;
-        Ok(Endpoint::Address { host, port })
+        Ok(match split_host_port(text) {
+            Ok((host, port)) => Endpoint::Address { host, port },
+            Err(error) => Endpoint::Invalid {
+                text: text.to_owned(),
+                error,
+            },
+        })
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Endpoint, A::Error> {
@@ -208,25 +227,27 @@ impl<'de> serde::de::Visitor<'de> for EndpointVisitor {
                 "an endpoint has exactly one of `service` or `pod`",
             ));
         }
+        let invalid = |error: String| Endpoint::Invalid {
+            text: format!("{key}: {value}"),
+            error,
+        };
         match key.as_str() {
-            "service" => {
-                let (namespace, name, port) =
-                    Endpoint::parse_in_cluster(&value, "service").map_err(A::Error::custom)?;
-                Ok(Endpoint::Service {
+            "service" => Ok(match Endpoint::parse_in_cluster(&value, "service") {
+                Ok((namespace, name, port)) => Endpoint::Service {
                     namespace,
                     name,
                     port,
-                })
-            }
-            "pod" => {
-                let (namespace, selector, port) =
-                    Endpoint::parse_in_cluster(&value, "pod").map_err(A::Error::custom)?;
-                Ok(Endpoint::Pod {
+                },
+                Err(error) => invalid(error),
+            }),
+            "pod" => Ok(match Endpoint::parse_in_cluster(&value, "pod") {
+                Ok((namespace, selector, port)) => Endpoint::Pod {
                     namespace,
                     selector,
                     port,
-                })
-            }
+                },
+                Err(error) => invalid(error),
+            }),
             other => Err(A::Error::custom(format!(
                 "unknown endpoint form `{other}`{}: use `service` or `pod`",
                 super::did_you_mean(other, &["service", "pod"])
@@ -325,6 +346,14 @@ impl super::validate::Validation {
             for problem in kind_problems(m) {
                 self.problem(m.name.referenced, format!("`{}`: {problem}", m.name.value));
             }
+            if let Some(endpoint) = &m.endpoint
+                && let Endpoint::Invalid { error, .. } = &endpoint.value
+            {
+                self.problem(
+                    endpoint.referenced,
+                    format!("endpoint of `{}`: {error}", m.name.value),
+                );
+            }
             if let Some(url) = &m.url
                 && let Err(e) = check_url(&url.value)
             {
@@ -369,15 +398,60 @@ fn kind_problems(m: &MiddlewareSpec) -> Vec<String> {
     };
     problems.extend(
         [
-            only(m.role.is_some(), "role", kind.has_role(), "mysql, redis and postgresql"),
-            only(m.replicas.is_some(), "replicas", kind.has_role(), "mysql, redis and postgresql"),
-            only(m.write_probe, "write_probe", kind.has_write_probe(), "mysql, redis and s3"),
-            only(m.bucket.is_some(), "bucket", kind == MiddlewareKind::S3, "s3"),
-            only(m.region.is_some(), "region", kind == MiddlewareKind::S3, "s3"),
-            only(m.expect_status.is_some(), "expect_status", kind == MiddlewareKind::Http, "http"),
-            only(m.expect_body.is_some(), "expect_body", kind == MiddlewareKind::Http, "http"),
-            only(m.expect_json.is_some(), "expect_json", kind == MiddlewareKind::Http, "http"),
-            only(m.ca_file.is_some(), "ca_file", kind.uses_url(), "s3, elasticsearch and http"),
+            only(
+                m.role.is_some(),
+                "role",
+                kind.has_role(),
+                "mysql, redis and postgresql",
+            ),
+            only(
+                m.replicas.is_some(),
+                "replicas",
+                kind.has_role(),
+                "mysql, redis and postgresql",
+            ),
+            only(
+                m.write_probe,
+                "write_probe",
+                kind.has_write_probe(),
+                "mysql, redis and s3",
+            ),
+            only(
+                m.bucket.is_some(),
+                "bucket",
+                kind == MiddlewareKind::S3,
+                "s3",
+            ),
+            only(
+                m.region.is_some(),
+                "region",
+                kind == MiddlewareKind::S3,
+                "s3",
+            ),
+            only(
+                m.expect_status.is_some(),
+                "expect_status",
+                kind == MiddlewareKind::Http,
+                "http",
+            ),
+            only(
+                m.expect_body.is_some(),
+                "expect_body",
+                kind == MiddlewareKind::Http,
+                "http",
+            ),
+            only(
+                m.expect_json.is_some(),
+                "expect_json",
+                kind == MiddlewareKind::Http,
+                "http",
+            ),
+            only(
+                m.ca_file.is_some(),
+                "ca_file",
+                kind.uses_url(),
+                "s3, elasticsearch and http",
+            ),
         ]
         .into_iter()
         .flatten(),
@@ -403,7 +477,8 @@ fn kind_problems(m: &MiddlewareSpec) -> Vec<String> {
             problems.push("s3 needs the `bucket` to check".into());
         }
         MiddlewareKind::S3 if m.user.is_none() || m.password.is_none() => {
-            problems.push("s3 needs `user` (the access key) and `password` (the secret key)".into());
+            problems
+                .push("s3 needs `user` (the access key) and `password` (the secret key)".into());
         }
         MiddlewareKind::Http if m.expect_status.is_some_and(|s| !(100..=599).contains(&s)) => {
             problems.push("`expect_status` must be an HTTP status (100-599)".into());

@@ -26,8 +26,8 @@ use validate::Validation;
 
 pub use discover::{FoundSite, discover, file_stem_name, find};
 pub use messages::did_you_mean;
-pub use middleware::{Endpoint, ExpectJson, MiddlewareKind, MiddlewareSpec, Role};
 pub(crate) use messages::{closest, problem_from_yaml};
+pub use middleware::{Endpoint, ExpectJson, MiddlewareKind, MiddlewareSpec, Role};
 
 /// A parsed and validated site profile.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

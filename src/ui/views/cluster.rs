@@ -91,7 +91,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: ClusterView) {
         table,
         block,
         now,
-        view.hide_order(),
+        Hiding {
+            order: view.hide_order(),
+            always: 0,
+        },
     );
     if detail_height > 0 {
         let role = table.selected_row().map_or(Role::Text, |r| match r.tone {
@@ -264,6 +267,15 @@ fn cell_text(cell: &Cell, now: DateTime<Utc>) -> String {
     }
 }
 
+/// Which columns give way when a table does not fit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hiding {
+    /// Column indices, hidden in this order while the table is too wide.
+    pub(crate) order: &'static [usize],
+    /// How many of `order` are hidden whatever the width.
+    pub(crate) always: usize,
+}
+
 pub(crate) fn draw_table(
     frame: &mut Frame,
     area: Rect,
@@ -271,7 +283,7 @@ pub(crate) fn draw_table(
     table: &TableModel,
     block: Block,
     now: DateTime<Utc>,
-    hide_order: &[usize],
+    hiding: Hiding,
 ) {
     let inner_height = usize::from(area.height.saturating_sub(3)).max(1);
     let first = table.selected.saturating_sub(inner_height - 1);
@@ -291,7 +303,7 @@ pub(crate) fn draw_table(
         &texts,
         // Borders, and the selection marker with its spacing.
         usize::from(area.width.saturating_sub(4)),
-        hide_order,
+        hiding,
     );
     let shown: Vec<usize> = (0..widths.len()).filter(|&i| widths[i] > 0).collect();
     let header = Row::new(
@@ -346,12 +358,13 @@ pub(crate) fn draw_table(
 
 /// Widths that fit: each column as wide as its header and the rows on
 /// screen; when they do not fit, columns are hidden (width 0) in
-/// `hide_order`, then the widest give way.
+/// `hiding.order` (the first `hiding.always` of them whatever the width),
+/// then the widest give way.
 fn column_widths(
     table: &TableModel,
     texts: &[Vec<String>],
     available: usize,
-    hide_order: &[usize],
+    hiding: Hiding,
 ) -> Vec<u16> {
     let mut widths: Vec<usize> = table
         .columns
@@ -377,8 +390,8 @@ fn column_widths(
         let shown = widths.iter().filter(|w| **w > 0).count();
         widths.iter().map(|w| (*w).min(16)).sum::<usize>() + shown.saturating_sub(1)
     };
-    for &hide in hide_order {
-        if wanted(&widths) <= available {
+    for (n, &hide) in hiding.order.iter().enumerate() {
+        if n >= hiding.always && wanted(&widths) <= available {
             break;
         }
         if let Some(width) = widths.get_mut(hide) {
@@ -397,7 +410,13 @@ fn column_widths(
     widths.into_iter().map(|w| w as u16).collect()
 }
 
-pub(crate) fn filter_line(frame: &mut Frame, area: Rect, theme: &Theme, table: &TableModel, editing: bool) {
+pub(crate) fn filter_line(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    table: &TableModel,
+    editing: bool,
+) {
     let kind = match table.filter {
         crate::app::table::Filter::Regex(_) => "regex",
         _ => "text",

@@ -55,7 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             theme.style(Role::StatusWarn),
         ));
     }
-    let block = Block::bordered().border_style(border).title(Line::from(title));
+    let block = Block::bordered()
+        .border_style(border)
+        .title(Line::from(title));
     let show_filter = state.filtering || !table.filter_text().is_empty();
     // The table takes what its rows need, up to half the screen; the
     // detail pane gets the rest.
@@ -67,6 +69,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     ])
     .areas(area);
     let now = state.now.unwrap_or_else(Utc::now);
+    // The figures matter more than where the endpoint is (the detail
+    // pane's title says that): narrow terminals drop those columns first.
+    let always_hidden = match area.width {
+        w if w < 100 => 5,
+        w if w < 140 => 2,
+        _ => 0,
+    };
     super::cluster::draw_table(
         frame,
         table_area,
@@ -74,7 +83,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         table,
         block,
         now,
-        crate::app::middleware::HIDE_ORDER,
+        super::cluster::Hiding {
+            order: crate::app::middleware::HIDE_ORDER,
+            always: always_hidden,
+        },
     );
     if show_filter {
         super::cluster::filter_line(frame, filter_area, theme, table, state.filtering);
@@ -89,7 +101,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                     theme.style(Role::TextMuted),
                 ),
             ]);
-            let lines = detail_lines(theme, source, report);
+            let width = usize::from(detail_area.width.saturating_sub(2));
+            let lines = detail_lines(theme, source, report, width);
             frame.render_widget(
                 Paragraph::new(lines)
                     .wrap(Wrap { trim: false })
@@ -116,9 +129,14 @@ fn empty(frame: &mut Frame, area: Rect, theme: &Theme, text: &str) {
 
 /// The detail pane: state and how it was reached, then findings (worst
 /// first, each with its hint), then every figure.
-fn detail_lines(theme: &Theme, source: &Source, report: &ProbeReport) -> Vec<Line<'static>> {
+fn detail_lines(
+    theme: &Theme,
+    source: &Source,
+    report: &ProbeReport,
+    width: usize,
+) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    let key = |text: &str| Span::styled(format!("{text:<18} "), theme.style(Role::TextMuted));
+    let key = |text: &str| Span::styled(format!("{text:<LABEL$} "), theme.style(Role::TextMuted));
     let mut state_line = vec![
         key("state"),
         Span::styled(
@@ -166,20 +184,64 @@ fn detail_lines(theme: &Theme, source: &Source, report: &ProbeReport) -> Vec<Lin
             Severity::Warning => Role::StatusWarn,
             Severity::Info => Role::Text,
         };
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("{:<18} ", finding.severity.label()),
-                theme.style(role),
-            ),
-            Span::styled(finding.message.clone(), theme.style(role)),
-        ]));
-        lines.push(Line::from(vec![
-            Span::raw(" ".repeat(19)),
-            Span::styled(format!("→ {}", finding.hint), theme.style(Role::TextMuted)),
-        ]));
+        let label = finding.severity.label();
+        let text_width = width.saturating_sub(LABEL + 1).max(20);
+        for (n, part) in wrap(&finding.message, text_width).into_iter().enumerate() {
+            let label = if n == 0 { label } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{label:<LABEL$} "), theme.style(role)),
+                Span::styled(part, theme.style(role)),
+            ]));
+        }
+        let hint = format!("→ {}", finding.hint);
+        for part in wrap(&hint, text_width) {
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(LABEL + 1)),
+                Span::styled(part, theme.style(Role::TextMuted)),
+            ]));
+        }
     }
     for figure in &health.figures {
-        lines.push(Line::from(vec![key(&figure.name), Span::raw(figure.value.clone())]));
+        lines.push(Line::from(vec![
+            key(&figure.name),
+            Span::raw(figure.value.clone()),
+        ]));
     }
     lines
+}
+
+/// The width of the labels in the detail pane.
+const LABEL: usize = 18;
+
+/// Splits `text` into lines of at most `width` columns at spaces (a word
+/// longer than a line is cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.width() + 1 + word.width() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_spaces() {
+        assert_eq!(wrap("a bb ccc dd", 6), ["a bb", "ccc dd"]);
+        assert_eq!(wrap("", 6), [""]);
+        assert_eq!(wrap("toolongword x", 4), ["toolongword", "x"]);
+    }
 }

@@ -354,6 +354,18 @@ impl super::validate::Validation {
                     format!("endpoint of `{}`: {error}", m.name.value),
                 );
             }
+            if p.cluster.is_none()
+                && let Some(endpoint) = &m.endpoint
+                && endpoint.value.in_cluster()
+            {
+                self.problem(
+                    endpoint.referenced,
+                    format!(
+                        "`{}` is reached through the Kubernetes API ({}), and the profile has no `cluster`",
+                        m.name.value, endpoint.value
+                    ),
+                );
+            }
             if let Some(url) = &m.url
                 && let Err(e) = check_url(&url.value)
             {

@@ -156,3 +156,23 @@ fn the_cluster_guide_lists_every_finding_and_every_view_key() {
         );
     }
 }
+
+#[test]
+fn the_middleware_guide_example_loads_and_names_every_kind() {
+    let guide = read("docs/middleware.md");
+    let examples = fenced(&guide, "yaml profile");
+    assert!(!examples.is_empty(), "a profile example");
+    for example in examples {
+        let loaded = profile::parse(&example, Path::new("middleware.md"), Path::new("/"))
+            .unwrap_or_else(|e| panic!("docs/middleware.md example: {e}"));
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+    let kinds = read("docs/middleware-kinds.md");
+    for kind in profile::MiddlewareKind::ALL {
+        let heading = format!("## {kind}");
+        assert!(
+            guide.contains(&heading) || kinds.contains(&heading),
+            "the middleware guide has no section `{heading}`"
+        );
+    }
+}

@@ -307,9 +307,21 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
     let (exit, stdout, stderr) = status_command(home, lab, "json");
     assert_eq!(exit, code, "json: exit {code}\n{stdout}\n{stderr}");
     let (states, down) = json_states(&stdout);
+    // With the primary gone, its replica's link is down: degraded.
+    let replica = if redis == "up" { "up" } else { "degraded" };
     assert_eq!(
         as_strs(&states),
-        [("cluster", "up"), ("mariadb", "up"), ("redis", redis)],
+        [
+            ("cluster", "up"),
+            ("mariadb", "up"),
+            ("mariadb-replica", "up"),
+            ("redis", redis),
+            ("redis-replica", replica),
+            ("postgresql", "up"),
+            ("s3", "up"),
+            ("kube-api-ready", "up"),
+            ("postgresql-port", "up"),
+        ],
         "{stdout}"
     );
     assert_eq!(down, u64::from(redis != "up"));
@@ -331,7 +343,7 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
         Some("up"),
         "the simulator's API answers: {stdout}"
     );
-    let summary = format!("{down} of 3 source(s) down");
+    let summary = format!("{down} of 9 source(s) down");
     assert!(stdout.contains(&summary), "{stdout}");
 }
 

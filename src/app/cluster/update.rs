@@ -79,8 +79,11 @@ pub(crate) fn describe(state: &mut State) -> Vec<Effect> {
         state.say(Level::Info, "nothing selected");
         return Vec::new();
     };
-    if target.kind.is_empty() {
-        state.say(Level::Info, "not on the cluster: nothing to describe");
+    if target.kind.is_empty() || state.view == View::Middleware {
+        state.say(
+            Level::Info,
+            "not a cluster object: the pane below shows all there is",
+        );
         return Vec::new();
     }
     let title = describe_title(&target);

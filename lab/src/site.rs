@@ -56,6 +56,7 @@ impl Lab {
     pub fn start_with(dir: &Path, options: &LabOptions) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let dir = std::path::absolute(dir)?;
+        clear_server_dirs(&dir)?;
         let mut starters = Vec::new();
         let mariadb = {
             let (primary, replica) = (dir.join("mariadb"), dir.join("mariadb-replica"));
@@ -351,5 +352,29 @@ pub fn write_private(path: &Path, secret: &str) -> Result<()> {
         .open(path)?;
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(secret.as_bytes())?;
+    Ok(())
+}
+
+/// The servers' directories inside a lab directory.
+const SERVER_DIRS: [&str; 6] = [
+    "mariadb",
+    "mariadb-replica",
+    "redis",
+    "redis-replica",
+    "postgres",
+    "s3",
+];
+
+/// Removes what a stopped lab's servers left in `dir` (data directories
+/// initialised for other ports and passwords), so `up` can reuse a folder.
+/// `sitedeck-lab up` refuses a folder whose lab still runs before this.
+fn clear_server_dirs(dir: &Path) -> Result<()> {
+    for name in SERVER_DIRS {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot clear {} from a previous lab", path.display()))?;
+        }
+    }
     Ok(())
 }

@@ -7,8 +7,12 @@
 //! write unless the profile asks for a write probe and sitedeck is not in
 //! read-only mode.
 
+mod http;
 mod mysql;
+mod postgres;
 mod redis;
+mod s3;
+mod web;
 
 use std::time::Duration;
 
@@ -149,7 +153,12 @@ impl Health {
                 .map(|f| f.message.clone()),
         );
         if parts.is_empty() {
-            // A kind without version or role (tcp): its first figure.
+            // A kind without version or role: its key figures, else its
+            // first figure (tcp).
+            let summary = self.summary();
+            if !summary.is_empty() {
+                return summary;
+            }
             return self
                 .figures
                 .first()
@@ -269,6 +278,9 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
     let health = match ctx.spec.kind {
         MiddlewareKind::Mysql => mysql::check(ctx).await?,
         MiddlewareKind::Redis => redis::check(ctx).await?,
+        MiddlewareKind::Postgresql => postgres::check(ctx).await?,
+        MiddlewareKind::Http => http::check(ctx).await?,
+        MiddlewareKind::S3 => s3::check(ctx).await?,
         MiddlewareKind::Tcp => {
             crate::probe::net::tcp(&ctx.dial.address()).await?;
             let mut health = Health::default();

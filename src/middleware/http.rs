@@ -32,9 +32,15 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
             .expect_status
             .map_or("a 2xx status".to_owned(), |s| format!("status {s}"));
         let hint = match status.as_u16() {
-            401 | 403 => "the endpoint refused sitedeck's request: does it need credentials, or does a network policy or gateway block the bastion?",
-            301 | 302 | 307 | 308 => "the endpoint redirects (sitedeck does not follow): check the url, or set expect_status to the redirect",
-            500..=599 => "the service or a dependency is failing: read the service's logs (sitedeck logs) and its own dependencies' health",
+            401 | 403 => {
+                "the endpoint refused sitedeck's request: does it need credentials, or does a network policy or gateway block the bastion?"
+            }
+            301 | 302 | 307 | 308 => {
+                "the endpoint redirects (sitedeck does not follow): check the url, or set expect_status to the redirect"
+            }
+            500..=599 => {
+                "the service or a dependency is failing: read the service's logs (sitedeck logs) and its own dependencies' health"
+            }
             _ => "check the url and what the service answers there",
         };
         // The Location of a redirect is left out: it may carry tokens.
@@ -71,7 +77,11 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
             }
             Ok(None) => health.finding(
                 Severity::Critical,
-                format!("the JSON body has no {}: {}", expect.path, web::excerpt(&body)),
+                format!(
+                    "the JSON body has no {}: {}",
+                    expect.path,
+                    web::excerpt(&body)
+                ),
                 "the service's health format changed, or the path in expect_json is wrong",
             ),
             Err(e) => health.finding(
@@ -92,7 +102,9 @@ pub fn json_value(body: &[u8], path: &str) -> Result<Option<String>, serde_json:
     for part in path.split('.').filter(|p| !p.is_empty()) {
         let next = match current {
             serde_json::Value::Object(map) => map.get(part),
-            serde_json::Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+            serde_json::Value::Array(items) => {
+                part.parse::<usize>().ok().and_then(|i| items.get(i))
+            }
             _ => None,
         };
         match next {
@@ -113,13 +125,25 @@ mod tests {
     #[test]
     fn dotted_paths_reach_into_objects_and_arrays() {
         let body = br#"{"status":"UP","components":{"db":{"status":"DOWN"}},"items":[{"n":3},{"ok":true}]}"#;
-        assert_eq!(json_value(body, "status").ok().flatten().as_deref(), Some("UP"));
         assert_eq!(
-            json_value(body, "components.db.status").ok().flatten().as_deref(),
+            json_value(body, "status").ok().flatten().as_deref(),
+            Some("UP")
+        );
+        assert_eq!(
+            json_value(body, "components.db.status")
+                .ok()
+                .flatten()
+                .as_deref(),
             Some("DOWN")
         );
-        assert_eq!(json_value(body, "items.0.n").ok().flatten().as_deref(), Some("3"));
-        assert_eq!(json_value(body, "items.1.ok").ok().flatten().as_deref(), Some("true"));
+        assert_eq!(
+            json_value(body, "items.0.n").ok().flatten().as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            json_value(body, "items.1.ok").ok().flatten().as_deref(),
+            Some("true")
+        );
         assert_eq!(json_value(body, "missing.path").ok().flatten(), None);
         assert!(json_value(b"<html>", "status").is_err());
     }

@@ -7,6 +7,7 @@
 //! write unless the profile asks for a write probe and sitedeck is not in
 //! read-only mode.
 
+mod elastic;
 mod http;
 mod mysql;
 mod postgres;
@@ -281,16 +282,12 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         MiddlewareKind::Postgresql => postgres::check(ctx).await?,
         MiddlewareKind::Http => http::check(ctx).await?,
         MiddlewareKind::S3 => s3::check(ctx).await?,
+        MiddlewareKind::Elasticsearch => elastic::check(ctx).await?,
         MiddlewareKind::Tcp => {
             crate::probe::net::tcp(&ctx.dial.address()).await?;
             let mut health = Health::default();
             health.figure("connect", "accepts connections");
             health
-        }
-        other => {
-            return Err(ProbeFailure::config(format!(
-                "{other} checks are not built yet"
-            )));
         }
     };
     let mut health = health;

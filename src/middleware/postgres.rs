@@ -21,7 +21,11 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         .user
         .clone()
         .ok_or_else(|| ProbeFailure::config("no `user` to log in as"))?;
-    let database = ctx.spec.database.clone().unwrap_or_else(|| "postgres".into());
+    let database = ctx
+        .spec
+        .database
+        .clone()
+        .unwrap_or_else(|| "postgres".into());
     let target = ctx.dial.address();
     let mut config = tokio_postgres::Config::new();
     config
@@ -102,7 +106,11 @@ async fn primary(
         let state: String = row.get(2);
         let lag: f64 = row.get(3);
         let behind: f64 = row.get(4);
-        let label = if name.is_empty() { address } else { format!("{name} ({address})") };
+        let label = if name.is_empty() {
+            address
+        } else {
+            format!("{name} ({address})")
+        };
         health.figure(
             &format!("replica {label}"),
             format!(
@@ -149,7 +157,10 @@ async fn replica(client: &Client, health: &mut Health) -> Result<(), tokio_postg
         "replay lag",
         replay_age.map_or("-".into(), |s| format!("{s:.0} s")),
     );
-    health.figure("received, not replayed", super::bytes(unreplayed.max(0.0) as u64));
+    health.figure(
+        "received, not replayed",
+        super::bytes(unreplayed.max(0.0) as u64),
+    );
     if status.is_none() {
         health.finding(
             Severity::Critical,
@@ -170,14 +181,22 @@ async fn replica(client: &Client, health: &mut Health) -> Result<(), tokio_postg
     Ok(())
 }
 
-fn classify(error: &tokio_postgres::Error, user: &str, database: &str, target: &str) -> ProbeFailure {
+fn classify(
+    error: &tokio_postgres::Error,
+    user: &str,
+    database: &str,
+    target: &str,
+) -> ProbeFailure {
     match error.code() {
-        Some(code) if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
+        Some(code)
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
             ProbeFailure::auth(format!("authentication failed for user {user}"))
         }
-        Some(code) if *code == SqlState::INVALID_CATALOG_NAME => ProbeFailure::config(format!(
-            "database {database} does not exist on {target}"
-        )),
+        Some(code) if *code == SqlState::INVALID_CATALOG_NAME => {
+            ProbeFailure::config(format!("database {database} does not exist on {target}"))
+        }
         Some(code) if *code == SqlState::TOO_MANY_CONNECTIONS => ProbeFailure::new(
             ProbeState::Error,
             format!("{target} refuses connections: too many clients"),

@@ -35,8 +35,13 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         .ok_or_else(|| ProbeFailure::config("no `password` (the secret key)"))?;
     let web = Web::new(ctx).await?;
     let region = spec.region.clone().unwrap_or_else(|| "us-east-1".into());
-    let bucket = Bucket::new(web.url().clone(), UrlStyle::Path, bucket_name.clone(), region)
-        .map_err(|e| ProbeFailure::config(format!("cannot address the bucket: {e}")))?;
+    let bucket = Bucket::new(
+        web.url().clone(),
+        UrlStyle::Path,
+        bucket_name.clone(),
+        region,
+    )
+    .map_err(|e| ProbeFailure::config(format!("cannot address the bucket: {e}")))?;
     let credentials = Credentials::new(key.clone(), secret.expose().to_owned());
     let mut health = Health::default();
 
@@ -53,9 +58,7 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         ),
         StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
             // A HEAD has no body: ask again with a GET to learn why.
-            let url = bucket
-                .list_objects_v2(Some(&credentials))
-                .sign(SIGNED_FOR);
+            let url = bucket.list_objects_v2(Some(&credentials)).sign(SIGNED_FOR);
             let (_, body) = fetch(&web, Method::GET, &url).await?;
             return Err(denied(&key, &bucket_name, &body));
         }
@@ -101,7 +104,9 @@ fn denied(key: &str, bucket: &str, body: &[u8]) -> ProbeFailure {
         }
         Some(code) => ProbeFailure::new(
             ProbeState::Error,
-            format!("access key {key} may not read bucket {bucket} ({code}): grant it s3:ListBucket"),
+            format!(
+                "access key {key} may not read bucket {bucket} ({code}): grant it s3:ListBucket"
+            ),
         ),
     }
 }
@@ -138,7 +143,9 @@ async fn write_probe(
     let started = Instant::now();
     let object = format!("sitedeck-probe/{}", ctx.name());
     let marker = chrono::Utc::now().timestamp_micros().to_string();
-    let url = bucket.put_object(Some(credentials), &object).sign(SIGNED_FOR);
+    let url = bucket
+        .put_object(Some(credentials), &object)
+        .sign(SIGNED_FOR);
     let response = web
         .send(web.request(Method::PUT, &url).body(marker.clone()))
         .await?;
@@ -153,9 +160,13 @@ async fn write_probe(
         );
         return Ok(());
     }
-    let url = bucket.get_object(Some(credentials), &object).sign(SIGNED_FOR);
+    let url = bucket
+        .get_object(Some(credentials), &object)
+        .sign(SIGNED_FOR);
     let (status, body) = fetch(web, Method::GET, &url).await?;
-    let url = bucket.delete_object(Some(credentials), &object).sign(SIGNED_FOR);
+    let url = bucket
+        .delete_object(Some(credentials), &object)
+        .sign(SIGNED_FOR);
     let (deleted, _) = fetch(web, Method::DELETE, &url).await?;
     if !status.is_success() || body != marker.as_bytes() {
         health.finding(
@@ -184,7 +195,8 @@ mod tests {
 
     #[test]
     fn error_codes_come_from_the_xml() {
-        let body = b"<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>x</Message></Error>";
+        let body =
+            b"<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>x</Message></Error>";
         assert_eq!(error_code(body).as_deref(), Some("NoSuchBucket"));
         assert_eq!(error_code(b"nothing"), None);
     }

@@ -42,6 +42,8 @@ pub(super) struct Web {
     /// When the check's inner requests must give up (a little before the
     /// caller's own timeout, so the message can say which step hung).
     deadline: Instant,
+    /// HTTP basic authentication for every request: user and password.
+    auth: Option<(String, Option<String>)>,
 }
 
 /// A port-forward: the connection goes to another port (and, for a URL
@@ -61,16 +63,19 @@ impl Web {
             .url
             .as_ref()
             .ok_or_else(|| ProbeFailure::config("no `url` to check"))?;
-        let url = Url::parse(&written.value)
-            .map_err(|e| ProbeFailure::config(format!("the url `{}` is not valid: {e}", written.value)))?;
+        let url = Url::parse(&written.value).map_err(|e| {
+            ProbeFailure::config(format!("the url `{}` is not valid: {e}", written.value))
+        })?;
         let host = url
             .host_str()
-            .ok_or_else(|| ProbeFailure::config(format!("the url `{}` has no host", written.value)))?
+            .ok_or_else(|| {
+                ProbeFailure::config(format!("the url `{}` has no host", written.value))
+            })?
             .trim_matches(['[', ']'])
             .to_owned();
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| ProbeFailure::config(format!("the url `{}` has no port", written.value)))?;
+        let port = url.port_or_known_default().ok_or_else(|| {
+            ProbeFailure::config(format!("the url `{}` has no port", written.value))
+        })?;
         let ca = match &ctx.spec.ca_file {
             Some(file) => {
                 let path = file.resolve(&ctx.profile.base_dir);
@@ -79,7 +84,9 @@ impl Web {
                 })?;
                 let certs = CertificateDer::pem_slice_iter(&pem)
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| ProbeFailure::config(format!("ca_file {}: {e}", path.display())))?;
+                    .map_err(|e| {
+                        ProbeFailure::config(format!("ca_file {}: {e}", path.display()))
+                    })?;
                 if certs.is_empty() {
                     return Err(ProbeFailure::config(format!(
                         "ca_file {} holds no PEM certificate",
@@ -95,7 +102,10 @@ impl Web {
         let mut resolve = None;
         if !direct {
             let ip: IpAddr = ctx.dial.host.parse().map_err(|_| {
-                ProbeFailure::config(format!("the dial address {} is not an IP address", ctx.dial.host))
+                ProbeFailure::config(format!(
+                    "the dial address {} is not an IP address",
+                    ctx.dial.host
+                ))
             })?;
             let host_header = match url.port() {
                 Some(p) => format!("{}:{p}", url.host_str().unwrap_or(&host)),
@@ -129,7 +139,13 @@ impl Web {
             target: ctx.dial.address(),
             budget,
             deadline,
+            auth: None,
         })
+    }
+
+    /// Sends HTTP basic authentication with every request.
+    pub(super) fn basic_auth(&mut self, user: &str, password: Option<String>) {
+        self.auth = Some((user.to_owned(), password));
     }
 
     /// The URL as the profile writes it.
@@ -173,6 +189,9 @@ impl Web {
             }
             None => builder = self.client.request(method, url),
         }
+        if let Some((user, password)) = &self.auth {
+            builder = builder.basic_auth(user, password.as_ref());
+        }
         builder.timeout(self.deadline.saturating_duration_since(Instant::now()))
     }
 
@@ -185,7 +204,11 @@ impl Web {
     }
 
     /// Reads a body, at most `limit` bytes of it.
-    pub(super) async fn body(&self, mut response: Response, limit: usize) -> Result<Vec<u8>, ProbeFailure> {
+    pub(super) async fn body(
+        &self,
+        mut response: Response,
+        limit: usize,
+    ) -> Result<Vec<u8>, ProbeFailure> {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.fail(&e))? {
             let room = limit.saturating_sub(body.len());
@@ -198,8 +221,13 @@ impl Web {
     }
 
     /// Sends a GET to `path_and_query` and reads its status and body.
-    pub(super) async fn get(&self, path_and_query: &str) -> Result<(StatusCode, Vec<u8>), ProbeFailure> {
-        let response = self.send(self.request(Method::GET, &self.endpoint(path_and_query))).await?;
+    pub(super) async fn get(
+        &self,
+        path_and_query: &str,
+    ) -> Result<(StatusCode, Vec<u8>), ProbeFailure> {
+        let response = self
+            .send(self.request(Method::GET, &self.endpoint(path_and_query)))
+            .await?;
         let status = response.status();
         Ok((status, self.body(response, BODY_LIMIT).await?))
     }
@@ -219,22 +247,33 @@ impl Web {
             );
         }
         if let Some(tls) = find::<rustls::Error>(error) {
-            return ProbeFailure::new(ProbeState::TlsError, format!("TLS error: {}", tls_reason(tls, host)));
+            return ProbeFailure::new(
+                ProbeState::TlsError,
+                format!("TLS error: {}", tls_reason(tls, host)),
+            );
         }
         if let Some(io) = find::<std::io::Error>(error)
             && io.kind() == std::io::ErrorKind::ConnectionRefused
         {
-            return ProbeFailure::new(ProbeState::Refused, format!("connection refused by {}", self.target));
+            return ProbeFailure::new(
+                ProbeState::Refused,
+                format!("connection refused by {}", self.target),
+            );
         }
         let text = crate::probe::classify::chain_text(error);
         let lower = text.to_lowercase();
         if lower.contains("dns error") || lower.contains("lookup address") {
             return ProbeFailure::new(ProbeState::DnsError, format!("cannot resolve {host}"));
         }
-        if self.url.scheme() == "https" && (lower.contains("corrupt message") || lower.contains("invalidcontenttype")) {
+        if self.url.scheme() == "https"
+            && (lower.contains("corrupt message") || lower.contains("invalidcontenttype"))
+        {
             return ProbeFailure::new(
                 ProbeState::TlsError,
-                format!("TLS error: {} does not speak TLS (is the url http://?)", self.target),
+                format!(
+                    "TLS error: {} does not speak TLS (is the url http://?)",
+                    self.target
+                ),
             );
         }
         ProbeFailure::chain(error, &self.target)
@@ -287,7 +326,9 @@ fn find<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Optio
         if let Some(found) = e.downcast_ref::<T>() {
             return Some(found);
         }
-        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
             && let Some(found) = find::<T>(inner)
         {
             return Some(found);
@@ -304,7 +345,9 @@ fn tls_reason(error: &rustls::Error, host: &str) -> String {
             rustls::Error::AlertReceived(alert) => {
                 format!("{host} refused the handshake ({alert:?})")
             }
-            rustls::Error::InvalidMessage(_) => format!("{host} does not speak TLS (is the url http://?)"),
+            rustls::Error::InvalidMessage(_) => {
+                format!("{host} does not speak TLS (is the url http://?)")
+            }
             other => other.to_string(),
         };
     };
@@ -337,7 +380,10 @@ fn date(unix_seconds: u64) -> String {
     i64::try_from(unix_seconds)
         .ok()
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .map_or_else(|| unix_seconds.to_string(), |t| t.format("%Y-%m-%d").to_string())
+        .map_or_else(
+            || unix_seconds.to_string(),
+            |t| t.format("%Y-%m-%d").to_string(),
+        )
 }
 
 /// Adds the server certificate's days to expiry (an https response only),
@@ -355,7 +401,9 @@ pub(super) fn certificate(health: &mut Health, response: &Response, key: bool) {
         health.figure("certificate", "unreadable");
         return;
     };
-    let days = (not_after - chrono::Utc::now()).num_seconds().div_euclid(86_400);
+    let days = (not_after - chrono::Utc::now())
+        .num_seconds()
+        .div_euclid(86_400);
     let when = not_after.format("%Y-%m-%d");
     let host = response.url().host_str().unwrap_or_default().to_owned();
     let value = if days >= 0 {
@@ -387,7 +435,12 @@ pub(super) fn certificate(health: &mut Health, response: &Response, key: bool) {
 pub(super) fn not_after(der: &[u8]) -> Option<chrono::DateTime<chrono::Utc>> {
     use x509_cert::der::Decode;
     let cert = x509_cert::Certificate::from_der(der).ok()?;
-    let seconds = cert.tbs_certificate().validity().not_after.to_unix_duration().as_secs();
+    let seconds = cert
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs();
     chrono::DateTime::from_timestamp(i64::try_from(seconds).ok()?, 0)
 }
 
@@ -409,7 +462,10 @@ mod tests {
 
     #[test]
     fn excerpts_are_one_short_safe_line() {
-        assert_eq!(excerpt(b"{\n  \"status\": \"DOWN\"\n}"), "{ \"status\": \"DOWN\" }");
+        assert_eq!(
+            excerpt(b"{\n  \"status\": \"DOWN\"\n}"),
+            "{ \"status\": \"DOWN\" }"
+        );
         let long = "x".repeat(500);
         let cut = excerpt(long.as_bytes());
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);

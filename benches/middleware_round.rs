@@ -24,7 +24,7 @@
 //! number of rounds, default 10).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 use sitedeck::config::profile;

@@ -194,8 +194,7 @@ fn a_broken_profile_shows_its_errors_and_the_app_runs_on() {
     tui.wait_for("Keys · keymap default", T);
     tui.send(keys::ESC);
     tui.wait_gone("Keys · keymap default", T);
-    tui.send("q");
-    let status = tui.wait_exit(T);
+    let status = tui.quit(T);
     assert!(status.success(), "{status:?}");
     assert_restored(&tui, "after q with a broken profile");
 }
@@ -232,8 +231,7 @@ fn overview_renders_at_80x24_and_160x48() {
             dump(&screen)
         );
         assert!(tui.running(), "{size}: sitedeck is still running");
-        tui.send("q");
-        let status = tui.wait_exit(T);
+        let status = tui.quit(T);
         assert!(status.success(), "{size}: {status:?}");
         assert_restored(&tui, &size);
     }
@@ -321,10 +319,12 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
             ("s3", "up"),
             ("kube-api-ready", "up"),
             ("postgresql-port", "up"),
+            ("mariadb-in-cluster", "up"),
+            ("redis-in-cluster", redis),
         ],
         "{stdout}"
     );
-    assert_eq!(down, u64::from(redis != "up"));
+    assert_eq!(down, 2 * u64::from(redis != "up"));
 
     let (exit, stdout, stderr) = status_command(home, lab, "table");
     assert_eq!(exit, code, "table: exit {code}\n{stdout}\n{stderr}");
@@ -343,7 +343,7 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
         Some("up"),
         "the simulator's API answers: {stdout}"
     );
-    let summary = format!("{down} of 9 source(s) down");
+    let summary = format!("{} of 11 source(s) down", down);
     assert!(stdout.contains(&summary), "{stdout}");
 }
 
@@ -456,8 +456,7 @@ fn versions_shows_the_drift_of_the_lab_and_filters_to_it() {
     tui.send(keys::ENTER);
     let screen = tui.wait_for("Pods 1 · Deployment acme-prod/notification-worker", T);
     assert!(screen.contains("Running"), "{screen}");
-    tui.send("q");
-    tui.wait_exit(T);
+    tui.quit(T);
 }
 
 /// Kills the child when dropped, so a failing test leaves no sitedeck

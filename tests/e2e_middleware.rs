@@ -15,7 +15,7 @@ use support::pty::{Tui, keys, sitedeck};
 const T: Duration = Duration::from_secs(30);
 
 /// The lab's middleware endpoints, in profile order.
-const ENDPOINTS: [&str; 8] = [
+const ENDPOINTS: [&str; 10] = [
     "mariadb",
     "mariadb-replica",
     "redis",
@@ -24,6 +24,8 @@ const ENDPOINTS: [&str; 8] = [
     "s3",
     "kube-api-ready",
     "postgresql-port",
+    "mariadb-in-cluster",
+    "redis-in-cluster",
 ];
 
 /// The STATE cell of the Middleware row of `name`, if it is on screen.
@@ -66,13 +68,15 @@ fn middleware_view_shows_the_lab_and_a_stopped_sql_thread() {
     );
     tui.wait_for("Site lab", T);
     tui.send("gm");
-    let screen = tui.wait_until("every lab endpoint up", T, |screen| {
-        let text = screen.contents();
-        ENDPOINTS
-            .iter()
-            .all(|name| row_state(&text, name).as_deref() == Some("up"))
-    });
-    assert!(screen.contains("Middleware 8"), "{screen}");
+    let screen = tui
+        .wait_until("every lab endpoint up", T, |screen| {
+            let text = screen.contents();
+            ENDPOINTS
+                .iter()
+                .all(|name| row_state(&text, name).as_deref() == Some("up"))
+        })
+        .contents();
+    assert!(screen.contains("Middleware 10"), "{screen}");
     assert!(screen.contains("replicas 1/1"), "{screen}");
     assert!(screen.contains("MariaDB 10"), "{screen}");
 
@@ -84,14 +88,15 @@ fn middleware_view_shows_the_lab_and_a_stopped_sql_thread() {
     tui.send("mariadb-replica");
     tui.send(keys::ENTER);
     tui.send("r");
-    let screen = tui.wait_until("the replica degraded", T, |screen| {
-        row_state(&screen.contents(), "mariadb-replica").as_deref() == Some("degraded")
-    });
+    let screen = tui
+        .wait_until("the replica degraded", T, |screen| {
+            row_state(&screen.contents(), "mariadb-replica").as_deref() == Some("degraded")
+        })
+        .contents();
     assert!(screen.contains("replication SQL thread is No"), "{screen}");
     assert!(screen.contains("START SLAVE SQL_THREAD"), "{screen}");
     assert!(screen.contains("sql                No"), "{screen}");
-    tui.send("q");
-    tui.wait_exit(T);
+    tui.quit(T);
 }
 
 /// `status --format json`: the exit code and the parsed document.
@@ -129,8 +134,20 @@ fn status_reports_middleware_roles_figures_and_findings() {
     let (_, json) = status_json(home.path(), &lab, false);
     for name in ENDPOINTS {
         assert_eq!(endpoint(&json, name)["state"], "up", "{name}: {json:#}");
+    }
+    for name in &ENDPOINTS[..8] {
         assert_eq!(endpoint(&json, name)["path"], "direct", "{name}");
     }
+    // Through the simulator's API to the real servers behind its pods.
+    assert_eq!(
+        endpoint(&json, "mariadb-in-cluster")["path"],
+        "port-forward to pod middleware/mysql-0:3306 (service middleware/mysql:3306)"
+    );
+    assert_eq!(
+        endpoint(&json, "redis-in-cluster")["path"],
+        "port-forward to pod middleware/redis-0:6379"
+    );
+    assert_eq!(endpoint(&json, "mariadb-in-cluster")["role"], "primary");
     let primary = endpoint(&json, "mariadb");
     assert_eq!(primary["role"], "primary");
     assert_eq!(primary["figures"]["replicas"], "1/1");

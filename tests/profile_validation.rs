@@ -283,7 +283,10 @@ fn the_example_loads_with_only_the_not_yet_supported_warnings() {
 
     assert_eq!(p.middleware[2].database.as_deref(), Some("0"));
     assert_eq!(
-        p.middleware[2].endpoint.as_ref().map(|e| e.value.to_string()),
+        p.middleware[2]
+            .endpoint
+            .as_ref()
+            .map(|e| e.value.to_string()),
         Some("pod acme-data/app=redis,role=master:6379".to_owned())
     );
     assert_eq!(

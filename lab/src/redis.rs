@@ -47,9 +47,15 @@ impl Redis {
         let deadline = Instant::now() + REPLICA_TIMEOUT;
         loop {
             let info = replica.command(&["INFO", "replication"])?;
+            // Up on both ends: the replica's link, and the primary's view
+            // of it (`wait_bgsave` until the first sync has been sent).
             if info
                 .lines()
                 .any(|line| line.trim() == "master_link_status:up")
+                && primary
+                    .command(&["INFO", "replication"])?
+                    .lines()
+                    .any(|line| line.starts_with("slave0:") && line.contains("state=online"))
             {
                 return Ok(replica);
             }

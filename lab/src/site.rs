@@ -152,8 +152,25 @@ impl Lab {
                 bail!("{}", errors.join("\n"));
             }
         };
+        lab.forward_middleware_pods();
         lab.write_site()?;
         Ok(lab)
+    }
+
+    /// Port-forwards to the simulator's middleware pods reach the real
+    /// servers: `mysql-0` the MariaDB primary, `mysql-1` its replica,
+    /// `redis-0` and `redis-1` likewise.
+    fn forward_middleware_pods(&self) {
+        let address = |port: u16| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        for (pod, port, target) in [
+            ("mysql-0", 3306, self.mariadb.port),
+            ("mysql-1", 3306, self.mariadb_replica.port),
+            ("redis-0", 6379, self.redis.port),
+            ("redis-1", 6379, self.redis_replica.port),
+        ] {
+            self.kube
+                .forward_port("middleware", pod, port, address(target));
+        }
     }
 
     /// The site profile's path.
@@ -235,6 +252,17 @@ impl Lab {
              \x20 - name: postgresql-port\n\
              \x20   kind: tcp\n\
              \x20   endpoint: {postgres}\n\
+             \x20 - name: mariadb-in-cluster\n\
+             \x20   kind: mysql\n\
+             \x20   endpoint: {{service: middleware/mysql:3306}}\n\
+             \x20   user: {user}\n\
+             \x20   password: {{file: secrets/mariadb-password}}\n\
+             \x20   role: primary\n\
+             \x20 - name: redis-in-cluster\n\
+             \x20   kind: redis\n\
+             \x20   endpoint: {{pod: middleware/app=redis:6379}}\n\
+             \x20   password: {{file: secrets/redis-password}}\n\
+             \x20   role: primary\n\
              probes:\n\
              \x20 timeout_seconds: 3\n\
              \x20 refresh_seconds: 15\n",

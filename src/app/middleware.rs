@@ -47,9 +47,9 @@ fn row(source: &Source, report: &ProbeReport, in_flight: bool) -> TableRow {
         (true, state) => format!("{}…", state.label()),
         (false, state) => state.label().to_owned(),
     };
-    let figures = match health {
-        Some(health) => health.summary(),
-        None => report.detail.clone(),
+    let figures = match health.map(crate::middleware::Health::summary) {
+        Some(summary) if !summary.is_empty() => summary,
+        _ => report.detail.clone(),
     };
     let latency = report
         .latency_ms

@@ -4,8 +4,8 @@
 
 pub mod action;
 pub mod cluster;
-pub mod middleware;
 pub mod effect;
+pub mod middleware;
 pub mod palette;
 pub mod run;
 pub mod state;

@@ -245,11 +245,12 @@ fn log_change(last: &Mutex<HashMap<String, ProbeState>>, source: &str, report: &
 }
 
 impl EffectRunner {
-    /// The site's port-forwards, once the cluster session is connected.
+    /// The site's port-forwards, over the cluster session's client.
     fn forwards(&mut self) -> Option<crate::cluster::portforward::Forwards> {
         if self.forwards.is_none() {
-            let client = self.cluster.as_ref()?.client()?;
-            self.forwards = Some(crate::cluster::portforward::Forwards::new(client));
+            // Made before the session connects: a check waits for it.
+            let slot = self.cluster.as_ref()?.client_slot();
+            self.forwards = Some(crate::cluster::portforward::Forwards::deferred(slot));
         }
         self.forwards.clone()
     }

@@ -67,6 +67,11 @@ impl Session {
     pub fn client(&self) -> Option<kube::Client> {
         self.client.get().cloned()
     }
+
+    /// Where the client appears once the session has connected.
+    pub fn client_slot(&self) -> Arc<std::sync::OnceLock<kube::Client>> {
+        Arc::clone(&self.client)
+    }
 }
 
 impl Drop for Session {

@@ -350,7 +350,7 @@ async fn probe_source(
                 Some(e) if e.value.in_cluster() => "port-forward (opening)".into(),
                 _ => "direct".into(),
             });
-            let dial = dial(spec, env).await?;
+            let dial = dial(spec, env, path).await?;
             *path = Some(dial.path.clone());
             let ctx = crate::middleware::CheckContext {
                 spec,
@@ -359,7 +359,10 @@ async fn probe_source(
                 readonly: env.readonly,
                 timeout,
             };
-            let health = crate::middleware::check(&ctx).await?;
+            let health = match crate::middleware::check(&ctx).await {
+                Ok(health) => health,
+                Err(failure) => return Err(forward_failure(spec, env, failure).await),
+            };
             Ok(Reached {
                 state: health.state(),
                 detail: health.headline(),
@@ -384,6 +387,7 @@ async fn probe_source(
 async fn dial(
     spec: &crate::config::profile::MiddlewareSpec,
     env: &ProbeEnv,
+    path: &mut Option<String>,
 ) -> Result<crate::middleware::Dial, ProbeFailure> {
     use crate::config::profile::Endpoint;
     match spec.endpoint.as_ref().map(|e| &e.value) {
@@ -399,10 +403,10 @@ async fn dial(
                     "{in_cluster} is reached through the Kubernetes API, and the site has no cluster connection"
                 ))
             })?;
-            let forwarded = forwards
-                .local(in_cluster)
-                .await
-                .map_err(|e| ProbeFailure::new(ProbeState::Error, e))?;
+            if !forwards.connected() {
+                *path = Some("port-forward (waiting for the cluster connection)".into());
+            }
+            let forwarded = forwards.local(in_cluster).await.map_err(forward_error)?;
             Ok(crate::middleware::Dial {
                 host: forwarded.local.ip().to_string(),
                 port: forwarded.local.port(),
@@ -422,6 +426,40 @@ async fn dial(
             })
         }
     }
+}
+
+/// A check through a port-forward that failed: what the forward said,
+/// when it failed (the pod refused the port, the pod went away), rather
+/// than the client's "broken pipe" on the local end.
+async fn forward_failure(
+    spec: &crate::config::profile::MiddlewareSpec,
+    env: &ProbeEnv,
+    failure: ProbeFailure,
+) -> ProbeFailure {
+    let (Some(endpoint), Some(forwards)) = (&spec.endpoint, &env.forwards) else {
+        return failure;
+    };
+    if !endpoint.value.in_cluster() || failure.state == ProbeState::AuthFailed {
+        return failure;
+    }
+    match forwards
+        .failure(&endpoint.value, Duration::from_millis(1500))
+        .await
+    {
+        Some(why) => forward_error(why),
+        None => failure,
+    }
+}
+
+/// A port-forward's error as a probe failure.
+fn forward_error(why: String) -> ProbeFailure {
+    // The kubelet's words when nothing listens in the pod.
+    let state = if why.contains("connection refused") {
+        ProbeState::Refused
+    } else {
+        ProbeState::Error
+    };
+    ProbeFailure::new(state, why)
 }
 
 /// The host and port of an http(s) URL (the scheme's port when none is given).

@@ -364,6 +364,21 @@ impl Tui {
         }
     }
 
+    /// Quits with `q`, answering `y` when sitedeck asks because background
+    /// jobs (a probe round) still run, and waits for the exit.
+    pub fn quit(&mut self, timeout: Duration) -> ExitStatus {
+        self.send("q");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.running() && Instant::now() < deadline {
+            if self.contents().contains("Quit anyway?") {
+                self.send("y");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.wait_exit(timeout)
+    }
+
     /// Waits for the process to exit and for its last output to be read;
     /// panics with the screen on timeout.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {

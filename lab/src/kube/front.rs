@@ -1,7 +1,8 @@
 //! What happens to a request before the router: injected faults first,
 //! then the routes that need the request's body or stream an answer of
-//! their own — pod logs, SelfSubjectAccessReviews and the lab's endpoint
-//! for adding log lines — and everything else goes on to the router.
+//! their own — pod logs, port-forwards, SelfSubjectAccessReviews and the
+//! lab's endpoint for adding log lines — and everything else goes on to
+//! the router.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,6 +87,10 @@ where
             ],
         ) => Own::Review,
         (&Method::POST, ["lab", "v1", "namespaces", _, "pods", _, "log"]) => Own::AddLines,
+        (
+            &Method::GET | &Method::POST,
+            ["api", "v1", "namespaces", _, "pods", _, "portforward"],
+        ) => Own::PortForward,
         _ => return Ok(route(request).await),
     };
     record();
@@ -99,6 +104,7 @@ where
     let params = QueryParams::parse(&query);
     let answer = match own {
         Own::Log => logs::serve(&state, namespace, pod, &params),
+        Own::PortForward => super::portforward::serve(&state, namespace, pod, &query, request),
         Own::Review => match read_body(request).await {
             Ok(body) => state.access.review(&body).map(|review| created(&review)),
             Err(error) => Err(error),
@@ -123,6 +129,7 @@ enum Own {
     Log,
     Review,
     AddLines,
+    PortForward,
 }
 
 fn authorized(state: &ServerState, request: &Request<Incoming>) -> bool {

@@ -19,6 +19,7 @@ pub mod loggen;
 pub mod logs;
 pub mod openapi;
 pub mod patch;
+pub mod portforward;
 pub mod present;
 pub mod printers;
 pub mod replicaset;
@@ -158,6 +159,7 @@ impl KubeSim {
             access: options.access_policy.clone(),
             faults: faults::Faults::default(),
             plain_http: options.plain_http,
+            forwards: portforward::ForwardTargets::default(),
         });
         let (shutdown, shutdown_signal) = oneshot::channel();
         let server_state = state.clone();
@@ -322,6 +324,25 @@ impl KubeSim {
         let bytes =
             std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         self.append_log(namespace, pod, container, &bytes)
+    }
+
+    /// Sends port-forwards to `port` of pod `namespace/pod` to `target`, a
+    /// real TCP server standing in for the container; a forward to a port
+    /// without a target is refused as a kubelet refuses a closed port.
+    pub fn forward_port(
+        &self,
+        namespace: &str,
+        pod: &str,
+        port: u16,
+        target: std::net::SocketAddr,
+    ) {
+        self.state.forwards.register(namespace, pod, port, target);
+    }
+
+    /// Forgets the target of `port` of `namespace/pod`: new forwards to it
+    /// are refused (open ones go on).
+    pub fn stop_forwarding(&self, namespace: &str, pod: &str, port: u16) {
+        self.state.forwards.unregister(namespace, pod, port);
     }
 
     /// The fault switchboard: inject 410/429/503, dropped connections,

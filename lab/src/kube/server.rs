@@ -52,6 +52,8 @@ pub struct ServerState {
     /// Serving plain HTTP, where (as on the API server's old insecure
     /// port) requests without a token are let in.
     pub plain_http: bool,
+    /// Where port-forwards to pod ports go.
+    pub forwards: super::portforward::ForwardTargets,
 }
 
 /// Accepts TLS connections (plain ones without `tls`) until `shutdown`
@@ -97,7 +99,8 @@ pub async fn serve(
             let _ = faults
                 .until_restart(
                     hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls_stream), service),
+                        .serve_connection(TokioIo::new(tls_stream), service)
+                        .with_upgrades(),
                 )
                 .await;
         });

@@ -142,7 +142,7 @@ impl Endpoint {
             Self::Address { port, .. } | Self::Service { port, .. } | Self::Pod { port, .. } => {
                 *port
             }
-            Self::Invalid { .. } => 0
+            Self::Invalid { .. } => 0,
         }
     }
 

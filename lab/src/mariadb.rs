@@ -249,31 +249,18 @@ impl MariaDb {
     /// stdin, so passwords in it never show in a process list. Returns the
     /// client's batch output: a tab-separated header line, then the rows.
     pub fn sql(&self, sql: &str) -> Result<String> {
-        use std::io::Write;
-        use std::process::Stdio;
         let client =
             find_program(&["mariadb", "mysql"]).context("the mariadb client is missing")?;
-        let mut child = Command::new(client)
+        let mut command = Command::new(client);
+        command
             .arg("--no-defaults")
             .arg("-uroot")
             .arg(format!(
                 "--socket={}",
                 self.dir.join("mysqld.sock").display()
             ))
-            .arg("--batch")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot run the mariadb client")?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(sql.as_bytes())?;
-        }
-        let output = child.wait_with_output()?;
-        if !output.status.success() {
-            bail!("SQL failed: {}", String::from_utf8_lossy(&output.stderr));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            .arg("--batch");
+        crate::process::run_sql(command, sql, "the mariadb client")
     }
 
     /// `host:port` for clients.

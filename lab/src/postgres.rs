@@ -6,7 +6,7 @@
 //! others (`o+x`) where they lack it and we own them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -138,31 +138,19 @@ impl Postgres {
     }
 
     fn sql_in(&self, database: &str, sql: &str) -> Result<String> {
-        use std::io::Write;
         let mut psql = self.bin.join("psql");
         if !psql.is_file() {
             psql = PathBuf::from("psql");
         }
-        let mut child = Command::new(psql)
+        let mut command = Command::new(psql);
+        command
             .args(["--no-psqlrc", "--quiet", "--tuples-only", "--no-align"])
             .args(["--set", "ON_ERROR_STOP=1"])
             .arg("--host")
             .arg(self.dir.join("socket"))
             .args(["--port", &self.port.to_string()])
-            .args(["--username", SUPERUSER, "--dbname", database])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot run psql (apt-get install postgresql-client)")?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(sql.as_bytes())?;
-        }
-        let output = child.wait_with_output()?;
-        if !output.status.success() {
-            bail!("SQL failed: {}", String::from_utf8_lossy(&output.stderr));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            .args(["--username", SUPERUSER, "--dbname", database]);
+        crate::process::run_sql(command, sql, "psql (apt-get install postgresql-client)")
     }
 
     /// `host:port` for clients.

@@ -41,8 +41,13 @@ pub async fn check(ctx: &CheckContext<'_>) -> Result<Health, ProbeFailure> {
         .map_err(|e| ProbeFailure::config(e.to_string()))?
         .set_redis_settings(settings);
     let client = redis::Client::open(info).map_err(fail)?;
+    // The check's own budget, not the client's 0.5 s default: a slow
+    // Redis is slow, not broken; the caller's timeout bounds the whole.
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(ctx.timeout))
+        .set_response_timeout(Some(ctx.timeout));
     let mut conn = client
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(fail)?;
     // Plain INFO: the default sections (with `sentinel` on a Sentinel),
@@ -402,6 +407,15 @@ fn classify(error: &redis::RedisError, ctx: &CheckContext<'_>, target: &str) -> 
             ""
         };
         return ProbeFailure::auth(format!("authentication failed for user {user}{hint}"));
+    }
+    if error.is_timeout() {
+        return ProbeFailure::new(
+            crate::probe::ProbeState::Timeout,
+            format!(
+                "timed out after {:.1} s waiting for {target} to answer",
+                ctx.timeout.as_secs_f64()
+            ),
+        );
     }
     ProbeFailure::chain(error, target)
 }

@@ -244,3 +244,230 @@ fn unknown_targets_and_forbidden_forwards_say_why() {
         assert!(why.contains("pods/portforward is forbidden"), "{why}");
     });
 }
+
+/// A TCP echo server on `address` (port 0: a free one); it and its
+/// connections stop when dropped.
+struct Echo {
+    address: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Echo {
+    async fn start(address: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .expect("echo listens");
+        let address = listener.local_addr().expect("echo address");
+        let task = tokio::spawn(async move {
+            // Aborted with this task.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    let (mut read, mut write) = socket.split();
+                    let _ = tokio::io::copy(&mut read, &mut write).await;
+                });
+            }
+        });
+        Self { address, task }
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Sends `text` on `stream` and reads as many bytes back.
+async fn round_trip(stream: &mut TcpStream, text: &str) -> Result<String, String> {
+    stream
+        .write_all(text.as_bytes())
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut buffer = vec![0; text.len()];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut buffer))
+        .await
+        .map_err(|_| "no answer in time".to_string())?
+        .map_err(|e| format!("read: {e}"))?;
+    String::from_utf8(buffer).map_err(|e| e.to_string())
+}
+
+/// `text` echoed through a new connection to `address`.
+async fn echo_through(address: SocketAddr, text: &str) -> Result<String, String> {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    round_trip(&mut stream, text).await
+}
+
+#[test]
+fn named_target_ports_pod_ports_and_pods_that_are_not_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(dir.path(), None);
+    sim.modify("services", "middleware", "mysql", |service| {
+        service["spec"]["ports"] =
+            serde_json::json!([{"name": "sql", "port": 3307, "targetPort": "mysql"}]);
+    })
+    .expect("a named target port");
+    for name in ["mysql-0", "mysql-1"] {
+        sim.modify("pods", "middleware", name, |pod| {
+            pod["spec"]["containers"][0]["ports"] =
+                serde_json::json!([{"name": "mysql", "containerPort": 3306, "protocol": "TCP"}]);
+        })
+        .expect("a named container port");
+    }
+    runtime().block_on(async {
+        let echo = Echo::start(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        sim.forward_port("middleware", "mysql-0", 3306, echo.address);
+        sim.forward_port("middleware", "mysql-0", 9104, echo.address);
+        let forwards = forwards(&sim).await;
+
+        let named = forwards
+            .local(&service("mysql", 3307))
+            .await
+            .expect("named");
+        assert_eq!(
+            named.path,
+            "port-forward to pod middleware/mysql-0:3306 (service middleware/mysql:3307)"
+        );
+        assert_eq!(echo_through(named.local, "sql").await.as_deref(), Ok("sql"));
+        // No Service port 9104: the number is the pod's own port.
+        let direct = forwards
+            .local(&service("mysql", 9104))
+            .await
+            .expect("direct");
+        assert_eq!(
+            direct.path,
+            "port-forward to pod middleware/mysql-0:9104 (service middleware/mysql:9104)"
+        );
+        assert_eq!(echo_through(direct.local, "m").await.as_deref(), Ok("m"));
+
+        for name in ["redis-0", "redis-1"] {
+            sim.modify("pods", "middleware", name, |pod| {
+                pod["status"]["conditions"] =
+                    serde_json::json!([{"type": "Ready", "status": "False"}]);
+            })
+            .expect("not ready");
+        }
+        assert_eq!(
+            forwards
+                .local(&service("redis", 6379))
+                .await
+                .expect_err("none ready"),
+            "service middleware/redis has no ready pod (2 pods, none ready)"
+        );
+        assert_eq!(
+            forwards
+                .local(&pod("app=redis", 6379))
+                .await
+                .expect_err("none ready"),
+            "no ready pod matches app=redis in middleware (2 pods, none ready)"
+        );
+    });
+}
+
+#[test]
+fn each_connection_has_its_own_forward_and_the_listener_stops_with_the_last_clone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(dir.path(), None);
+    runtime().block_on(async {
+        let echo = Echo::start(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        sim.forward_port("middleware", "redis-0", 6379, echo.address);
+        let forwards = forwards(&sim).await;
+        let forwarded = forwards
+            .local(&pod("app=redis", 6379))
+            .await
+            .expect("forward");
+        let mut first = TcpStream::connect(forwarded.local).await.expect("first");
+        let mut second = TcpStream::connect(forwarded.local).await.expect("second");
+        assert_eq!(round_trip(&mut first, "one").await.as_deref(), Ok("one"));
+        assert_eq!(round_trip(&mut second, "two").await.as_deref(), Ok("two"));
+        // More than one WebSocket message and more than kube-rs's buffers.
+        let big = "x".repeat(3 << 20);
+        assert_eq!(
+            round_trip(&mut first, &big).await.as_deref(),
+            Ok(big.as_str())
+        );
+        let opened = sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/namespaces/middleware/pods/redis-0/portforward")
+            .count();
+        assert_eq!(opened, 2, "one port-forward per connection");
+
+        let clone = forwards.clone();
+        drop(forwards);
+        assert_eq!(
+            echo_through(forwarded.local, "kept").await.as_deref(),
+            Ok("kept"),
+            "a clone keeps the listener"
+        );
+        drop(clone);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(forwarded.local).await.is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the listener outlived its Forwards"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The connections it accepted end with it.
+        let mut buffer = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(10), first.read(&mut buffer))
+            .await
+            .expect("the open connection ends");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    });
+}
+
+#[test]
+fn an_api_restart_or_a_deleted_pod_costs_only_the_open_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = simulator(dir.path(), None);
+    runtime().block_on(async {
+        let echo = Echo::start(SocketAddr::from(([127, 0, 0, 1], 0))).await;
+        for name in ["redis-0", "redis-1"] {
+            sim.forward_port("middleware", name, 6379, echo.address);
+        }
+        let forwards = forwards(&sim).await;
+        let forwarded = forwards
+            .local(&pod("app=redis", 6379))
+            .await
+            .expect("forward");
+        let mut open = TcpStream::connect(forwarded.local).await.expect("connect");
+        assert_eq!(
+            round_trip(&mut open, "before").await.as_deref(),
+            Ok("before")
+        );
+
+        // block_on's thread is not one of the runtime's workers: blocking
+        // here leaves the forwards running.
+        sim.faults().restart(Duration::from_millis(200));
+        let mut buffer = [0u8; 8];
+        let read = tokio::time::timeout(Duration::from_secs(10), open.read(&mut buffer))
+            .await
+            .expect("the cut connection ends");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match echo_through(forwarded.local, "after").await {
+                Ok(text) => {
+                    assert_eq!(text, "after");
+                    break;
+                }
+                Err(why) => assert!(
+                    std::time::Instant::now() < deadline,
+                    "no forward after the restart: {why}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        // The chosen pod is deleted: the next connection chooses again.
+        sim.delete("pods", "middleware", "redis-0").expect("delete");
+        assert_eq!(
+            echo_through(forwarded.local, "moved").await.as_deref(),
+            Ok("moved")
+        );
+    });
+}

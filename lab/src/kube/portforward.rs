@@ -115,8 +115,10 @@ pub fn serve(
             .ok_or_else(|| ApiError::not_found(&PODS, pod))?;
         Sandbox::of(object)
     };
-    let ports = requested_ports(query)?;
+    // The protocol first: kubectl's SPDY carries its ports in stream
+    // headers, and should hear that SPDY is what is missing.
     let (accept, protocol) = handshake(request.headers())?;
+    let ports = requested_ports(query)?;
     let targets: Vec<(u16, Option<SocketAddr>)> = ports
         .iter()
         .map(|port| (*port, state.forwards.target(namespace, pod, *port)))

@@ -399,7 +399,9 @@ const SERVER_DIRS: [&str; 6] = [
 fn clear_server_dirs(dir: &Path) -> Result<()> {
     for name in SERVER_DIRS {
         let path = dir.join(name);
-        if path.exists() {
+        // Only directories: anything else in the way is reported by the
+        // server that cannot make its directory.
+        if path.is_dir() {
             std::fs::remove_dir_all(&path)
                 .with_context(|| format!("cannot clear {} from a previous lab", path.display()))?;
         }

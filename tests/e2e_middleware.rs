@@ -90,7 +90,11 @@ fn middleware_view_shows_the_lab_and_a_stopped_sql_thread() {
     tui.send("r");
     let screen = tui
         .wait_until("the replica degraded", T, |screen| {
-            row_state(&screen.contents(), "mariadb-replica").as_deref() == Some("degraded")
+            // The whole frame: the row and its detail pane (a frame may
+            // arrive in more than one read).
+            let text = screen.contents();
+            row_state(&text, "mariadb-replica").as_deref() == Some("degraded")
+                && text.contains("START SLAVE SQL_THREAD")
         })
         .contents();
     assert!(screen.contains("replication SQL thread is No"), "{screen}");

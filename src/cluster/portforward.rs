@@ -33,7 +33,7 @@ use crate::config::profile::Endpoint;
 const CHECK_WINDOW: Duration = Duration::from_millis(500);
 
 /// How long a finished connection waits for its forward to close cleanly.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// The port-forwards of one site, opened on first use and reopened as needed.
 #[derive(Clone)]
@@ -348,10 +348,17 @@ async fn relay(mut local: TcpStream, route: Arc<Route>) {
         return;
     };
     let mut error = error.fuse();
+    let mut unanswered = false;
     let said = tokio::select! {
         biased;
         Some(message) = &mut error => Some(message),
-        _ = tokio::io::copy_bidirectional(&mut local, &mut remote) => None,
+        copied = tokio::io::copy_bidirectional(&mut local, &mut remote) => {
+            // The client spoke and the server never did (or the copy broke):
+            // unlike a connect-only check that sends nothing.
+            unanswered = copied.is_err()
+                || copied.is_ok_and(|(to_server, from_server)| to_server > 0 && from_server == 0);
+            None
+        }
     };
     drop(remote);
     // A forward that failed may have closed the stream just before its
@@ -363,8 +370,14 @@ async fn relay(mut local: TcpStream, route: Arc<Route>) {
             .ok()
             .flatten(),
     };
-    if let Some(message) = said {
-        route.failed(forward_error(&target, &message));
+    match said {
+        Some(message) => route.failed(forward_error(&target, &message)),
+        // Closed without a word and without an answer from the server:
+        // the next local() checks the pod again rather than trust it.
+        None if unanswered => {
+            route.failed(format!("{} closed before the server answered", target.path))
+        }
+        None => {}
     }
 }
 

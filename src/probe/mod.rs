@@ -443,7 +443,7 @@ async fn forward_failure(
         return failure;
     }
     match forwards
-        .failure(&endpoint.value, Duration::from_millis(1500))
+        .failure(&endpoint.value, Duration::from_millis(2500))
         .await
     {
         Some(why) => forward_error(why),

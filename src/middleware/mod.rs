@@ -179,9 +179,27 @@ impl Health {
             .join(", ")
     }
 
-    /// Sorts findings worst first (stable, so a check's order is kept within a severity).
+    /// Sorts findings worst first (stable, so a check's order is kept
+    /// within a severity) and makes every text one safe line: figures and
+    /// findings quote what servers said (replication errors, bodies), and
+    /// a server must not put escape sequences on the operator's terminal.
     fn finish(mut self) -> Self {
+        // Every line kept (an error may span several), on one line.
+        let one_line = |text: &str| {
+            crate::text::sanitize(&text.split_whitespace().collect::<Vec<_>>().join(" "))
+        };
         self.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        for text in self.version.iter_mut().chain(self.role.iter_mut()) {
+            *text = one_line(text);
+        }
+        for figure in &mut self.figures {
+            figure.name = one_line(&figure.name);
+            figure.value = one_line(&figure.value);
+        }
+        for finding in &mut self.findings {
+            finding.message = one_line(&finding.message);
+            finding.hint = one_line(&finding.hint);
+        }
         self
     }
 
@@ -338,6 +356,21 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+
+    #[test]
+    fn what_servers_say_reaches_the_screen_as_one_safe_line() {
+        let mut health = Health::default();
+        health.figure("last sql error", "Error 'x'\x1b[2J\nDuplicate entry");
+        health.finding(
+            Severity::Critical,
+            "thread stopped: \x1b]0;pwned\x07",
+            "fix it",
+        );
+        let health = health.finish();
+        for text in [&health.figures[0].value, &health.findings[0].message] {
+            assert!(!text.contains('\x1b') && !text.contains('\n'), "{text:?}");
+        }
     }
 
     #[test]

@@ -85,6 +85,8 @@ fn r_checks_the_selected_endpoint_now() {
     assert_eq!(row.target.name, "redis-cache", "the selection stays");
     assert_eq!(row.cells[5].text(), "refused");
     assert_eq!(site.probes_running(), 0);
+    let status = state.status.as_ref().expect("a message");
+    assert_eq!(status.text, "redis-cache: refused");
 }
 
 #[test]

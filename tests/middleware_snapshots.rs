@@ -126,7 +126,8 @@ fn middleware_view() {
 #[test]
 fn middleware_view_selects_the_refused_endpoint() {
     let mut state = middleware_state("dark");
-    key(&mut state, "end");
+    // Down endpoints sort first.
+    key(&mut state, "home");
     insta::assert_snapshot!(
         "middleware_refused_dark_80x24",
         common::render_with_styles(&state, 80, 24)
@@ -135,9 +136,23 @@ fn middleware_view_selects_the_refused_endpoint() {
 
 #[test]
 fn degraded_rows_sort_first_and_stand_out() {
+    use sitedeck::app::table::Tone;
     let state = middleware_state("mono");
     let table = &state.site.as_ref().expect("site").middleware;
-    let first = table.selected_row().expect("a row");
-    assert_eq!(first.target.name, "mysql-main");
-    assert_eq!(first.tone, sitedeck::app::table::Tone::Warn);
+    let order: Vec<(&str, Tone)> = table
+        .visible
+        .iter()
+        .map(|&i| (table.rows[i].target.name.as_str(), table.rows[i].tone))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("gateway", Tone::Crit),
+            ("mysql-main", Tone::Warn),
+            ("redis-cache", Tone::Normal)
+        ]
+    );
+    // The selection stayed on the row it was on when the results came.
+    let selected = table.selected_row().expect("a row");
+    assert_eq!(selected.target.name, "mysql-main");
 }

@@ -35,8 +35,11 @@ pub fn rebuild(site: &mut SiteState) {
         .zip(&site.reports)
         .zip(&site.in_flight)
         .filter(|((source, _), _)| matches!(source.kind, SourceKind::Middleware(_)))
-        .map(|((source, report), in_flight)| row(source, report, *in_flight))
-        .collect();
+        .map(|((source, report), in_flight)| row(source, report, *in_flight));
+    // Problems first (down, then degraded), in profile order otherwise;
+    // the selection follows its endpoint.
+    let mut rows: Vec<TableRow> = rows.collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.tone));
     site.middleware.set_rows(rows);
 }
 

@@ -223,10 +223,24 @@ impl Faults {
     /// Runs a connection until it ends or the API restarts; `None` when the
     /// restart cut it off.
     pub async fn until_restart<F: Future>(&self, connection: F) -> Option<F::Output> {
-        let mut epoch = self.inner.epoch.subscribe();
+        Self::until_restart_since(self.restarts_from_now(), connection).await
+    }
+
+    /// A watch on restarts from now on: taken when a connection is
+    /// accepted, so that a restart during its TLS handshake cuts it too.
+    pub fn restarts_from_now(&self) -> watch::Receiver<u64> {
+        self.inner.epoch.subscribe()
+    }
+
+    /// Runs a connection until it ends or the API restarts after `since`
+    /// was taken; `None` when a restart cut it off.
+    pub async fn until_restart_since<F: Future>(
+        mut since: watch::Receiver<u64>,
+        connection: F,
+    ) -> Option<F::Output> {
         tokio::select! {
             output = connection => Some(output),
-            _ = epoch.changed() => None,
+            _ = since.changed() => None,
         }
     }
 }

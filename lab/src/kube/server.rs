@@ -78,11 +78,12 @@ pub async fn serve(
             continue;
         };
         let (acceptor, state) = (acceptor.clone(), state.clone());
+        // From the accept on: a restart during the handshake cuts it too.
+        let restarts = state.faults.restarts_from_now();
         tokio::spawn(async move {
             let Ok(tls_stream) = acceptor.accept(connection).await else {
                 return;
             };
-            let faults = state.faults.clone();
             let service = service_fn(move |request| {
                 let state = state.clone();
                 // Injected faults, pod logs and access reviews come first.
@@ -96,13 +97,13 @@ pub async fn serve(
             });
             // A client going away mid-request is its business; an API
             // restart cuts every connection.
-            let _ = faults
-                .until_restart(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls_stream), service)
-                        .with_upgrades(),
-                )
-                .await;
+            let _ = super::faults::Faults::until_restart_since(
+                restarts,
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls_stream), service)
+                    .with_upgrades(),
+            )
+            .await;
         });
     }
 }

@@ -16,8 +16,8 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 /// Columns hidden first when the terminal is narrow: CHECKED, PATH, KIND,
-/// LATENCY, ENDPOINT.
-pub const HIDE_ORDER: &[usize] = &[8, 3, 1, 7, 2];
+/// ENDPOINT (the detail pane's title names it), LATENCY.
+pub const HIDE_ORDER: &[usize] = &[8, 3, 1, 2, 7];
 
 /// The target kind of a middleware row.
 const TARGET_KIND: &str = "Middleware";

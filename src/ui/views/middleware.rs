@@ -73,6 +73,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     // pane's title says that): narrow terminals drop those columns first.
     let always_hidden = match area.width {
         w if w < 100 => 5,
+        w if w < 120 => 4,
         w if w < 140 => 2,
         _ => 0,
     };

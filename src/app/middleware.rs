@@ -154,6 +154,7 @@ pub fn check_now(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     site.in_flight[index] = true;
+    site.checking_now = Some(index);
     let effect = Effect::ProbeOne {
         round: site.round,
         source: site.sources[index].clone(),

@@ -245,14 +245,25 @@ fn log_change(last: &Mutex<HashMap<String, ProbeState>>, source: &str, report: &
 }
 
 impl EffectRunner {
-    /// The site's port-forwards, over the cluster session's client.
-    fn forwards(&mut self) -> Option<crate::cluster::portforward::Forwards> {
-        if self.forwards.is_none() {
-            // Made before the session connects: a check waits for it.
-            let slot = self.cluster.as_ref()?.client_slot();
+    /// What probes need: the cluster, read-only mode, and the site's
+    /// port-forwards over the cluster session's client (made before the
+    /// session connects: a check waits for it).
+    fn probe_env(
+        &mut self,
+        cluster: Option<crate::cluster::connect::ClusterTarget>,
+        readonly: bool,
+    ) -> Arc<crate::probe::ProbeEnv> {
+        if self.forwards.is_none()
+            && let Some(session) = &self.cluster
+        {
+            let slot = session.client_slot();
             self.forwards = Some(crate::cluster::portforward::Forwards::deferred(slot));
         }
-        self.forwards.clone()
+        Arc::new(crate::probe::ProbeEnv {
+            cluster,
+            readonly,
+            forwards: self.forwards.clone(),
+        })
     }
 
     /// Probes one source in the background and reports its result.
@@ -398,11 +409,7 @@ impl EffectRunner {
                 readonly,
             } => {
                 self.stop_probes();
-                let env = Arc::new(crate::probe::ProbeEnv {
-                    cluster,
-                    readonly,
-                    forwards: self.forwards(),
-                });
+                let env = self.probe_env(cluster, readonly);
                 for source in sources {
                     self.spawn_probe(round, source, Arc::clone(&profile), Arc::clone(&env));
                 }
@@ -425,11 +432,7 @@ impl EffectRunner {
                 cluster,
                 readonly,
             } => {
-                let env = Arc::new(crate::probe::ProbeEnv {
-                    cluster,
-                    readonly,
-                    forwards: self.forwards(),
-                });
+                let env = self.probe_env(cluster, readonly);
                 self.spawn_probe(round, source, profile, env);
             }
         }

@@ -136,6 +136,9 @@ pub struct SiteState {
     pub cluster: Option<ClusterState>,
     /// The Middleware view's table, rebuilt as reports come in.
     pub middleware: Table,
+    /// The source `r` asked to check now, whose result the status bar
+    /// reports.
+    pub checking_now: Option<usize>,
 }
 
 impl SiteState {

@@ -540,6 +540,7 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 round: 0,
                 cluster: kept,
                 middleware,
+                checking_now: None,
             };
             super::middleware::rebuild(&mut site);
             state.site = Some(site);
@@ -656,16 +657,14 @@ fn on_probe_finished(state: &mut State, round: u64, index: usize, report: ProbeR
     if site.round != round || index >= site.reports.len() {
         return;
     }
-    let name = site.sources[index].name.clone();
     let label = report.state.label();
     site.reports[index] = report;
     site.in_flight[index] = false;
     super::middleware::rebuild(site);
-    // `r` said "checking NAME" (or that it runs): say how it ended.
-    if state.status.as_ref().is_some_and(|s| {
-        s.text == format!("checking {name}")
-            || s.text.starts_with(&format!("{name} is being checked"))
-    }) {
+    // `r` said "checking NAME": say how it ended.
+    if site.checking_now == Some(index) {
+        site.checking_now = None;
+        let name = site.sources[index].name.clone();
         state.say(Level::Info, format!("{name}: {label}"));
     }
 }

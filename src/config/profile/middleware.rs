@@ -136,16 +136,6 @@ impl Endpoint {
         matches!(self, Self::Service { .. } | Self::Pod { .. })
     }
 
-    /// The port the endpoint listens on.
-    pub fn port(&self) -> u16 {
-        match self {
-            Self::Address { port, .. } | Self::Service { port, .. } | Self::Pod { port, .. } => {
-                *port
-            }
-            Self::Invalid { .. } => 0,
-        }
-    }
-
     /// Parses the `ns/name:port` of a `service:` or `pod:` endpoint.
     fn parse_in_cluster(text: &str, what: &str) -> Result<(String, String, u16), String> {
         let (namespace, rest) = text
@@ -367,7 +357,7 @@ impl super::validate::Validation {
                 );
             }
             if let Some(url) = &m.url
-                && let Err(e) = check_url(&url.value)
+                && let Err(e) = url_host_port(&url.value)
             {
                 self.problem(url.referenced, format!("`{}`: {e}", m.name.value));
             }
@@ -375,17 +365,26 @@ impl super::validate::Validation {
     }
 }
 
-/// Whether a URL is one sitedeck can check: http or https with a host.
-fn check_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("the url `{url}` must start with http:// or https://"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.is_empty() {
-        return Err(format!("the url `{url}` has no host"));
+/// The host and port of an http(s) URL (the scheme's port when none is
+/// given; an IPv6 address without its brackets).
+pub fn url_host_port(url: &str) -> Result<(String, u16), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| match e.to_string().as_str() {
+        "empty host" => format!("the url `{url}` has no host"),
+        other => format!("the url `{url}` is not valid: {other}"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "the url `{url}` must start with http:// or https://"
+        ));
     }
-    Ok(())
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("the url `{url}` has no host"))?;
+    let port = parsed
+        .port_or_known_default()
+        .ok_or_else(|| format!("the url `{url}` has no port"))?;
+    Ok((host.trim_matches(['[', ']']).to_owned(), port))
 }
 
 /// What is wrong with an entry for its kind, one message per problem.

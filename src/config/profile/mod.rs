@@ -27,7 +27,7 @@ use validate::Validation;
 pub use discover::{FoundSite, discover, file_stem_name, find};
 pub use messages::did_you_mean;
 pub(crate) use messages::{closest, problem_from_yaml};
-pub use middleware::{Endpoint, ExpectJson, MiddlewareKind, MiddlewareSpec, Role};
+pub use middleware::{Endpoint, ExpectJson, MiddlewareKind, MiddlewareSpec, Role, url_host_port};
 
 /// A parsed and validated site profile.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -245,6 +245,16 @@ pub enum SecurityProtocol {
 }
 
 impl SecurityProtocol {
+    /// The protocol's librdkafka name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plaintext => "PLAINTEXT",
+            Self::SaslPlaintext => "SASL_PLAINTEXT",
+            Self::SaslSsl => "SASL_SSL",
+            Self::Ssl => "SSL",
+        }
+    }
+
     /// Whether the protocol authenticates with SASL.
     pub fn uses_sasl(self) -> bool {
         matches!(self, Self::SaslPlaintext | Self::SaslSsl)
@@ -263,6 +273,17 @@ pub enum SaslMechanism {
     /// SCRAM with SHA-512.
     #[serde(rename = "SCRAM-SHA-512")]
     ScramSha512,
+}
+
+impl SaslMechanism {
+    /// The mechanism's librdkafka name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "PLAIN",
+            Self::ScramSha256 => "SCRAM-SHA-256",
+            Self::ScramSha512 => "SCRAM-SHA-512",
+        }
+    }
 }
 
 /// One Kafka cluster.

@@ -217,7 +217,7 @@ impl Validation {
                 format!(
                     "kafka `{}` uses {} but sets no {}: SASL needs sasl_mechanism, username and password",
                     k.name.value,
-                    protocol_name(k.security_protocol),
+                    k.security_protocol.name(),
                     one_of(&missing)
                 ),
             );
@@ -276,15 +276,5 @@ pub(super) fn one_of(words: &[&str]) -> String {
         Some((last, [])) => (*last).to_owned(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
         None => String::new(),
-    }
-}
-
-/// The librdkafka name of a security protocol.
-pub(super) fn protocol_name(protocol: SecurityProtocol) -> &'static str {
-    match protocol {
-        SecurityProtocol::Plaintext => "PLAINTEXT",
-        SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
-        SecurityProtocol::SaslSsl => "SASL_SSL",
-        SecurityProtocol::Ssl => "SSL",
     }
 }

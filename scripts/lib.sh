@@ -21,7 +21,9 @@ ensure_packages() {
 
 # The system packages the lab and the build need.
 LAB_PACKAGES=(mariadb-server mariadb-client redis-server postgresql)
-BUILD_PACKAGES=(gcc pkg-config)
+# rdkafka builds its bundled librdkafka with ssl: a C toolchain, OpenSSL and
+# zlib headers.
+BUILD_PACKAGES=(gcc g++ make pkg-config libssl-dev zlib1g-dev)
 
 # ensure_kubectl: the kubectl the machine has, else Debian's kubernetes-client
 # (the simulator's tests drive the real kubectl).
@@ -54,4 +56,22 @@ ensure_moto() {
     "$venv/bin/pip" install --quiet "moto[server]==$MOTO_VERSION" >&2
   fi
   export PATH="$venv/bin:$PATH"
+}
+
+# ensure_nisshi: the Kafka-compatible broker the lab runs (nisshi, the
+# continuation of tansu). No package has it, and it takes about 11 minutes
+# and 2 GB of memory to build, so it is built once into the cache dir and
+# reused; SITEDECK_NISSHI points the lab at it. Its `rama` dependency
+# declares a newer Rust than it needs, hence --ignore-rust-version.
+NISSHI_VERSION=0.8.1
+ensure_nisshi() {
+  local root="${XDG_CACHE_HOME:-$HOME/.cache}/sitedeck/nisshi-$NISSHI_VERSION"
+  if [ ! -x "$root/bin/nisshi" ]; then
+    echo "building: nisshi $NISSHI_VERSION into $root (once; about 11 minutes)" >&2
+    CARGO_TARGET_DIR="$root.build" cargo install nisshi --version "$NISSHI_VERSION" \
+      --locked --ignore-rust-version --no-default-features --features dynostore,libsql \
+      --root "$root" >&2
+    rm -rf "$root.build"
+  fi
+  export SITEDECK_NISSHI="$root/bin/nisshi"
 }

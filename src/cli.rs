@@ -1,6 +1,7 @@
 //! The command line: the cockpit's options and the headless commands.
 
 mod cluster_status;
+mod kafka_status;
 mod middleware_status;
 
 use std::io::Write;
@@ -85,6 +86,36 @@ pub enum Command {
     },
     /// Print the key bindings of a keymap as a Markdown table.
     Keys,
+    /// Kafka commands.
+    #[command(subcommand)]
+    Kafka(KafkaCommand),
+}
+
+/// Kafka commands.
+#[derive(Debug, Subcommand)]
+pub enum KafkaCommand {
+    /// Print the last messages of a partition (or those from a time),
+    /// read-only: never joins or commits for a consumer group. Exits 1 if
+    /// the cluster cannot be read, 2 on a usage error.
+    Peek {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        #[arg(long, short, default_value_t = 0)]
+        partition: i32,
+        /// How many messages at most.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+        /// The first messages at or after this time (RFC 3339) instead of the last ones.
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// The Kafka cluster's name in the profile (needed when it has several).
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 /// Profile commands.
@@ -125,7 +156,48 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
             print!("{}", keymap.markdown_table());
             ExitCode::SUCCESS
         }
+        Command::Kafka(KafkaCommand::Peek {
+            topic,
+            partition,
+            limit,
+            from,
+            cluster,
+            format,
+        }) => {
+            let loaded = match load_site(cli, paths) {
+                Ok(loaded) => loaded,
+                Err(code) => return code,
+            };
+            let request = kafka_status::PeekRequest {
+                cluster: cluster.clone(),
+                topic: topic.clone(),
+                partition: *partition,
+                limit: *limit,
+                from: from.clone(),
+                json: *format == Format::Json,
+            };
+            kafka_status::peek(&loaded.profile, &request).await
+        }
     }
+}
+
+/// The profile `--site` names, its warnings printed; exit code 2 when it
+/// cannot be loaded.
+fn load_site(cli: &Cli, paths: &Paths) -> Result<LoadedProfile, ExitCode> {
+    let Some(site) = &cli.site else {
+        eprintln!("this command needs --site NAME|PATH (run `sitedeck sites` to list them)");
+        return Err(ExitCode::from(2));
+    };
+    let loaded = profile::find(site, &paths.sites_dir())
+        .and_then(|path| profile::load(&path).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        })?;
+    for w in &loaded.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(loaded)
 }
 
 fn sites(paths: &Paths) -> ExitCode {
@@ -224,6 +296,8 @@ pub struct SiteStatus {
     pub cluster: Option<cluster_status::ClusterStatus>,
     /// Each middleware endpoint's state, role, figures and findings.
     pub middleware: Vec<middleware_status::MiddlewareStatus>,
+    /// Each Kafka cluster's brokers, topics and groups with their lag.
+    pub kafka: Vec<kafka_status::KafkaStatus>,
 }
 
 /// Probes every source of a loaded profile concurrently.
@@ -255,28 +329,17 @@ pub async fn probe_all(
         profile: profile.source_file.clone(),
         down: sources.iter().filter(|s| s.report.state.is_down()).count(),
         middleware: middleware_status::collect(&sources),
+        kafka: kafka_status::collect(&sources),
         sources,
         cluster: None,
     }
 }
 
 async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
-    let Some(site) = &cli.site else {
-        eprintln!("status needs --site NAME|PATH (run `sitedeck sites` to list them)");
-        return ExitCode::from(2);
-    };
-    let loaded = match profile::find(site, &paths.sites_dir())
-        .and_then(|path| profile::load(&path).map_err(|e| e.to_string()))
-    {
+    let loaded = match load_site(cli, paths) {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    for w in &loaded.warnings {
-        eprintln!("warning: {w}");
-    }
     let target = ClusterTarget::of_site(
         &loaded.profile,
         cli.kubeconfig.as_deref(),
@@ -371,6 +434,7 @@ fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()>
         status.sources.len()
     )?;
     middleware_status::write_table(out, &status.middleware)?;
+    kafka_status::write_table(out, &status.kafka)?;
     if let Some(cluster) = &status.cluster {
         cluster_status::write_table(out, cluster)?;
     }

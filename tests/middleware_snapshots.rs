@@ -55,6 +55,7 @@ fn report(state: ProbeState, detail: &str, health: Option<Health>) -> ProbeRepor
         detail: detail.into(),
         checked_at: Some(common::fixed_time()),
         path: Some("direct".into()),
+        kafka: None,
         health,
     }
 }

@@ -225,33 +225,6 @@ async fn cluster_probe_reports_tls_failures() {
 }
 
 #[tokio::test]
-async fn kafka_with_one_bootstrap_server_of_two_is_degraded() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let open = listener.local_addr().expect("addr").port();
-    let closed = sitedeck_lab::free_port().expect("port");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("site.yaml");
-    std::fs::write(
-        &path,
-        format!(
-            "name: k\nenvironment: poc\nkafka:\n  - name: events\n    bootstrap: [127.0.0.1:{closed}, 127.0.0.1:{open}]\n"
-        ),
-    )
-    .expect("write");
-    let loaded = profile::load(&path).expect("valid");
-    let report = probe_only(&loaded).await;
-    assert_eq!(report.state, ProbeState::Degraded, "{report:?}");
-    assert!(
-        report.detail.starts_with("1 of 2 bootstrap servers"),
-        "{report:?}"
-    );
-    assert!(!report.state.is_down(), "degraded still answers");
-    drop(listener);
-    let report = probe_only(&loaded).await;
-    assert_eq!(report.state, ProbeState::Refused, "{report:?}");
-}
-
-#[tokio::test]
 async fn a_tcp_source_is_up_when_the_port_accepts() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();

@@ -74,6 +74,7 @@ fn results_of_an_older_round_are_ignored() {
                 checked_at: None,
                 health: None,
                 path: None,
+                kafka: None,
             }),
         },
     );

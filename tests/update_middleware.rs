@@ -31,6 +31,7 @@ fn finish_round(state: &mut State) {
                     checked_at: Some(common::fixed_time()),
                     health: None,
                     path: Some("direct".into()),
+                    kafka: None,
                 }),
             },
         );
@@ -77,6 +78,7 @@ fn r_checks_the_selected_endpoint_now() {
                 checked_at: Some(common::fixed_time()),
                 health: None,
                 path: Some("direct".into()),
+                kafka: None,
             }),
         },
     );

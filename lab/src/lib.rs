@@ -7,14 +7,18 @@
 //! started it dies), so nothing a test starts outlives it. `sitedeck-lab up`
 //! starts a whole site and writes a `site.yaml` for sitedeck.
 
+pub mod kafka;
+pub mod kafka_traffic;
 pub mod kube;
 pub mod mariadb;
+pub mod plain_proxy;
 pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod s3;
 pub mod site;
 
+pub use kafka::KafkaBroker;
 pub use mariadb::MariaDb;
 pub use postgres::Postgres;
 pub use redis::Redis;

@@ -183,7 +183,7 @@ impl Health {
     /// within a severity) and makes every text one safe line: figures and
     /// findings quote what servers said (replication errors, bodies), and
     /// a server must not put escape sequences on the operator's terminal.
-    fn finish(mut self) -> Self {
+    pub(crate) fn finish(mut self) -> Self {
         // Every line kept (an error may span several), on one line.
         let one_line = |text: &str| {
             crate::text::sanitize(&text.split_whitespace().collect::<Vec<_>>().join(" "))

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::profile::{MiddlewareKind, NodesSpec, SiteProfile, split_host_port};
+use crate::config::profile::{MiddlewareKind, NodesSpec, SiteProfile};
 
 pub use classify::ProbeFailure;
 
@@ -84,6 +84,10 @@ pub struct ProbeReport {
     /// How a middleware endpoint was reached: `direct` or the port-forward.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// A Kafka cluster's brokers, topics and groups (shown by the Kafka
+    /// view and in status's own `kafka` section).
+    #[serde(skip)]
+    pub kafka: Option<std::sync::Arc<crate::kafka::KafkaSnapshot>>,
 }
 
 impl ProbeReport {
@@ -96,6 +100,7 @@ impl ProbeReport {
             checked_at: None,
             health: None,
             path: None,
+            kafka: None,
         }
     }
 
@@ -108,6 +113,7 @@ impl ProbeReport {
             checked_at: Some(chrono::Local::now()),
             health: None,
             path: None,
+            kafka: None,
         }
     }
 
@@ -118,7 +124,8 @@ impl ProbeReport {
             detail: crate::text::one_line(&reached.detail),
             checked_at: Some(chrono::Local::now()),
             health: reached.health,
-            path: reached.path,
+            path: None,
+            kafka: reached.kafka,
         }
     }
 
@@ -130,6 +137,7 @@ impl ProbeReport {
             checked_at: Some(chrono::Local::now()),
             health: None,
             path: None,
+            kafka: None,
         }
     }
 }
@@ -289,13 +297,22 @@ pub async fn run(source: &Source, profile: &SiteProfile, env: &ProbeEnv) -> Prob
     }
     .unwrap_or(profile.probes.timeout_seconds);
     let timeout = Duration::from_secs_f64(seconds);
+    // A look at Kafka is several calls (metadata, offsets, groups), each
+    // bounded by the timeout.
+    let limit = match source.kind {
+        SourceKind::Kafka => timeout * 4,
+        _ => timeout,
+    };
     let started = Instant::now();
     // How a middleware endpoint is reached, known before its check fails.
     let mut path = None;
     let work = probe_source(source, profile, env, timeout, &mut path);
-    let outcome = tokio::time::timeout(timeout, work).await;
+    let outcome = tokio::time::timeout(limit, work).await;
     match outcome {
-        Ok(Ok(reached)) => ProbeReport::reached(started, reached),
+        Ok(Ok(reached)) => ProbeReport {
+            path,
+            ..ProbeReport::reached(started, reached)
+        },
         Ok(Err(failure)) => ProbeReport {
             path,
             ..ProbeReport::failed(failure)
@@ -313,7 +330,7 @@ struct Reached {
     state: ProbeState,
     detail: String,
     health: Option<crate::middleware::Health>,
-    path: Option<String>,
+    kafka: Option<std::sync::Arc<crate::kafka::KafkaSnapshot>>,
 }
 
 fn up(detail: String) -> Reached {
@@ -321,7 +338,7 @@ fn up(detail: String) -> Reached {
         state: ProbeState::Up,
         detail,
         health: None,
-        path: None,
+        kafka: None,
     }
 }
 
@@ -367,19 +384,51 @@ async fn probe_source(
                 state: health.state(),
                 detail: health.headline(),
                 health: Some(health),
-                path: path.clone(),
+                kafka: None,
             })
         }
         SourceKind::Kafka => {
             let spec = profile.kafka.get(source.spec).ok_or_else(vanished)?;
+            // A plain connect first: a refused or unknown server is said at
+            // once and precisely, not after librdkafka's retries.
             let servers: Vec<&str> = spec.bootstrap.iter().map(|s| s.value.as_str()).collect();
-            let (state, detail) = net::bootstrap(&servers).await?;
+            let (reachable, bootstrap) = net::bootstrap(&servers).await?;
+            let snapshot = crate::kafka::observe(spec, &profile.base_dir, timeout)
+                .await
+                .map_err(kafka_failure)?;
+            *path = Some(snapshot.path.clone());
+            let mut health = crate::kafka::health(&snapshot);
+            if reachable == ProbeState::Degraded {
+                health.finding(
+                    crate::middleware::Severity::Warning,
+                    bootstrap,
+                    "clients that list only that server cannot start: check it",
+                );
+                health = health.finish();
+            }
             Ok(Reached {
-                state,
-                ..up(detail)
+                state: health.state(),
+                detail: health.headline(),
+                health: Some(health),
+                kafka: Some(std::sync::Arc::new(snapshot)),
             })
         }
     }
+}
+
+/// A failed look at Kafka as a probe failure.
+fn kafka_failure(error: crate::kafka::KafkaError) -> ProbeFailure {
+    use crate::kafka::KafkaError;
+    let state = match &error {
+        KafkaError::Authentication { .. } => ProbeState::AuthFailed,
+        KafkaError::Tls(_) => ProbeState::TlsError,
+        KafkaError::Unreachable(detail) if detail.contains("resolve") => ProbeState::DnsError,
+        KafkaError::Unreachable(_) => ProbeState::Refused,
+        KafkaError::Timeout { .. } => ProbeState::Timeout,
+        KafkaError::Config(_) => ProbeState::ConfigError,
+        KafkaError::Other(_) => ProbeState::Error,
+    };
+    ProbeFailure::new(state, error.to_string())
 }
 
 /// Where a middleware check connects: the endpoint itself, the host of its
@@ -418,7 +467,8 @@ async fn dial(
                 .url
                 .as_ref()
                 .ok_or_else(|| ProbeFailure::config("neither `endpoint` nor `url` is set"))?;
-            let (host, port) = url_host_port(&url.value).map_err(ProbeFailure::config)?;
+            let (host, port) =
+                crate::config::profile::url_host_port(&url.value).map_err(ProbeFailure::config)?;
             Ok(crate::middleware::Dial {
                 host,
                 port,
@@ -460,34 +510,6 @@ fn forward_error(why: String) -> ProbeFailure {
         ProbeState::Error
     };
     ProbeFailure::new(state, why)
-}
-
-/// The host and port of an http(s) URL (the scheme's port when none is given).
-pub fn url_host_port(url: &str) -> Result<(String, u16), String> {
-    let (rest, default_port) = if let Some(rest) = url.strip_prefix("https://") {
-        (rest, 443)
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        (rest, 80)
-    } else {
-        return Err(format!(
-            "the url `{url}` must start with http:// or https://"
-        ));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let has_port = match authority.rfind(']') {
-        Some(close) => authority[close..].contains(':'),
-        None => authority.contains(':'),
-    };
-    if has_port {
-        split_host_port(authority)
-    } else {
-        let host = authority.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(format!("the url `{url}` has no host"));
-        }
-        Ok((host.to_owned(), default_port))
-    }
 }
 
 impl Source {

@@ -144,6 +144,7 @@ pub fn state_with_reports(theme: &str) -> State {
                     checked_at: Some(fixed_time()),
                     health: None,
                     path: None,
+                    kafka: None,
                 }),
             },
         );

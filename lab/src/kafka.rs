@@ -1,0 +1,220 @@
+//! A Kafka-compatible broker on a free loopback port: nisshi (the
+//! continuation of tansu, from crates.io), with SCRAM users, SQLite storage
+//! in its own directory, and optionally TLS.
+//!
+//! No Apache Kafka can be installed here. nisshi is built once into a cache
+//! directory (`scripts/lib.sh`'s `ensure_nisshi`) and found through
+//! `SITEDECK_NISSHI`, the cache directory or PATH. Users are created while
+//! the broker runs without authentication; then it is restarted with
+//! `--authentication`.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::process::{ManagedProcess, find_program, wait_until};
+
+/// The nisshi version the lab is built and tested with.
+pub const NISSHI_VERSION: &str = "0.8.1";
+
+/// A SCRAM mechanism nisshi offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scram {
+    /// SCRAM-SHA-256.
+    Sha256,
+    /// SCRAM-SHA-512.
+    Sha512,
+}
+
+impl Scram {
+    /// The librdkafka name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "SCRAM-SHA-256",
+            Self::Sha512 => "SCRAM-SHA-512",
+        }
+    }
+
+    fn nisshi_name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "scram256",
+            Self::Sha512 => "scram512",
+        }
+    }
+}
+
+/// A user the broker knows.
+#[derive(Debug, Clone)]
+pub struct KafkaUser {
+    /// The user name.
+    pub name: String,
+    /// The password.
+    pub password: String,
+    /// The mechanism it is stored for.
+    pub mechanism: Scram,
+}
+
+/// How to start a broker.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    /// SCRAM users; none: no authentication.
+    pub users: Vec<KafkaUser>,
+    /// The port advertised to clients instead of the broker's own (a
+    /// proxy in front of it).
+    pub advertised_port: Option<u16>,
+    /// TLS: the certificate chain and key files (PEM).
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// A running broker; stops when dropped.
+#[derive(Debug)]
+pub struct KafkaBroker {
+    /// The port on 127.0.0.1 it listens on.
+    pub port: u16,
+    /// Its directory (storage, log).
+    pub dir: PathBuf,
+    /// The users it knows.
+    pub users: Vec<KafkaUser>,
+    process: ManagedProcess,
+}
+
+impl KafkaBroker {
+    /// Starts a broker in `dir` with `options`.
+    pub fn start(dir: &Path, options: &BrokerOptions) -> Result<Self> {
+        let nisshi = nisshi_program()?;
+        std::fs::create_dir_all(dir)?;
+        let dir = std::path::absolute(dir)?;
+        let port = crate::free_port()?;
+        let log = Self::log_file(&dir);
+        if !options.users.is_empty() {
+            // Users can only be created while no authentication is asked.
+            let mut open = spawn(&nisshi, &dir, port, options, false, &log)?;
+            wait_for_port(&mut open, port, &log)?;
+            for user in &options.users {
+                create_user(&nisshi, port, user, &log)?;
+            }
+            open.stop(Duration::from_secs(10));
+        }
+        let authenticate = !options.users.is_empty();
+        let mut process = spawn(&nisshi, &dir, port, options, authenticate, &log)?;
+        wait_for_port(&mut process, port, &log)?;
+        Ok(Self {
+            port,
+            dir,
+            users: options.users.clone(),
+            process,
+        })
+    }
+
+    /// The broker's log file when it runs in `dir`.
+    pub fn log_file(dir: &Path) -> PathBuf {
+        dir.join("nisshi.log")
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `127.0.0.1:PORT`, as a bootstrap server.
+    pub fn bootstrap(&self) -> String {
+        self.address().to_string()
+    }
+
+    /// Stops the broker now.
+    pub fn stop(&mut self) {
+        self.process.stop(Duration::from_secs(10));
+    }
+}
+
+/// nisshi: `SITEDECK_NISSHI`, the cache directory `ensure_nisshi` builds
+/// into, or PATH.
+pub fn nisshi_program() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("SITEDECK_NISSHI") {
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        bail!(
+            "SITEDECK_NISSHI is {}, which does not exist",
+            path.display()
+        );
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    if let Some(cache) = cache {
+        let built = cache
+            .join("sitedeck")
+            .join(format!("nisshi-{NISSHI_VERSION}"))
+            .join("bin/nisshi");
+        if built.is_file() {
+            return Ok(built);
+        }
+    }
+    find_program(&["nisshi"]).context(
+        "nisshi (the lab's Kafka broker) is not built: run scripts/test or scripts/demo once, or `source scripts/lib.sh; ensure_nisshi`",
+    )
+}
+
+fn spawn(
+    nisshi: &Path,
+    dir: &Path,
+    port: u16,
+    options: &BrokerOptions,
+    authenticate: bool,
+    log: &Path,
+) -> Result<ManagedProcess> {
+    let advertised = options.advertised_port.unwrap_or(port);
+    let mut command = Command::new(nisshi);
+    command
+        .arg("broker")
+        .args(["--listener-url", &format!("tcp://127.0.0.1:{port}")])
+        .args([
+            "--advertised-listener-url",
+            &format!("tcp://127.0.0.1:{advertised}"),
+        ])
+        .args(["--storage-engine", "sqlite://nisshi.db"])
+        .args(["--group-initial-rebalance-delay", "0s"])
+        .current_dir(dir);
+    if authenticate {
+        command.arg("--authentication");
+    }
+    if let Some((cert, key)) = &options.tls {
+        command.arg("--cert").arg(cert).arg("--key").arg(key);
+    }
+    ManagedProcess::spawn("nisshi", command, log)
+}
+
+fn wait_for_port(process: &mut ManagedProcess, port: u16, log: &Path) -> Result<()> {
+    wait_until(process, Duration::from_secs(30), "nisshi", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .with_context(|| format!("see {}", log.display()))
+}
+
+fn create_user(nisshi: &Path, port: u16, user: &KafkaUser, log: &Path) -> Result<()> {
+    let output = Command::new(nisshi)
+        .args([
+            "user",
+            "create",
+            "--broker",
+            &format!("tcp://127.0.0.1:{port}"),
+        ])
+        .args([&user.name, &user.password])
+        .args(["--mechanism", user.mechanism.nisshi_name()])
+        .output()
+        .context("cannot run `nisshi user create`")?;
+    if !output.status.success() {
+        bail!(
+            "nisshi could not create the user {}: {} (broker log: {})",
+            user.name,
+            String::from_utf8_lossy(&output.stderr).trim(),
+            log.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! The librdkafka client: its configuration from a site profile's Kafka
+//! entry, a context that keeps what librdkafka logs (a failed SASL login
+//! reaches the application only there), and errors that say what failed.
+//!
+//! The password lives in a [`Secret`] until the moment the client is made;
+//! rdkafka's own `ClientConfig` prints it in its `Debug`, so no
+//! `ClientConfig` is ever logged or kept.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rdkafka::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+
+use crate::config::profile::{KafkaSpec, SaslMechanism};
+use crate::config::secret::Secret;
+
+/// Why a look at Kafka failed, in words an operator can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum KafkaError {
+    /// The brokers refused the SASL login.
+    #[error("SASL authentication failed for user `{user}` with {mechanism}: {detail}")]
+    Authentication {
+        /// The user that tried.
+        user: String,
+        /// The SASL mechanism.
+        mechanism: String,
+        /// What librdkafka said.
+        detail: String,
+    },
+    /// The TLS handshake or the CA file failed.
+    #[error("TLS failed: {0}")]
+    Tls(String),
+    /// No bootstrap server answered.
+    #[error("no broker reachable: {0}")]
+    Unreachable(String),
+    /// The brokers did not answer in time.
+    #[error("timed out after {seconds:.1} s{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Timeout {
+        /// The timeout.
+        seconds: f64,
+        /// The last thing librdkafka said, if anything.
+        detail: Option<String>,
+    },
+    /// The profile's entry cannot make a client (a secret, a property).
+    #[error("{0}")]
+    Config(String),
+    /// Anything else librdkafka reported.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Everything a client needs, with the password still masked.
+pub(super) struct Settings {
+    /// librdkafka properties, the password excluded.
+    properties: BTreeMap<String, String>,
+    password: Option<Secret>,
+    /// The SASL user and mechanism, for error messages.
+    login: Option<(String, String)>,
+    /// The timeout of each call to the brokers.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("properties", &self.properties)
+            .field("password", &self.password)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Resolves the entry's secret and gathers its properties: the pasted
+    /// librdkafka properties first, the profile's own keys over them.
+    pub fn from_spec(
+        spec: &KafkaSpec,
+        base_dir: &Path,
+        timeout: Duration,
+    ) -> Result<Self, KafkaError> {
+        let mut properties = spec.properties.clone();
+        properties.remove("sasl.password");
+        let servers: Vec<&str> = spec.bootstrap.iter().map(|s| s.value.as_str()).collect();
+        properties.insert("bootstrap.servers".into(), servers.join(","));
+        properties.insert(
+            "security.protocol".into(),
+            spec.security_protocol.name().into(),
+        );
+        let mut login = None;
+        if spec.security_protocol.uses_sasl() {
+            let mechanism = spec.sasl_mechanism.map_or("PLAIN", SaslMechanism::name);
+            properties.insert("sasl.mechanism".into(), mechanism.into());
+            if let Some(user) = &spec.username {
+                properties.insert("sasl.username".into(), user.clone());
+                login = Some((user.clone(), mechanism.to_owned()));
+            }
+        }
+        if let Some(ca) = &spec.ca_file {
+            let path = ca.resolve(base_dir);
+            properties.insert("ssl.ca.location".into(), path.display().to_string());
+        }
+        let millis = timeout.as_millis().clamp(1000, 300_000).to_string();
+        for key in ["socket.timeout.ms", "socket.connection.setup.timeout.ms"] {
+            properties
+                .entry(key.into())
+                .or_insert_with(|| millis.clone());
+        }
+        let password =
+            match &spec.password {
+                Some(source) => Some(source.value.resolve_local(base_dir).map_err(|e| {
+                    KafkaError::Config(format!("kafka `{}`: {e}", spec.name.value))
+                })?),
+                None => spec
+                    .properties
+                    .get("sasl.password")
+                    .cloned()
+                    .map(Secret::new),
+            };
+        Ok(Self {
+            properties,
+            password,
+            login,
+            timeout,
+        })
+    }
+
+    /// A consumer that never subscribes: for metadata, watermarks and
+    /// group lists, or (with `group`) to read one group's committed
+    /// offsets. It never commits.
+    pub fn consumer(&self, group: Option<&str>) -> Result<BaseConsumer<LogKeeper>, KafkaError> {
+        let mut config = ClientConfig::new();
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        if let Some(password) = &self.password {
+            config.set("sasl.password", password.expose());
+        }
+        config
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false")
+            .set("client.id", "sitedeck")
+            .set_log_level(RDKafkaLogLevel::Warning);
+        if let Some(group) = group {
+            config.set("group.id", group);
+        }
+        let keeper = LogKeeper {
+            lines: Mutex::default(),
+            secret: self.password.clone(),
+        };
+        config
+            .create_with_context(keeper)
+            .map_err(|e| KafkaError::Config(self.redact(&e.to_string())))
+    }
+
+    /// Turns a failed call into an error that says what failed, from the
+    /// call's error and what librdkafka logged meanwhile.
+    pub fn explain(&self, error: &rdkafka::error::KafkaError, logs: &LogKeeper) -> KafkaError {
+        let logged = logs.lines();
+        let said = self.redact(&error.to_string());
+        let all = logged.iter().chain(std::iter::once(&said));
+        if let Some(line) = all
+            .clone()
+            .find(|l| contains_any(l, &["SASL authentication", "Authentication failed"]))
+        {
+            let (user, mechanism) = self.login.clone().unwrap_or_default();
+            return KafkaError::Authentication {
+                user,
+                mechanism,
+                detail: line.clone(),
+            };
+        }
+        if let Some(line) = all.clone().find(|l| {
+            contains_any(
+                l,
+                &["SSL handshake", "ssl.ca.location", "certificate verify"],
+            )
+        }) {
+            return KafkaError::Tls(line.clone());
+        }
+        if let Some(line) = all.clone().find(|l| {
+            contains_any(
+                l,
+                &[
+                    "Connection refused",
+                    "Failed to resolve",
+                    "brokers are down",
+                    "Connect to",
+                ],
+            )
+        }) {
+            return KafkaError::Unreachable(line.clone());
+        }
+        if said.contains("timed out") || said.contains("TimedOut") {
+            return KafkaError::Timeout {
+                seconds: self.timeout.as_secs_f64(),
+                detail: logged.last().cloned(),
+            };
+        }
+        KafkaError::Other(said)
+    }
+
+    /// The text with the password, if it appears, replaced by `***`.
+    fn redact(&self, text: &str) -> String {
+        redact(text, self.password.as_ref())
+    }
+}
+
+fn redact(text: &str, secret: Option<&Secret>) -> String {
+    match secret.map(Secret::expose) {
+        Some(value) if !value.is_empty() => text.replace(value, "***"),
+        _ => text.to_owned(),
+    }
+}
+
+fn contains_any(line: &str, needles: &[&str]) -> bool {
+    needles.iter().any(|n| line.contains(n))
+}
+
+/// The client context: keeps librdkafka's warnings and errors (the only
+/// place a failed SASL login shows), passwords redacted, and logs them at
+/// debug level.
+pub(super) struct LogKeeper {
+    lines: Mutex<Vec<String>>,
+    secret: Option<Secret>,
+}
+
+impl LogKeeper {
+    /// What librdkafka said so far, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn keep(&self, line: String) {
+        let line = crate::text::one_line(&redact(&line, self.secret.as_ref()));
+        tracing::debug!(target: "sitedeck::kafka", "librdkafka: {line}");
+        if let Ok(mut lines) = self.lines.lock() {
+            if lines.len() >= 64 {
+                lines.remove(0);
+            }
+            lines.push(line);
+        }
+    }
+}
+
+impl ClientContext for LogKeeper {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+            self.keep(format!("{facility}: {message}"));
+        }
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.keep(format!("{error}: {reason}"));
+    }
+}
+
+impl ConsumerContext for LogKeeper {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let settings = Settings {
+            properties: BTreeMap::from([("sasl.username".into(), "alice".into())]),
+            password: Some(Secret::new("hunter2-sentinel".into())),
+            login: None,
+            timeout: Duration::from_secs(1),
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2-sentinel"), "{printed}");
+        assert!(printed.contains("alice"));
+    }
+
+    #[test]
+    fn redacts_the_secret_wherever_it_appears() {
+        let secret = Secret::new("s3cr3t".into());
+        assert_eq!(redact("a s3cr3t b s3cr3t", Some(&secret)), "a *** b ***");
+        assert_eq!(redact("nothing", None), "nothing");
+    }
+}

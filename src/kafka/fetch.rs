@@ -1,0 +1,247 @@
+//! One look at a cluster: metadata, watermarks (two batched ListOffsets
+//! per leader, not one call per partition), the consumer groups and each
+//! group's committed offsets, read by a few groups at a time.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::client::{KafkaError, LogKeeper, Settings};
+use super::{Broker, Group, GroupOffset, KafkaSnapshot, Partition, Topic};
+
+/// One group's offsets, or why they could not be read.
+type OffsetsRead = Result<Vec<GroupOffset>, KafkaError>;
+
+/// How many groups' offsets are read at once (each needs its own client).
+const GROUP_WORKERS: usize = 8;
+
+/// Reads the whole snapshot. Fails only when the metadata cannot be read;
+/// what fails later is noted and the rest kept.
+pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError> {
+    let consumer = settings.consumer(None)?;
+    let metadata = consumer
+        .fetch_metadata(None, settings.timeout)
+        .map_err(|e| settings.explain(&e, consumer.context()))?;
+    let mut brokers: Vec<Broker> = metadata
+        .brokers()
+        .iter()
+        .map(|b| Broker {
+            id: b.id(),
+            host: b.host().to_owned(),
+            port: b.port(),
+        })
+        .collect();
+    brokers.sort_by_key(|b| b.id);
+    let mut topics: Vec<Topic> = metadata
+        .topics()
+        .iter()
+        .map(|t| {
+            let mut partitions: Vec<Partition> = t
+                .partitions()
+                .iter()
+                .map(|p| Partition {
+                    id: p.id(),
+                    leader: p.leader(),
+                    replicas: p.replicas().to_vec(),
+                    isr: p.isr().to_vec(),
+                    low: None,
+                    high: None,
+                    error: p.error().map(|e| RDKafkaErrorCode::from(e).to_string()),
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.id);
+            Topic {
+                name: t.name().to_owned(),
+                partitions,
+                error: t.error().map(|e| RDKafkaErrorCode::from(e).to_string()),
+            }
+        })
+        .collect();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut notes = Vec::new();
+    read_watermarks(&consumer, settings, &mut topics, &mut notes);
+    let groups = read_groups(&consumer, settings, &topics, &mut notes);
+    Ok(KafkaSnapshot {
+        brokers,
+        topics,
+        groups,
+        path: "direct".into(),
+        notes,
+    })
+}
+
+/// Every partition of every topic at `offset`.
+fn partition_list(topics: &[Topic], offset: Offset) -> TopicPartitionList {
+    let mut list =
+        TopicPartitionList::with_capacity(topics.iter().map(|t| t.partitions.len()).sum());
+    for topic in topics {
+        for partition in &topic.partitions {
+            // Only fails for an offset librdkafka cannot represent.
+            let _ = list.add_partition_offset(&topic.name, partition.id, offset);
+        }
+    }
+    list
+}
+
+/// Fills in low and high watermarks: ListOffsets for the earliest and the
+/// latest offset (timestamps −2 and −1), batched by librdkafka per leader.
+fn read_watermarks(
+    consumer: &BaseConsumer<LogKeeper>,
+    settings: &Settings,
+    topics: &mut [Topic],
+    notes: &mut Vec<String>,
+) {
+    if topics.iter().all(|t| t.partitions.is_empty()) {
+        return;
+    }
+    for (offset, high) in [(Offset::End, true), (Offset::Beginning, false)] {
+        let list = partition_list(topics, offset);
+        let found = match consumer.offsets_for_times(list, settings.timeout) {
+            Ok(found) => found,
+            Err(e) => {
+                let which = if high { "end" } else { "start" };
+                notes.push(format!(
+                    "partition {which} offsets could not be read: {}",
+                    settings.explain(&e, consumer.context())
+                ));
+                continue;
+            }
+        };
+        let mut by_partition: HashMap<(String, i32), i64> = HashMap::new();
+        for element in found.elements() {
+            if let (Offset::Offset(n), Ok(())) = (element.offset(), element.error()) {
+                by_partition.insert((element.topic().to_owned(), element.partition()), n);
+            }
+        }
+        for topic in topics.iter_mut() {
+            for partition in &mut topic.partitions {
+                let value = by_partition
+                    .get(&(topic.name.clone(), partition.id))
+                    .copied();
+                if high {
+                    partition.high = value;
+                } else {
+                    partition.low = value;
+                }
+            }
+        }
+    }
+}
+
+/// Lists the consumer groups and reads each one's committed offsets.
+fn read_groups(
+    consumer: &BaseConsumer<LogKeeper>,
+    settings: &Settings,
+    topics: &[Topic],
+    notes: &mut Vec<String>,
+) -> Vec<Group> {
+    let list = match consumer.fetch_group_list(None, settings.timeout) {
+        Ok(list) => list,
+        Err(e) => {
+            notes.push(format!(
+                "consumer groups could not be listed: {}",
+                settings.explain(&e, consumer.context())
+            ));
+            return Vec::new();
+        }
+    };
+    let mut groups: Vec<Group> = list
+        .groups()
+        .iter()
+        .filter(|g| matches!(g.protocol_type(), "consumer" | ""))
+        .map(|g| Group {
+            name: g.name().to_owned(),
+            state: g.state().to_owned(),
+            protocol_type: g.protocol_type().to_owned(),
+            assignor: g.protocol().to_owned(),
+            members: g.members().len(),
+            offsets: Vec::new(),
+            error: None,
+        })
+        .collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    let user_topics: Vec<Topic> = topics
+        .iter()
+        .filter(|t| !t.is_internal())
+        .cloned()
+        .collect();
+    let all = partition_list(&user_topics, Offset::Invalid);
+    let ends: HashMap<(&str, i32), i64> = user_topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .filter_map(move |p| Some(((t.name.as_str(), p.id), p.high?)))
+        })
+        .collect();
+    let results: Vec<Mutex<Option<OffsetsRead>>> =
+        groups.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..GROUP_WORKERS.min(groups.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(group) = groups.get(index) else {
+                        break;
+                    };
+                    let result = committed(settings, &group.name, &all, &ends);
+                    if let Ok(mut slot) = results[index].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    for (group, result) in groups.iter_mut().zip(results) {
+        match result.into_inner().ok().flatten() {
+            Some(Ok(offsets)) => group.offsets = offsets,
+            Some(Err(e)) => group.error = Some(e.to_string()),
+            None => group.error = Some("its offsets were not read".into()),
+        }
+    }
+    groups
+}
+
+/// A group's committed offsets and lag, read by a client with that
+/// group id that never joins the group and never commits.
+fn committed(
+    settings: &Settings,
+    group: &str,
+    all: &TopicPartitionList,
+    ends: &HashMap<(&str, i32), i64>,
+) -> OffsetsRead {
+    if all.count() == 0 {
+        return Ok(Vec::new());
+    }
+    let consumer = settings.consumer(Some(group))?;
+    let found = consumer
+        .committed_offsets(all.clone(), settings.timeout)
+        .map_err(|e| settings.explain(&e, consumer.context()))?;
+    let mut offsets: Vec<GroupOffset> = found
+        .elements()
+        .iter()
+        .filter_map(|element| {
+            let Offset::Offset(committed) = element.offset() else {
+                return None;
+            };
+            let end = ends
+                .get(&(element.topic(), element.partition()))
+                .copied()
+                .unwrap_or(committed);
+            Some(GroupOffset {
+                topic: element.topic().to_owned(),
+                partition: element.partition(),
+                committed,
+                end,
+                lag: (end - committed).max(0),
+            })
+        })
+        .collect();
+    offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+    Ok(offsets)
+}

@@ -1,0 +1,65 @@
+//! A Kafka snapshot as a [`Health`]: the figures Overview and `status`
+//! show, and findings for what an operator must act on.
+
+use crate::middleware::{Health, Severity};
+
+use super::KafkaSnapshot;
+
+/// The cluster's figures and findings: offline partitions are critical,
+/// under-replicated ones and unreadable parts warnings.
+pub fn health(snapshot: &KafkaSnapshot) -> Health {
+    let mut health = Health::default();
+    let topics: Vec<_> = snapshot
+        .topics
+        .iter()
+        .filter(|t| !t.is_internal())
+        .collect();
+    let partitions: usize = topics.iter().map(|t| t.partitions.len()).sum();
+    let under: usize = topics.iter().map(|t| t.under_replicated()).sum();
+    let offline: usize = topics.iter().map(|t| t.offline()).sum();
+    let lag: i64 = snapshot.groups.iter().map(super::Group::total_lag).sum();
+    health.key_figure("brokers", snapshot.brokers.len());
+    health.key_figure("topics", topics.len());
+    health.figure("partitions", partitions);
+    health.key_figure("groups", snapshot.groups.len());
+    health.key_figure("lag", lag);
+    health.figure("under-replicated", under);
+    health.figure("offline", offline);
+    health.figure("path", &snapshot.path);
+    if offline > 0 {
+        health.finding(
+            Severity::Critical,
+            format!("{offline} partition(s) have no leader"),
+            "producers and consumers of those partitions are stuck: check the brokers that held them",
+        );
+    }
+    if under > 0 {
+        health.finding(
+            Severity::Warning,
+            format!("{under} partition(s) are under-replicated"),
+            "a broker is down or slow: check broker health and disk before another one fails",
+        );
+    }
+    if snapshot.brokers.is_empty() {
+        health.finding(
+            Severity::Critical,
+            "the metadata lists no broker",
+            "check the bootstrap servers and the brokers' advertised listeners",
+        );
+    }
+    for group in snapshot.groups.iter().filter(|g| g.error.is_some()) {
+        health.finding(
+            Severity::Info,
+            format!(
+                "the offsets of group {} could not be read: {}",
+                group.name,
+                group.error.as_deref().unwrap_or_default()
+            ),
+            "the user may lack Describe on the group",
+        );
+    }
+    for note in &snapshot.notes {
+        health.finding(Severity::Info, note.clone(), "");
+    }
+    health.finish()
+}

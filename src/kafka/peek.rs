@@ -1,0 +1,153 @@
+//! A read-only look at a partition's messages: a consumer that is only
+//! assigned the partition, never joins a group and never commits.
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::Consumer;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use super::client::{KafkaError, Settings};
+
+/// The most of one key, value or header value kept for the screen.
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Where a peek starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeekFrom {
+    /// The last messages of the partition.
+    Last,
+    /// The first messages at or after a time (milliseconds since the epoch).
+    Time(i64),
+}
+
+/// One message as read (text not yet sanitised: the view and the CLI do
+/// that, so that a JSON value can still be pretty-printed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeekedMessage {
+    /// The partition.
+    pub partition: i32,
+    /// The offset.
+    pub offset: i64,
+    /// The message time (milliseconds since the epoch), if it has one.
+    pub timestamp: Option<i64>,
+    /// The key, as text (invalid UTF-8 shown lossily).
+    pub key: Option<String>,
+    /// The value: pretty-printed when it is JSON, else as text.
+    pub value: Option<String>,
+    /// Whether the value was JSON.
+    pub json: bool,
+    /// Header names and values.
+    pub headers: Vec<(String, String)>,
+    /// The value's size in bytes.
+    pub size: usize,
+}
+
+/// Reads up to `limit` messages of one partition.
+pub(super) fn peek(
+    settings: &Settings,
+    topic: &str,
+    partition: i32,
+    from: PeekFrom,
+    limit: usize,
+) -> Result<Vec<PeekedMessage>, KafkaError> {
+    let consumer = settings.consumer(None)?;
+    let explain = |e: rdkafka::error::KafkaError| settings.explain(&e, consumer.context());
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, settings.timeout)
+        .map_err(explain)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let start = match from {
+        PeekFrom::Last => high.saturating_sub(limit).max(low),
+        PeekFrom::Time(millis) => {
+            let mut list = TopicPartitionList::new();
+            list.add_partition_offset(topic, partition, Offset::Offset(millis))
+                .map_err(explain)?;
+            let found = consumer
+                .offsets_for_times(list, settings.timeout)
+                .map_err(explain)?;
+            match found.elements().first().map(|e| e.offset()) {
+                Some(Offset::Offset(n)) => n.max(low),
+                _ => high,
+            }
+        }
+    };
+    let stop = start.saturating_add(limit).min(high);
+    if start >= stop {
+        return Ok(Vec::new());
+    }
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, partition, Offset::Offset(start))
+        .map_err(explain)?;
+    consumer.assign(&list).map_err(explain)?;
+    let deadline = Instant::now() + settings.timeout;
+    let mut messages = Vec::new();
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                let offset = message.offset();
+                if offset >= start && offset < stop {
+                    messages.push(read(&message));
+                }
+                if offset + 1 >= stop {
+                    break;
+                }
+            }
+            Some(Err(e)) => return Err(explain(e)),
+            None => {}
+        }
+    }
+    if messages.is_empty() {
+        return Err(KafkaError::Timeout {
+            seconds: settings.timeout.as_secs_f64(),
+            detail: Some(format!(
+                "no message of {topic}/{partition} arrived from offset {start}"
+            )),
+        });
+    }
+    Ok(messages)
+}
+
+fn read(message: &rdkafka::message::BorrowedMessage<'_>) -> PeekedMessage {
+    let payload = message.payload();
+    let (value, json) = match payload {
+        Some(bytes) => match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(parsed) => (
+                Some(serde_json::to_string_pretty(&parsed).unwrap_or_else(|_| text(bytes))),
+                true,
+            ),
+            Err(_) => (Some(text(bytes)), false),
+        },
+        None => (None, false),
+    };
+    let headers = message
+        .headers()
+        .map(|headers| {
+            headers
+                .iter()
+                .map(|h| (h.key.to_owned(), h.value.map(text).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    PeekedMessage {
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis(),
+        key: message.key().map(text),
+        value,
+        json,
+        headers,
+        size: payload.map_or(0, <[u8]>::len),
+    }
+}
+
+/// Bytes as text, lossily, cut at [`MAX_FIELD_BYTES`].
+fn text(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(MAX_FIELD_BYTES)];
+    let mut out = String::from_utf8_lossy(cut).into_owned();
+    if bytes.len() > MAX_FIELD_BYTES {
+        out.push_str(&format!(" … ({} bytes in all)", bytes.len()));
+    }
+    out
+}

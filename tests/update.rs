@@ -321,9 +321,14 @@ fn tab_cycles_views_and_esc_goes_back() {
     key(&mut state, "tab");
     assert_eq!(state.view, View::Middleware);
     key(&mut state, "tab");
+    assert_eq!(state.view, View::Kafka);
+    key(&mut state, "tab");
+    assert_eq!(state.view, View::KafkaGroups);
+    key(&mut state, "tab");
     assert_eq!(state.view, View::Cluster(ClusterView::Versions));
-    key(&mut state, "shift-tab");
-    key(&mut state, "shift-tab");
+    for _ in 0..4 {
+        key(&mut state, "shift-tab");
+    }
     assert_eq!(state.view, View::Overview);
     key(&mut state, "shift-tab");
     assert_eq!(state.view, View::Sites);

@@ -84,6 +84,16 @@ pub enum Action {
     SortReverse,
     /// Describe the selected object.
     Describe,
+    /// Show the Kafka topics.
+    OpenKafka,
+    /// Show the Kafka consumer groups.
+    OpenKafkaGroups,
+    /// Choose the previous partition of the selected topic.
+    PrevPartition,
+    /// Choose the next partition of the selected topic.
+    NextPartition,
+    /// Peek at the chosen partition's last messages (read-only).
+    Peek,
 
     /// A key the keymap resolves (internal).
     #[serde(skip)]
@@ -135,6 +145,14 @@ pub enum Action {
         generation: u64,
         /// What happened.
         event: Box<ClusterEvent>,
+    },
+    /// A peek came back (internal).
+    #[serde(skip)]
+    KafkaPeeked {
+        /// The popup's title it answers.
+        title: String,
+        /// The messages, or why there are none.
+        result: Result<Vec<crate::kafka::PeekedMessage>, String>,
     },
     /// A describe came back (internal).
     #[serde(skip)]

@@ -65,4 +65,19 @@ pub enum Effect {
     StopCluster,
     /// Fetch an object and send `Described` with its YAML.
     Describe(Target),
+    /// Read the last messages of a Kafka partition and send `KafkaPeeked`.
+    KafkaPeek {
+        /// The popup's title, which the answer carries.
+        title: String,
+        /// The Kafka cluster.
+        spec: Box<crate::config::profile::KafkaSpec>,
+        /// The profile's directory (relative secret and CA paths).
+        base_dir: PathBuf,
+        /// The timeout of each call to the brokers.
+        timeout: std::time::Duration,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
 }

@@ -401,6 +401,30 @@ impl EffectRunner {
                     let _ = tx.send(Action::Described { target, text });
                 });
             }
+            Effect::KafkaPeek {
+                title,
+                spec,
+                base_dir,
+                timeout,
+                topic,
+                partition,
+            } => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = crate::kafka::peek(
+                        &spec,
+                        &base_dir,
+                        timeout,
+                        &topic,
+                        partition,
+                        crate::kafka::PeekFrom::Last,
+                        super::kafka::PEEK_LIMIT,
+                    )
+                    .await
+                    .map_err(|e| e.to_string());
+                    let _ = tx.send(Action::KafkaPeeked { title, result });
+                });
+            }
             Effect::Probe {
                 round,
                 sources,

@@ -17,6 +17,10 @@ pub enum View {
     Overview,
     /// Middleware health: every endpoint's state, role, figures and findings.
     Middleware,
+    /// Kafka topics, their partitions, and peek.
+    Kafka,
+    /// Kafka consumer groups and their lag.
+    KafkaGroups,
     /// A cluster view: Versions, Helm, Pods, Nodes or Events.
     Cluster(ClusterView),
     /// The site profiles found, to open one.
@@ -25,9 +29,11 @@ pub enum View {
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 8] = [
+    pub const ALL: [View; 10] = [
         View::Overview,
         View::Middleware,
+        View::Kafka,
+        View::KafkaGroups,
         View::Cluster(ClusterView::Versions),
         View::Cluster(ClusterView::Helm),
         View::Cluster(ClusterView::Pods),
@@ -41,6 +47,8 @@ impl View {
         match self {
             Self::Overview => "Overview",
             Self::Middleware => "Middleware",
+            Self::Kafka => "Kafka",
+            Self::KafkaGroups => "Groups",
             Self::Cluster(ClusterView::Versions) => "Versions",
             Self::Cluster(ClusterView::Helm) => "Helm",
             Self::Cluster(ClusterView::Pods) => "Pods",
@@ -139,6 +147,8 @@ pub struct SiteState {
     /// The source `r` asked to check now, whose result the status bar
     /// reports.
     pub checking_now: Option<usize>,
+    /// The Kafka views' tables, snapshots and lag trends.
+    pub kafka: crate::app::kafka::KafkaState,
 }
 
 impl SiteState {
@@ -316,6 +326,8 @@ impl State {
         match self.view {
             View::Cluster(view) => self.cluster()?.table(view),
             View::Middleware => Some(&self.site.as_ref()?.middleware),
+            View::Kafka => Some(&self.site.as_ref()?.kafka.topics),
+            View::KafkaGroups => Some(&self.site.as_ref()?.kafka.groups),
             _ => None,
         }
     }
@@ -325,6 +337,8 @@ impl State {
         match self.view {
             View::Cluster(view) => self.cluster_mut()?.table_mut(view),
             View::Middleware => Some(&mut self.site.as_mut()?.middleware),
+            View::Kafka => Some(&mut self.site.as_mut()?.kafka.topics),
+            View::KafkaGroups => Some(&mut self.site.as_mut()?.kafka.groups),
             _ => None,
         }
     }

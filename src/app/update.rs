@@ -203,6 +203,12 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::OpenMiddleware => show_view(state, View::Middleware),
+        Action::OpenKafka => show_view(state, View::Kafka),
+        Action::OpenKafkaGroups => show_view(state, View::KafkaGroups),
+        Action::PrevPartition => super::kafka::move_partition(state, -1),
+        Action::NextPartition => super::kafka::move_partition(state, 1),
+        Action::Peek => return super::kafka::peek(state),
+        Action::KafkaPeeked { title, result } => super::kafka::on_peeked(state, &title, result),
         Action::CheckNow => return super::middleware::check_now(state),
         Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
         Action::OpenHelm => show_view(state, View::Cluster(ClusterView::Helm)),
@@ -362,7 +368,7 @@ fn move_by(state: &mut State, delta: isize) {
         Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
         Some(Popup::ConfirmQuit | Popup::Trust { .. }) => {}
         None => match state.view {
-            View::Cluster(_) | View::Middleware => {
+            View::Cluster(_) | View::Middleware | View::Kafka | View::KafkaGroups => {
                 if let Some(table) = state.table_mut() {
                     table.move_by(delta);
                 }
@@ -427,6 +433,12 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
             "versions",
             "Go to Versions: images and drift",
             Action::OpenVersions,
+        ),
+        ("kafka", "Go to Kafka topics and peek", Action::OpenKafka),
+        (
+            "groups",
+            "Go to Kafka consumer groups and lag",
+            Action::OpenKafkaGroups,
         ),
         ("helm", "Go to Helm releases", Action::OpenHelm),
         ("pods", "Go to Pods", Action::OpenPods),
@@ -532,6 +544,13 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 .filter(|_| reload)
                 .map(|old| std::mem::replace(&mut old.middleware, super::middleware::table()))
                 .unwrap_or_else(super::middleware::table);
+            // And the Kafka views theirs, with the snapshots and lag trends.
+            let kafka = state
+                .site
+                .as_mut()
+                .filter(|_| reload)
+                .map(|old| std::mem::take(&mut old.kafka))
+                .unwrap_or_default();
             let mut site = SiteState {
                 loaded,
                 reports,
@@ -541,6 +560,7 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 cluster: kept,
                 middleware,
                 checking_now: None,
+                kafka,
             };
             super::middleware::rebuild(&mut site);
             state.site = Some(site);
@@ -658,6 +678,9 @@ fn on_probe_finished(state: &mut State, round: u64, index: usize, report: ProbeR
         return;
     }
     let label = report.state.label();
+    if site.sources[index].kind == crate::probe::SourceKind::Kafka {
+        site.kafka.on_report(&site.sources[index].name, &report);
+    }
     site.reports[index] = report;
     site.in_flight[index] = false;
     super::middleware::rebuild(site);

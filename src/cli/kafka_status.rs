@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::kafka::{Broker, KafkaSnapshot, PeekFrom, PeekedMessage};
+use crate::kafka::{Broker, KafkaSnapshot, PeekFrom};
 use crate::middleware::Finding;
 use crate::probe::{ProbeState, SourceKind};
 
@@ -230,7 +230,7 @@ pub async fn peek(
                 .map_err(std::io::Error::other)
                 .and_then(|line| writeln!(out, "{line}"))
         } else {
-            write_message(&mut out, m)
+            write!(out, "{}", crate::kafka::render(m))
         }
     });
     match written {
@@ -240,35 +240,4 @@ pub async fn peek(
             ExitCode::from(2)
         }
     }
-}
-
-/// One message for people: a header line, headers, then the value's lines,
-/// every text made safe for the terminal.
-pub fn write_message(out: &mut impl Write, m: &PeekedMessage) -> std::io::Result<()> {
-    let time = m
-        .timestamp
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map_or_else(|| "-".into(), |t| t.to_rfc3339());
-    writeln!(
-        out,
-        "--- partition {} offset {} at {} key {}",
-        m.partition,
-        m.offset,
-        time,
-        m.key
-            .as_deref()
-            .map_or_else(|| "-".into(), crate::text::one_line)
-    )?;
-    for (name, value) in &m.headers {
-        writeln!(
-            out,
-            "  {}: {}",
-            crate::text::one_line(name),
-            crate::text::one_line(value)
-        )?;
-    }
-    for line in m.value.as_deref().unwrap_or("(no value)").lines() {
-        writeln!(out, "{}", crate::text::sanitize(line))?;
-    }
-    Ok(())
 }

@@ -19,7 +19,7 @@ use crate::config::profile::KafkaSpec;
 
 pub use client::KafkaError;
 pub use health::health;
-pub use peek::{PeekFrom, PeekedMessage};
+pub use peek::{PeekFrom, PeekedMessage, render};
 
 /// What one look at a Kafka cluster found.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -151,3 +151,34 @@ fn text(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// One message for people, every text made safe for the terminal: a line
+/// with partition, offset, time and key, the headers, then the value's
+/// lines (a JSON value pretty-printed). Ends with a line break.
+pub fn render(m: &PeekedMessage) -> String {
+    use std::fmt::Write;
+    let time = m
+        .timestamp
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(|| "-".into(), |t| t.to_rfc3339());
+    let key = m
+        .key
+        .as_deref()
+        .map_or_else(|| "-".into(), crate::text::one_line);
+    let mut out = format!(
+        "--- partition {} offset {} at {time} key {key}\n",
+        m.partition, m.offset
+    );
+    for (name, value) in &m.headers {
+        let _ = writeln!(
+            out,
+            "  {}: {}",
+            crate::text::one_line(name),
+            crate::text::one_line(value)
+        );
+    }
+    for line in m.value.as_deref().unwrap_or("(no value)").lines() {
+        let _ = writeln!(out, "{}", crate::text::sanitize(line));
+    }
+    out
+}

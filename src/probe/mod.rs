@@ -517,4 +517,9 @@ impl Source {
     pub fn index(&self) -> usize {
         self.index
     }
+
+    /// The source's entry in the profile's `middleware` or `kafka` list.
+    pub fn spec(&self) -> usize {
+        self.spec
+    }
 }

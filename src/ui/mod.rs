@@ -24,6 +24,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
     match state.view {
         View::Overview => views::overview::draw(frame, main, state),
         View::Middleware => views::middleware::draw(frame, main, state),
+        View::Kafka | View::KafkaGroups => views::kafka::draw(frame, main, state, state.view),
         View::Sites => views::sites::draw(frame, main, state),
         View::Cluster(view) => views::cluster::draw(frame, main, state, view),
     }

@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod cluster_pane;
+pub mod kafka;
 pub mod middleware;
 pub mod overview;
 pub mod sites;

@@ -218,3 +218,58 @@ fn create_user(nisshi: &Path, port: u16, user: &KafkaUser, log: &Path) -> Result
     }
     Ok(())
 }
+
+/// The lab site's Kafka: a broker with the `sitedeck` user
+/// (SCRAM-SHA-512) and steady traffic, so that lag exists and changes.
+#[derive(Debug)]
+pub struct LabKafka {
+    /// The broker.
+    pub broker: KafkaBroker,
+    /// The user sitedeck logs in as.
+    pub user: KafkaUser,
+    /// The producer and consumers; dropped before the broker.
+    traffic: Option<crate::kafka_traffic::Traffic>,
+}
+
+impl LabKafka {
+    /// Starts the broker in `dir` and its traffic.
+    pub fn start(dir: &Path) -> Result<Self> {
+        let user = KafkaUser {
+            name: "sitedeck".into(),
+            password: crate::lab_secret("kafka"),
+            mechanism: Scram::Sha512,
+        };
+        let broker = KafkaBroker::start(
+            dir,
+            &BrokerOptions {
+                users: vec![user.clone()],
+                ..Default::default()
+            },
+        )?;
+        let login = crate::kafka_traffic::KafkaLogin {
+            bootstrap: broker.bootstrap(),
+            sasl: Some((
+                user.name.clone(),
+                user.password.clone(),
+                user.mechanism.name().into(),
+            )),
+        };
+        let traffic = crate::kafka_traffic::Traffic::start(&login).with_context(|| {
+            format!(
+                "the lab's Kafka traffic did not start (see {})",
+                KafkaBroker::log_file(dir).display()
+            )
+        })?;
+        Ok(Self {
+            broker,
+            user,
+            traffic: Some(traffic),
+        })
+    }
+
+    /// Stops the traffic, then the broker.
+    pub fn stop(&mut self) {
+        self.traffic = None;
+        self.broker.stop();
+    }
+}

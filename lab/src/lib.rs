@@ -1,6 +1,7 @@
 //! The sitedeck lab: a local test site built from real servers on loopback:
 //! MariaDB and Redis (each a primary and a replica), PostgreSQL, an S3
-//! endpoint (moto) and a Kubernetes API simulator.
+//! endpoint (moto), a Kafka-compatible broker (nisshi) with SASL, and a
+//! Kubernetes API simulator.
 //!
 //! Each server runs on a free 127.0.0.1 port in a directory of its own and
 //! is stopped when its handle is dropped (and killed if the process that

@@ -154,6 +154,15 @@ fn up(dir: &Path, options: &sitedeck_lab::site::LabOptions) -> Result<()> {
             ),
         ),
         (
+            "kafka",
+            format!(
+                "{}  (SASL {}, user {}; topics orders, payments; groups billing, audit)",
+                lab.kafka.broker.bootstrap(),
+                lab.kafka.user.mechanism.name(),
+                lab.kafka.user.name
+            ),
+        ),
+        (
             "kube",
             format!(
                 "{}  (kubectl --kubeconfig {})",

@@ -28,6 +28,8 @@ pub struct Lab {
     pub s3: S3Server,
     /// The Kubernetes API simulator with the seed site.
     pub kube: KubeSim,
+    /// The Kafka broker (nisshi) with SCRAM and traffic.
+    pub kafka: crate::kafka::LabKafka,
     /// The threads that started the servers; they must end after them.
     starters: Vec<Starter>,
 }
@@ -106,6 +108,14 @@ impl Lab {
                     .with_context(|| not_started("S3 (moto)", &S3Server::log_file(&dir)))
             })?
         };
+        let kafka = {
+            let dir = dir.join("kafka");
+            start_in_background(&mut starters, "Kafka", move || {
+                crate::kafka::LabKafka::start(&dir).with_context(|| {
+                    not_started("Kafka (nisshi)", &crate::KafkaBroker::log_file(&dir))
+                })
+            })?
+        };
         // The simulator runs in-process (no child to tie to a thread); the
         // kubeconfig lands next to site.yaml.
         let kube = start_kube(&dir, options).context("the Kubernetes API simulator did not start");
@@ -114,6 +124,7 @@ impl Lab {
             receive(redis, "Redis"),
             receive(postgres, "PostgreSQL"),
             receive(s3, "S3"),
+            receive(kafka, "Kafka"),
             kube,
         );
         let lab = match results {
@@ -122,6 +133,7 @@ impl Lab {
                 Ok((redis, redis_replica)),
                 Ok(postgres),
                 Ok(s3),
+                Ok(kafka),
                 Ok(kube),
             ) => Self {
                 dir,
@@ -132,9 +144,10 @@ impl Lab {
                 postgres,
                 s3,
                 kube,
+                kafka,
                 starters,
             },
-            (mariadb, redis, postgres, s3, kube) => {
+            (mariadb, redis, postgres, s3, kafka, kube) => {
                 // `err()` drops (and so stops) every server that did start,
                 // before their starter threads end.
                 let errors: Vec<String> = [
@@ -142,6 +155,7 @@ impl Lab {
                     redis.err(),
                     postgres.err(),
                     s3.err(),
+                    kafka.err(),
                     kube.err(),
                 ]
                 .into_iter()
@@ -185,6 +199,7 @@ impl Lab {
         write_private(&secrets.join("redis-password"), &self.redis.password)?;
         write_private(&secrets.join("postgres-password"), &self.postgres.password)?;
         write_private(&secrets.join("s3-secret-key"), &self.s3.secret_key)?;
+        write_private(&secrets.join("kafka-password"), &self.kafka.user.password)?;
         // The simulator only puts its CA in the kubeconfig; the readiness
         // check needs it as a file.
         let ca_line = if self.kube.url().starts_with("https://") {
@@ -197,7 +212,7 @@ impl Lab {
             "# Written by sitedeck-lab: the local lab site on 127.0.0.1.\n\
              name: lab\n\
              environment: poc\n\
-             description: sitedeck lab (Kubernetes API simulator; real MariaDB, Redis, PostgreSQL and S3 on loopback)\n\
+             description: sitedeck lab (Kubernetes API simulator; real MariaDB, Redis, PostgreSQL, S3 and Kafka on loopback)\n\
              cluster:\n\
              \x20 kubeconfig: kubeconfig\n\
              \x20 context: lab\n\
@@ -263,6 +278,13 @@ impl Lab {
              \x20   endpoint: {{pod: middleware/app=redis:6379}}\n\
              \x20   password: {{file: secrets/redis-password}}\n\
              \x20   role: primary\n\
+             kafka:\n\
+             \x20 - name: events\n\
+             \x20   bootstrap: [{kafka}]\n\
+             \x20   security_protocol: SASL_PLAINTEXT\n\
+             \x20   sasl_mechanism: {kafka_mechanism}\n\
+             \x20   username: {kafka_user}\n\
+             \x20   password: {{file: secrets/kafka-password}}\n\
              probes:\n\
              \x20 timeout_seconds: 3\n\
              \x20 refresh_seconds: 15\n",
@@ -277,6 +299,9 @@ impl Lab {
             bucket = self.s3.bucket,
             access_key = self.s3.access_key,
             kube = self.kube.url(),
+            kafka = self.kafka.broker.bootstrap(),
+            kafka_mechanism = self.kafka.user.mechanism.name(),
+            kafka_user = self.kafka.user.name,
         );
         std::fs::write(self.dir.join("release.yaml"), RELEASE)?;
         std::fs::write(self.site_file(), site)?;
@@ -295,6 +320,7 @@ impl Drop for Lab {
             scope.spawn(|| self.redis.stop());
             scope.spawn(|| self.postgres.stop());
             scope.spawn(|| self.s3.stop());
+            scope.spawn(|| self.kafka.stop());
         });
         self.starters.clear();
     }
@@ -384,13 +410,14 @@ pub fn write_private(path: &Path, secret: &str) -> Result<()> {
 }
 
 /// The servers' directories inside a lab directory.
-const SERVER_DIRS: [&str; 6] = [
+const SERVER_DIRS: [&str; 7] = [
     "mariadb",
     "mariadb-replica",
     "redis",
     "redis-replica",
     "postgres",
     "s3",
+    "kafka",
 ];
 
 /// Removes what a stopped lab's servers left in `dir` (data directories

@@ -42,6 +42,12 @@ impl KafkaLogin {
 
 /// Creates `topic` with `partitions` partitions (replication factor 1).
 pub fn create_topic(login: &KafkaLogin, topic: &str, partitions: i32) -> Result<()> {
+    create_topics(login, &[topic.to_owned()], partitions)
+}
+
+/// Creates `topics`, each with `partitions` partitions (replication factor
+/// 1), in one request; a topic that exists already is fine.
+pub fn create_topics(login: &KafkaLogin, topics: &[String], partitions: i32) -> Result<()> {
     let admin: AdminClient<_> = login
         .config()
         .create()
@@ -49,9 +55,12 @@ pub fn create_topic(login: &KafkaLogin, topic: &str, partitions: i32) -> Result<
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let results = runtime.block_on(admin.create_topics([&new], &options))?;
+    let new: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = runtime.block_on(admin.create_topics(&new, &options))?;
     for result in results {
         if let Err((name, code)) = result
             && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists
@@ -116,6 +125,12 @@ pub fn commit(
     partition: i32,
     offset: i64,
 ) -> Result<()> {
+    commit_many(login, group, &[(topic.to_owned(), partition, offset)])
+}
+
+/// Commits `(topic, partition, offset)`s for `group` in one request,
+/// without joining the group.
+pub fn commit_many(login: &KafkaLogin, group: &str, offsets: &[(String, i32, i64)]) -> Result<()> {
     let consumer: BaseConsumer = login
         .config()
         .set("group.id", group)
@@ -123,10 +138,12 @@ pub fn commit(
         .create()
         .context("cannot make a Kafka consumer")?;
     let mut list = TopicPartitionList::new();
-    list.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+    for (topic, partition, offset) in offsets {
+        list.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+    }
     consumer
         .commit(&list, CommitMode::Sync)
-        .with_context(|| format!("cannot commit {topic}/{partition}@{offset} for {group}"))?;
+        .with_context(|| format!("cannot commit {} offset(s) for {group}", offsets.len()))?;
     Ok(())
 }
 

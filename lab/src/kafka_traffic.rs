@@ -52,15 +52,23 @@ pub fn create_topics(login: &KafkaLogin, topics: &[String], partitions: i32) -> 
         .config()
         .create()
         .context("cannot make a Kafka admin client")?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let new: Vec<NewTopic> = topics
         .iter()
         .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(1)))
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let results = runtime.block_on(admin.create_topics(&new, &options))?;
+    // On a thread of its own: the caller may be inside a tokio runtime.
+    let results = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> Result<_> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                Ok(runtime.block_on(admin.create_topics(&new, &options))?)
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the admin thread panicked"))?
+    })?;
     for result in results {
         if let Err((name, code)) = result
             && code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 
 use crate::config::profile::{KafkaSpec, SaslMechanism};
 use crate::config::secret::Secret;
@@ -158,10 +158,52 @@ impl Settings {
             .map_err(|e| KafkaError::Config(self.redact(&e.to_string())))
     }
 
+    /// Reads the cluster's metadata. A failed login or TLS handshake does
+    /// not fail librdkafka's call (it retries until the timeout), so the
+    /// call is made in growing steps and what librdkafka logged meanwhile
+    /// is read between them: a refused login is said at once.
+    pub fn metadata(
+        &self,
+        consumer: &BaseConsumer<LogKeeper>,
+    ) -> Result<rdkafka::metadata::Metadata, KafkaError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut step = Duration::from_millis(250);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match consumer.fetch_metadata(None, step.min(left)) {
+                Ok(metadata) => return Ok(metadata),
+                Err(e) => {
+                    let explained = self.explain(&e, consumer);
+                    let hopeless = matches!(
+                        explained,
+                        KafkaError::Authentication { .. } | KafkaError::Tls(_)
+                    );
+                    if hopeless || Instant::now() >= deadline {
+                        return Err(explained);
+                    }
+                }
+            }
+            step *= 2;
+        }
+    }
+
     /// Turns a failed call into an error that says what failed, from the
-    /// call's error and what librdkafka logged meanwhile.
-    pub fn explain(&self, error: &rdkafka::error::KafkaError, logs: &LogKeeper) -> KafkaError {
-        let logged = logs.lines();
+    /// call's error and what librdkafka logged meanwhile (its log events
+    /// wait in the client's queue until it is polled, so it is polled
+    /// first).
+    pub fn explain(
+        &self,
+        error: &rdkafka::error::KafkaError,
+        consumer: &BaseConsumer<LogKeeper>,
+    ) -> KafkaError {
+        // Not subscribed, so polling only hands queued events (logs,
+        // errors) to the context.
+        for _ in 0..8 {
+            if consumer.poll(Duration::ZERO).is_none() {
+                break;
+            }
+        }
+        let logged = consumer.context().lines();
         let said = self.redact(&error.to_string());
         let all = logged.iter().chain(std::iter::once(&said));
         if let Some(line) = all

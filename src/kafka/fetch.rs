@@ -23,9 +23,7 @@ const GROUP_WORKERS: usize = 8;
 /// what fails later is noted and the rest kept.
 pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError> {
     let consumer = settings.consumer(None)?;
-    let metadata = consumer
-        .fetch_metadata(None, settings.timeout)
-        .map_err(|e| settings.explain(&e, consumer.context()))?;
+    let metadata = settings.metadata(&consumer)?;
     let mut brokers: Vec<Broker> = metadata
         .brokers()
         .iter()
@@ -106,7 +104,7 @@ fn read_watermarks(
                 let which = if high { "end" } else { "start" };
                 notes.push(format!(
                     "partition {which} offsets could not be read: {}",
-                    settings.explain(&e, consumer.context())
+                    settings.explain(&e, &consumer)
                 ));
                 continue;
             }
@@ -144,7 +142,7 @@ fn read_groups(
         Err(e) => {
             notes.push(format!(
                 "consumer groups could not be listed: {}",
-                settings.explain(&e, consumer.context())
+                settings.explain(&e, &consumer)
             ));
             return Vec::new();
         }
@@ -221,7 +219,7 @@ fn committed(
     let consumer = settings.consumer(Some(group))?;
     let found = consumer
         .committed_offsets(all.clone(), settings.timeout)
-        .map_err(|e| settings.explain(&e, consumer.context()))?;
+        .map_err(|e| settings.explain(&e, &consumer))?;
     let mut offsets: Vec<GroupOffset> = found
         .elements()
         .iter()

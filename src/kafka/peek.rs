@@ -52,8 +52,16 @@ pub(super) fn peek(
     from: PeekFrom,
     limit: usize,
 ) -> Result<Vec<PeekedMessage>, KafkaError> {
-    let consumer = settings.consumer(None)?;
-    let explain = |e: rdkafka::error::KafkaError| settings.explain(&e, consumer.context());
+    // librdkafka assigns partitions only with a group id. This one is
+    // never joined and nothing is committed for it (auto commit is off),
+    // so no group appears on the brokers.
+    let group = format!(
+        "sitedeck-peek-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    let consumer = settings.consumer(Some(&group))?;
+    let explain = |e: rdkafka::error::KafkaError| settings.explain(&e, &consumer);
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, settings.timeout)
         .map_err(explain)?;

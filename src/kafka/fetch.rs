@@ -104,7 +104,7 @@ fn read_watermarks(
                 let which = if high { "end" } else { "start" };
                 notes.push(format!(
                     "partition {which} offsets could not be read: {}",
-                    settings.explain(&e, &consumer)
+                    settings.explain(&e, consumer)
                 ));
                 continue;
             }
@@ -142,7 +142,7 @@ fn read_groups(
         Err(e) => {
             notes.push(format!(
                 "consumer groups could not be listed: {}",
-                settings.explain(&e, &consumer)
+                settings.explain(&e, consumer)
             ));
             return Vec::new();
         }

@@ -339,6 +339,7 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
             ("postgresql-port", "up"),
             ("mariadb-in-cluster", "up"),
             ("redis-in-cluster", redis_in_cluster.as_str()),
+            ("events", "up"),
         ],
         "{stdout}"
     );
@@ -361,7 +362,7 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
         Some("up"),
         "the simulator's API answers: {stdout}"
     );
-    let summary = format!("{} of 11 source(s) down", down);
+    let summary = format!("{} of 12 source(s) down", down);
     assert!(stdout.contains(&summary), "{stdout}");
 }
 

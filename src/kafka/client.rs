@@ -291,9 +291,14 @@ impl LogKeeper {
 }
 
 impl ClientContext for LogKeeper {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+    fn log(&self, level: RDKafkaLogLevel, _facility: &str, message: &str) {
         if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
-            self.keep(format!("{facility}: {message}"));
+            // `[thrd:…]: ` names librdkafka's thread: noise for an operator.
+            let message = match message.strip_prefix("[thrd:") {
+                Some(rest) => rest.split_once("]: ").map_or(message, |(_, m)| m),
+                None => message,
+            };
+            self.keep(message.to_owned());
         }
     }
 

@@ -285,3 +285,46 @@ async fn one_bootstrap_server_of_two_is_degraded_and_none_is_refused() {
     let report = probe::run(&sources[0], &loaded.profile, &probe::ProbeEnv::default()).await;
     assert_eq!(report.state, ProbeState::Refused, "{report:?}");
 }
+
+#[tokio::test]
+async fn sasl_ssl_verifies_the_broker_against_the_ca_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certificates = sitedeck_lab::kube::tls::LabCertificates::generate().expect("certificates");
+    let (cert, key) = (dir.path().join("broker.pem"), dir.path().join("broker.key"));
+    std::fs::write(&cert, &certificates.server_pem).expect("cert");
+    std::fs::write(&key, &certificates.server_key_pem).expect("key");
+    std::fs::write(dir.path().join("ca.pem"), &certificates.ca_pem).expect("ca");
+    let broker = KafkaBroker::start(
+        &dir.path().join("kafka"),
+        &BrokerOptions {
+            users: users(),
+            tls: Some((cert, key)),
+            ..Default::default()
+        },
+    )
+    .expect("nisshi starts with TLS");
+    let entry = |ca: &str| {
+        format!(
+            "    bootstrap: [{}]\n    security_protocol: SASL_SSL\n    sasl_mechanism: SCRAM-SHA-256\n    username: alice\n    password: {{file: kafka.pw}}\n{ca}",
+            broker.bootstrap()
+        )
+    };
+    let loaded = profile_for(
+        dir.path(),
+        &entry("    ca_file: ca.pem\n"),
+        Some("alice-secret"),
+    );
+    let snapshot = kafka::observe(&loaded.profile.kafka[0], &loaded.profile.base_dir, TIMEOUT)
+        .await
+        .expect("SASL_SSL with the lab CA");
+    assert_eq!(snapshot.brokers.len(), 1);
+
+    // The system's CAs do not know the lab CA: a TLS error, said at once.
+    let loaded = profile_for(dir.path(), &entry(""), Some("alice-secret"));
+    let started = std::time::Instant::now();
+    let error = kafka::observe(&loaded.profile.kafka[0], &loaded.profile.base_dir, TIMEOUT)
+        .await
+        .expect_err("an unknown CA fails");
+    assert!(matches!(error, KafkaError::Tls(_)), "{error:?}");
+    assert!(started.elapsed() < TIMEOUT, "not after the whole timeout");
+}

@@ -90,16 +90,16 @@ impl KafkaBroker {
         let port = crate::free_port()?;
         let log = Self::log_file(&dir);
         if !options.users.is_empty() {
-            // Users can only be created while no authentication is asked.
-            let mut open = spawn(&nisshi, &dir, port, options, false, &log)?;
+            // Users can only be created while no authentication is asked
+            // (and `user create` speaks no TLS): the same storage, opened.
+            let mut open = spawn(&nisshi, &dir, port, options, Phase::Setup, &log)?;
             wait_for_port(&mut open, port, &log)?;
             for user in &options.users {
                 create_user(&nisshi, port, user, &log)?;
             }
             open.stop(Duration::from_secs(10));
         }
-        let authenticate = !options.users.is_empty();
-        let mut process = spawn(&nisshi, &dir, port, options, authenticate, &log)?;
+        let mut process = spawn(&nisshi, &dir, port, options, Phase::Serve, &log)?;
         wait_for_port(&mut process, port, &log)?;
         Ok(Self {
             port,
@@ -160,12 +160,19 @@ pub fn nisshi_program() -> Result<PathBuf> {
     )
 }
 
+/// Whether the broker runs to create users (plain, open) or to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Setup,
+    Serve,
+}
+
 fn spawn(
     nisshi: &Path,
     dir: &Path,
     port: u16,
     options: &BrokerOptions,
-    authenticate: bool,
+    phase: Phase,
     log: &Path,
 ) -> Result<ManagedProcess> {
     let advertised = options.advertised_port.unwrap_or(port);
@@ -180,11 +187,13 @@ fn spawn(
         .args(["--storage-engine", "sqlite://nisshi.db"])
         .args(["--group-initial-rebalance-delay", "0s"])
         .current_dir(dir);
-    if authenticate {
-        command.arg("--authentication");
-    }
-    if let Some((cert, key)) = &options.tls {
-        command.arg("--cert").arg(cert).arg("--key").arg(key);
+    if phase == Phase::Serve {
+        if !options.users.is_empty() {
+            command.arg("--authentication");
+        }
+        if let Some((cert, key)) = &options.tls {
+            command.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
     }
     ManagedProcess::spawn("nisshi", command, log)
 }

@@ -22,6 +22,10 @@ pub struct LabCertificates {
     pub ca_pem: String,
     /// The CA certificate in DER.
     pub ca_der: CertificateDer<'static>,
+    /// The server certificate in PEM (for servers that read files).
+    pub server_pem: String,
+    /// The server's private key in PEM (PKCS#8).
+    pub server_key_pem: String,
     server_chain: Vec<CertificateDer<'static>>,
     server_key: PrivatePkcs8KeyDer<'static>,
 }
@@ -57,6 +61,8 @@ impl LabCertificates {
         Ok(Self {
             ca_pem: ca.pem(),
             ca_der: ca.der().clone(),
+            server_pem: server_cert.pem(),
+            server_key_pem: server_key.serialize_pem(),
             server_chain: vec![server_cert.der().clone()],
             server_key: PrivatePkcs8KeyDer::from(server_key.serialize_der()),
         })

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use sitedeck::config::profile;
 use sitedeck_lab::kafka::{BrokerOptions, KafkaBroker, KafkaUser, Scram};
-use sitedeck_lab::kafka_traffic::{KafkaLogin, Produced, commit_many, create_topics, produce};
+use sitedeck_lab::kafka_traffic::{
+    KafkaLogin, Produced, commit_many, create_topics, producer, send,
+};
 
 const TOPICS: usize = 500;
 const PARTITIONS: i32 = 6;
@@ -63,6 +65,7 @@ fn main() -> Result<()> {
     let started = Instant::now();
     let names: Vec<String> = (0..TOPICS).map(topic).collect();
     create_topics(&login, &names, PARTITIONS)?;
+    let producer = producer(&login)?;
     for name in &names {
         let one_each: Vec<Produced> = (0..PARTITIONS)
             .map(|partition| Produced {
@@ -71,7 +74,7 @@ fn main() -> Result<()> {
                 ..Default::default()
             })
             .collect();
-        produce(&login, name, &one_each)?;
+        send(&producer, name, &one_each)?;
     }
     for g in 0..GROUPS {
         let partitions: Vec<(String, i32, i64)> = (0..TOPICS_PER_GROUP)
@@ -110,6 +113,7 @@ fn main() -> Result<()> {
             ))
             .context("observe")?;
         let elapsed = started.elapsed();
+        ensure!(snapshot.notes.is_empty(), "{:?}", snapshot.notes);
         let topics = snapshot.topics.iter().filter(|t| !t.is_internal()).count();
         ensure!(topics == TOPICS, "{topics} topics read");
         ensure!(

@@ -1,7 +1,7 @@
 //! The command line: the cockpit's options and the headless commands.
 
 mod cluster_status;
-mod kafka_status;
+mod kafka;
 mod middleware_status;
 
 use std::io::Write;
@@ -168,7 +168,7 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 Ok(loaded) => loaded,
                 Err(code) => return code,
             };
-            let request = kafka_status::PeekRequest {
+            let request = kafka::PeekRequest {
                 cluster: cluster.clone(),
                 topic: topic.clone(),
                 partition: *partition,
@@ -176,7 +176,7 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 from: from.clone(),
                 json: *format == Format::Json,
             };
-            kafka_status::peek(&loaded.profile, &request).await
+            kafka::peek(&loaded.profile, &request).await
         }
     }
 }
@@ -297,7 +297,7 @@ pub struct SiteStatus {
     /// Each middleware endpoint's state, role, figures and findings.
     pub middleware: Vec<middleware_status::MiddlewareStatus>,
     /// Each Kafka cluster's brokers, topics and groups with their lag.
-    pub kafka: Vec<kafka_status::KafkaStatus>,
+    pub kafka: Vec<kafka::KafkaStatus>,
 }
 
 /// Probes every source of a loaded profile concurrently.
@@ -329,7 +329,7 @@ pub async fn probe_all(
         profile: profile.source_file.clone(),
         down: sources.iter().filter(|s| s.report.state.is_down()).count(),
         middleware: middleware_status::collect(&sources),
-        kafka: kafka_status::collect(&sources),
+        kafka: kafka::collect(&sources),
         sources,
         cluster: None,
     }
@@ -434,7 +434,7 @@ fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()>
         status.sources.len()
     )?;
     middleware_status::write_table(out, &status.middleware)?;
-    kafka_status::write_table(out, &status.kafka)?;
+    kafka::write_table(out, &status.kafka)?;
     if let Some(cluster) = &status.cluster {
         cluster_status::write_table(out, cluster)?;
     }

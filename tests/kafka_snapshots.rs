@@ -257,6 +257,16 @@ fn p_peeks_at_the_chosen_partition_of_the_selected_topic() {
         panic!("one peek: {effects:?}");
     };
     assert_eq!((topic.as_str(), *partition), ("orders", 2));
+    // Another topic starts at partition 0.
+    let mut other = kafka_state("dark", Action::OpenKafka);
+    key(&mut other, "end");
+    key(&mut other, "]");
+    key(&mut other, "home");
+    let effects = key(&mut other, "p");
+    assert!(
+        matches!(effects.as_slice(), [Effect::KafkaPeek { topic, partition: 0, .. }] if topic == "audit-log"),
+        "{effects:?}"
+    );
     assert!(matches!(
         &state.popup,
         Some(Popup::Describe { text: None, .. })

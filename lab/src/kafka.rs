@@ -46,8 +46,8 @@ impl Scram {
     }
 }
 
-/// A user the broker knows.
-#[derive(Debug, Clone)]
+/// A user the broker knows (its `Debug` leaves the password out).
+#[derive(Clone)]
 pub struct KafkaUser {
     /// The user name.
     pub name: String,
@@ -55,6 +55,15 @@ pub struct KafkaUser {
     pub password: String,
     /// The mechanism it is stored for.
     pub mechanism: Scram,
+}
+
+impl std::fmt::Debug for KafkaUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaUser")
+            .field("name", &self.name)
+            .field("mechanism", &self.mechanism)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How to start a broker.

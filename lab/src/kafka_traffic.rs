@@ -15,12 +15,21 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use rdkafka::{Offset, TopicPartitionList};
 
 /// How a lab client logs in.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KafkaLogin {
     /// `host:port`.
     pub bootstrap: String,
     /// User, password and librdkafka mechanism name; `None`: PLAINTEXT.
     pub sasl: Option<(String, String, String)>,
+}
+
+impl std::fmt::Debug for KafkaLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaLogin")
+            .field("bootstrap", &self.bootstrap)
+            .field("user", &self.sasl.as_ref().map(|(user, _, _)| user))
+            .finish_non_exhaustive()
+    }
 }
 
 impl KafkaLogin {
@@ -94,11 +103,25 @@ pub struct Produced {
 
 /// Produces `messages` to `topic` and waits until the broker has them.
 pub fn produce(login: &KafkaLogin, topic: &str, messages: &[Produced]) -> Result<()> {
-    let producer: ThreadedProducer<DefaultProducerContext> = login
+    send(&producer(login)?, topic, messages)
+}
+
+/// A producer to [`send`] with, for many topics over one login.
+pub fn producer(login: &KafkaLogin) -> Result<ThreadedProducer<DefaultProducerContext>> {
+    login
         .config()
         .set("linger.ms", "5")
         .create()
-        .context("cannot make a Kafka producer")?;
+        .context("cannot make a Kafka producer")
+}
+
+/// Produces `messages` to `topic` with `producer` and waits until the
+/// broker has them.
+pub fn send(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    messages: &[Produced],
+) -> Result<()> {
     for message in messages {
         let mut headers = OwnedHeaders::new();
         for (key, value) in &message.headers {
@@ -222,6 +245,10 @@ fn order(partition: i32, n: i64) -> Produced {
 }
 
 fn produce_forever(login: &KafkaLogin, stop: &AtomicBool) {
+    let producer = match producer(login) {
+        Ok(producer) => producer,
+        Err(e) => return eprintln!("lab traffic: {e:#}"),
+    };
     let mut n = 3i64;
     while !stop.load(Ordering::Relaxed) {
         let batch: Vec<Produced> = (0..5)
@@ -230,7 +257,7 @@ fn produce_forever(login: &KafkaLogin, stop: &AtomicBool) {
                 order(((n + i) % 3) as i32, n)
             })
             .collect();
-        if let Err(e) = produce(login, ORDERS, &batch) {
+        if let Err(e) = send(&producer, ORDERS, &batch) {
             eprintln!("lab traffic: {e:#}");
         }
         sleep_unless_stopped(stop, Duration::from_secs(1));
@@ -264,8 +291,8 @@ fn consume_forever(login: &KafkaLogin, stop: &AtomicBool) {
             }
             let _ = consumer.commit_consumer_state(CommitMode::Async);
         } else {
-            // Keep the membership alive while not consuming.
-            let _ = consumer.poll(Duration::ZERO);
+            // Not polling: librdkafka heartbeats in the background, and
+            // max.poll.interval.ms (5 minutes) is far away.
             sleep_unless_stopped(stop, Duration::from_secs(1));
         }
     }

@@ -66,8 +66,9 @@ pub struct KafkaState {
     pub seen: HashMap<String, Seen>,
     /// Total lag per `cluster/group`, oldest first.
     pub trend: HashMap<String, VecDeque<i64>>,
-    /// The partition chosen in the topic's detail pane.
-    pub partition: i32,
+    /// The partition chosen in a topic's detail pane: the topic's row
+    /// and the partition (another topic starts at partition 0).
+    pub chosen: Option<(Target, i32)>,
 }
 
 impl Default for KafkaState {
@@ -79,7 +80,7 @@ impl Default for KafkaState {
             groups,
             seen: HashMap::new(),
             trend: HashMap::new(),
-            partition: 0,
+            chosen: None,
         }
     }
 }
@@ -96,7 +97,8 @@ impl KafkaState {
             self.rebuild();
             return;
         };
-        for group in &snapshot.groups {
+        // A group whose lag is unknown gets no sample: a 0 would be a lie.
+        for group in snapshot.groups.iter().filter(|g| g.error.is_none()) {
             let samples = self
                 .trend
                 .entry(trend_key(cluster, &group.name))
@@ -159,6 +161,27 @@ impl KafkaState {
             .iter()
             .find(|g| g.name == target.name)?;
         Some((seen, group))
+    }
+
+    /// The partition chosen for the selected topic (0 unless `[`/`]`
+    /// chose another for it).
+    pub fn chosen_partition(&self) -> i32 {
+        match (&self.chosen, self.topics.selected_row()) {
+            (Some((target, partition)), Some(row)) if *target == row.target => *partition,
+            _ => 0,
+        }
+    }
+
+    /// Forgets clusters no longer in the profile (after a reload), with
+    /// their groups' trends.
+    pub fn retain_clusters(&mut self, clusters: &[String]) {
+        let known = |name: &str| clusters.iter().any(|c| c == name);
+        self.seen.retain(|name, _| known(name));
+        self.trend.retain(|key, _| {
+            key.split_once('/')
+                .is_some_and(|(cluster, _)| known(cluster))
+        });
+        self.rebuild();
     }
 
     /// A group's lag samples.
@@ -284,14 +307,17 @@ pub fn move_partition(state: &mut State, delta: i32) {
         return;
     }
     let Some(site) = &mut state.site else { return };
-    let count = site
-        .kafka
+    let kafka = &mut site.kafka;
+    let count = kafka
         .selected_topic()
         .map_or(0, |(_, t)| t.partitions.len() as i32);
-    if count == 0 {
+    let Some(row) = kafka.topics.selected_row().map(|r| r.target.clone()) else {
         return;
+    };
+    if count > 0 {
+        let partition = (kafka.chosen_partition() + delta).rem_euclid(count);
+        kafka.chosen = Some((row, partition));
     }
-    site.kafka.partition = (site.kafka.partition + delta).rem_euclid(count);
 }
 
 /// Peeks at the chosen partition of the selected topic.
@@ -303,7 +329,7 @@ pub fn peek(state: &mut State) -> Vec<Effect> {
     let Some(site) = &mut state.site else {
         return Vec::new();
     };
-    let Some((cluster, topic, partitions)) = site
+    let Some((cluster, topic, _)) = site
         .kafka
         .selected_topic()
         .map(|(_, t)| (site.kafka.topics.selected_row(), t))
@@ -315,26 +341,21 @@ pub fn peek(state: &mut State) -> Vec<Effect> {
             ))
         })
     else {
+        state.say(Level::Info, "no topic selected: nothing to peek at");
         return Vec::new();
     };
-    let partition = site
-        .kafka
-        .partition
-        .clamp(0, (partitions as i32 - 1).max(0));
-    let Some(index) = site
+    let partition = site.kafka.chosen_partition();
+    let spec = site
         .sources
         .iter()
-        .position(|s| s.kind == SourceKind::Kafka && s.name == cluster)
-    else {
-        return Vec::new();
-    };
-    let Some(spec) = site
-        .loaded
-        .profile
-        .kafka
-        .get(site.sources[index].spec())
-        .cloned()
-    else {
+        .find(|s| s.kind == SourceKind::Kafka && s.name == cluster)
+        .and_then(|source| site.loaded.profile.kafka.get(source.spec()))
+        .cloned();
+    let Some(spec) = spec else {
+        state.say(
+            Level::Warn,
+            format!("the Kafka cluster {cluster} is no longer in the profile"),
+        );
         return Vec::new();
     };
     let title = peek_title(&cluster, &topic, partition);

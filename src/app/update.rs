@@ -563,6 +563,13 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 kafka,
             };
             super::middleware::rebuild(&mut site);
+            let clusters: Vec<String> = site
+                .sources
+                .iter()
+                .filter(|s| s.kind == crate::probe::SourceKind::Kafka)
+                .map(|s| s.name.clone())
+                .collect();
+            site.kafka.retain_clusters(&clusters);
             state.site = Some(site);
             let mut effects = Vec::new();
             if needs_session {

@@ -6,7 +6,7 @@
 //! rdkafka's own `ClientConfig` prints it in its `Debug`, so no
 //! `ClientConfig` is ever logged or kept.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::sync::Mutex;
@@ -54,11 +54,32 @@ pub enum KafkaError {
     Other(String),
 }
 
-/// Everything a client needs, with the password still masked.
+/// librdkafka properties that hold secrets: masked in `Debug` and
+/// redacted from whatever librdkafka says.
+const SECRET_PROPERTIES: [&str; 4] = [
+    "sasl.password",
+    "ssl.key.password",
+    "ssl.keystore.password",
+    "sasl.oauthbearer.client.secret",
+];
+
+/// Properties sitedeck sets itself: a pasted `group.id` must not make the
+/// snapshot's client act as the application's consumer.
+const OWN_PROPERTIES: [&str; 5] = [
+    "group.id",
+    "group.instance.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "isolation.level",
+];
+
+/// Everything a client needs, with the secrets still masked.
 pub(super) struct Settings {
-    /// librdkafka properties, the password excluded.
+    /// librdkafka properties, the SASL password excluded.
     properties: BTreeMap<String, String>,
     password: Option<Secret>,
+    /// Every secret value, to redact from what librdkafka says.
+    secrets: Vec<Secret>,
     /// The SASL user and mechanism, for error messages.
     login: Option<(String, String)>,
     /// The timeout of each call to the brokers.
@@ -67,8 +88,20 @@ pub(super) struct Settings {
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let properties: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(key, value)| {
+                let shown = if SECRET_PROPERTIES.contains(&key.as_str()) {
+                    "***"
+                } else {
+                    value.as_str()
+                };
+                (key.as_str(), shown)
+            })
+            .collect();
         f.debug_struct("Settings")
-            .field("properties", &self.properties)
+            .field("properties", &properties)
             .field("password", &self.password)
             .field("timeout", &self.timeout)
             .finish()
@@ -85,6 +118,9 @@ impl Settings {
     ) -> Result<Self, KafkaError> {
         let mut properties = spec.properties.clone();
         properties.remove("sasl.password");
+        for key in OWN_PROPERTIES {
+            properties.remove(key);
+        }
         let servers: Vec<&str> = spec.bootstrap.iter().map(|s| s.value.as_str()).collect();
         properties.insert("bootstrap.servers".into(), servers.join(","));
         properties.insert(
@@ -121,9 +157,20 @@ impl Settings {
                     .cloned()
                     .map(Secret::new),
             };
+        let secrets = password
+            .iter()
+            .cloned()
+            .chain(
+                properties
+                    .iter()
+                    .filter(|(key, _)| SECRET_PROPERTIES.contains(&key.as_str()))
+                    .map(|(_, value)| Secret::new(value.clone())),
+            )
+            .collect();
         Ok(Self {
             properties,
             password,
+            secrets,
             login,
             timeout,
         })
@@ -133,6 +180,20 @@ impl Settings {
     /// group lists, or (with `group`) to read one group's committed
     /// offsets. It never commits.
     pub fn consumer(&self, group: Option<&str>) -> Result<BaseConsumer<LogKeeper>, KafkaError> {
+        self.consumer_with(group, false)
+    }
+
+    /// A consumer for peek: as [`Self::consumer`], and it reports the end
+    /// of a partition, so a peek stops there.
+    pub fn peek_consumer(&self, group: &str) -> Result<BaseConsumer<LogKeeper>, KafkaError> {
+        self.consumer_with(Some(group), true)
+    }
+
+    fn consumer_with(
+        &self,
+        group: Option<&str>,
+        eof: bool,
+    ) -> Result<BaseConsumer<LogKeeper>, KafkaError> {
         let mut config = ClientConfig::new();
         for (key, value) in &self.properties {
             config.set(key, value);
@@ -143,7 +204,10 @@ impl Settings {
         config
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false")
+            .set("enable.partition.eof", if eof { "true" } else { "false" })
+            // Watermarks and lag as Kafka tools show them: the high
+            // watermark, not the last stable offset.
+            .set("isolation.level", "read_uncommitted")
             .set("client.id", "sitedeck")
             .set_log_level(RDKafkaLogLevel::Warning);
         if let Some(group) = group {
@@ -151,7 +215,7 @@ impl Settings {
         }
         let keeper = LogKeeper {
             lines: Mutex::default(),
-            secret: self.password.clone(),
+            secrets: self.secrets.clone(),
         };
         config
             .create_with_context(keeper)
@@ -197,15 +261,16 @@ impl Settings {
         consumer: &BaseConsumer<LogKeeper>,
     ) -> KafkaError {
         // Not subscribed, so polling only hands queued events (logs,
-        // errors) to the context.
-        for _ in 0..8 {
-            if consumer.poll(Duration::ZERO).is_none() {
-                break;
-            }
+        // errors) to the context; `None` also follows a handled log
+        // event, so it is not the end of the queue.
+        for _ in 0..64 {
+            let _ = consumer.poll(Duration::ZERO);
         }
-        let logged = consumer.context().lines();
+        // Only what was said since the last look, newest first: an old
+        // blip must not explain a later failure.
+        let logged = consumer.context().take_new();
         let said = self.redact(&error.to_string());
-        let all = logged.iter().chain(std::iter::once(&said));
+        let all = std::iter::once(&said).chain(logged.iter().rev());
         if let Some(line) = all
             .clone()
             .find(|l| contains_any(l, &["SASL authentication", "Authentication failed"]))
@@ -228,12 +293,7 @@ impl Settings {
         if let Some(line) = all.clone().find(|l| {
             contains_any(
                 l,
-                &[
-                    "Connection refused",
-                    "Failed to resolve",
-                    "brokers are down",
-                    "Connect to",
-                ],
+                &["Connection refused", "Failed to resolve", "Connect to"],
             )
         }) {
             return KafkaError::Unreachable(line.clone());
@@ -247,17 +307,18 @@ impl Settings {
         KafkaError::Other(said)
     }
 
-    /// The text with the password, if it appears, replaced by `***`.
+    /// The text with every secret, where it appears, replaced by `***`.
     fn redact(&self, text: &str) -> String {
-        redact(text, self.password.as_ref())
+        redact(text, &self.secrets)
     }
 }
 
-fn redact(text: &str, secret: Option<&Secret>) -> String {
-    match secret.map(Secret::expose) {
-        Some(value) if !value.is_empty() => text.replace(value, "***"),
-        _ => text.to_owned(),
-    }
+fn redact(text: &str, secrets: &[Secret]) -> String {
+    secrets
+        .iter()
+        .map(Secret::expose)
+        .filter(|value| !value.is_empty())
+        .fold(text.to_owned(), |text, value| text.replace(value, "***"))
 }
 
 fn contains_any(line: &str, needles: &[&str]) -> bool {
@@ -268,24 +329,28 @@ fn contains_any(line: &str, needles: &[&str]) -> bool {
 /// place a failed SASL login shows), passwords redacted, and logs them at
 /// debug level.
 pub(super) struct LogKeeper {
-    lines: Mutex<Vec<String>>,
-    secret: Option<Secret>,
+    /// What librdkafka said since the last [`Self::take_new`], oldest first.
+    lines: Mutex<VecDeque<String>>,
+    secrets: Vec<Secret>,
 }
 
 impl LogKeeper {
-    /// What librdkafka said so far, oldest first.
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().map(|l| l.clone()).unwrap_or_default()
+    /// What librdkafka said since the last call, oldest first.
+    pub fn take_new(&self) -> Vec<String> {
+        self.lines
+            .lock()
+            .map(|mut l| l.drain(..).collect())
+            .unwrap_or_default()
     }
 
     fn keep(&self, line: String) {
-        let line = crate::text::one_line(&redact(&line, self.secret.as_ref()));
+        let line = crate::text::one_line(&redact(&line, &self.secrets));
         tracing::debug!(target: "sitedeck::kafka", "librdkafka: {line}");
         if let Ok(mut lines) = self.lines.lock() {
             if lines.len() >= 64 {
-                lines.remove(0);
+                lines.pop_front();
             }
-            lines.push(line);
+            lines.push_back(line);
         }
     }
 }
@@ -316,20 +381,25 @@ mod tests {
     #[test]
     fn debug_never_shows_the_password() {
         let settings = Settings {
-            properties: BTreeMap::from([("sasl.username".into(), "alice".into())]),
+            properties: BTreeMap::from([
+                ("sasl.username".into(), "alice".into()),
+                ("ssl.key.password".into(), "key-sentinel".into()),
+            ]),
             password: Some(Secret::new("hunter2-sentinel".into())),
+            secrets: vec![Secret::new("hunter2-sentinel".into())],
             login: None,
             timeout: Duration::from_secs(1),
         };
         let printed = format!("{settings:?}");
         assert!(!printed.contains("hunter2-sentinel"), "{printed}");
+        assert!(!printed.contains("key-sentinel"), "{printed}");
         assert!(printed.contains("alice"));
     }
 
     #[test]
     fn redacts_the_secret_wherever_it_appears() {
-        let secret = Secret::new("s3cr3t".into());
-        assert_eq!(redact("a s3cr3t b s3cr3t", Some(&secret)), "a *** b ***");
-        assert_eq!(redact("nothing", None), "nothing");
+        let secrets = [Secret::new("s3cr3t".into()), Secret::new("k3y".into())];
+        assert_eq!(redact("a s3cr3t b k3y s3cr3t", &secrets), "a *** b *** ***");
+        assert_eq!(redact("nothing", &[]), "nothing");
     }
 }

@@ -220,26 +220,27 @@ fn committed(
     let found = consumer
         .committed_offsets(all.clone(), settings.timeout)
         .map_err(|e| settings.explain(&e, &consumer))?;
-    let mut offsets: Vec<GroupOffset> = found
-        .elements()
-        .iter()
-        .filter_map(|element| {
-            let Offset::Offset(committed) = element.offset() else {
-                return None;
-            };
-            let end = ends
-                .get(&(element.topic(), element.partition()))
-                .copied()
-                .unwrap_or(committed);
-            Some(GroupOffset {
-                topic: element.topic().to_owned(),
-                partition: element.partition(),
-                committed,
-                end,
-                lag: (end - committed).max(0),
-            })
-        })
-        .collect();
+    let mut offsets = Vec::new();
+    for element in found.elements() {
+        let Offset::Offset(committed) = element.offset() else {
+            continue;
+        };
+        // An unknown end is an unknown lag, never a lag of 0.
+        let Some(end) = ends.get(&(element.topic(), element.partition())).copied() else {
+            return Err(KafkaError::Other(format!(
+                "lag unknown: the end offset of {}/{} could not be read",
+                element.topic(),
+                element.partition()
+            )));
+        };
+        offsets.push(GroupOffset {
+            topic: element.topic().to_owned(),
+            partition: element.partition(),
+            committed,
+            end,
+            lag: (end - committed).max(0),
+        });
+    }
     offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
     Ok(offsets)
 }

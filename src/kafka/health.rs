@@ -47,19 +47,29 @@ pub fn health(snapshot: &KafkaSnapshot) -> Health {
             "check the bootstrap servers and the brokers' advertised listeners",
         );
     }
-    for group in snapshot.groups.iter().filter(|g| g.error.is_some()) {
+    let failed: Vec<&super::Group> = snapshot
+        .groups
+        .iter()
+        .filter(|g| g.error.is_some())
+        .collect();
+    if let Some(first) = failed.first() {
         health.finding(
-            Severity::Info,
+            Severity::Warning,
             format!(
-                "the offsets of group {} could not be read: {}",
-                group.name,
-                group.error.as_deref().unwrap_or_default()
+                "the lag of {} group(s) is unknown ({}: {})",
+                failed.len(),
+                first.name,
+                first.error.as_deref().unwrap_or_default()
             ),
-            "the user may lack Describe on the group",
+            "an authorisation error: the user needs Describe on the groups; anything else: check the group coordinator broker",
         );
     }
     for note in &snapshot.notes {
-        health.finding(Severity::Info, note.clone(), "");
+        health.finding(
+            Severity::Warning,
+            note.clone(),
+            "a broker that leads partitions cannot be reached from here: check it, and the brokers' advertised listeners",
+        );
     }
     health.finish()
 }

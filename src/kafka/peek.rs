@@ -60,7 +60,7 @@ pub(super) fn peek(
         std::process::id(),
         chrono::Utc::now().timestamp_millis()
     );
-    let consumer = settings.consumer(Some(&group))?;
+    let consumer = settings.peek_consumer(&group)?;
     let explain = |e: rdkafka::error::KafkaError| settings.explain(&e, &consumer);
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, settings.timeout)
@@ -91,6 +91,8 @@ pub(super) fn peek(
     consumer.assign(&list).map_err(explain)?;
     let deadline = Instant::now() + settings.timeout;
     let mut messages = Vec::new();
+    // A failure that did not end the peek: said if nothing was read.
+    let mut last_error = None;
     while Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
@@ -102,19 +104,23 @@ pub(super) fn peek(
                     break;
                 }
             }
-            Some(Err(e)) => return Err(explain(e)),
+            // The partition ends before `stop` (compaction, transaction
+            // markers): what was read is all there is.
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
+            Some(Err(e)) => last_error = Some(e),
             None => {}
         }
     }
-    if messages.is_empty() {
-        return Err(KafkaError::Timeout {
+    match (messages.is_empty(), last_error) {
+        (true, Some(e)) => Err(explain(e)),
+        (true, None) if Instant::now() >= deadline => Err(KafkaError::Timeout {
             seconds: settings.timeout.as_secs_f64(),
             detail: Some(format!(
                 "no message of {topic}/{partition} arrived from offset {start}"
             )),
-        });
+        }),
+        _ => Ok(messages),
     }
-    Ok(messages)
 }
 
 fn read(message: &rdkafka::message::BorrowedMessage<'_>) -> PeekedMessage {
@@ -122,7 +128,10 @@ fn read(message: &rdkafka::message::BorrowedMessage<'_>) -> PeekedMessage {
     let (value, json) = match payload {
         Some(bytes) => match serde_json::from_slice::<serde_json::Value>(bytes) {
             Ok(parsed) => (
-                Some(serde_json::to_string_pretty(&parsed).unwrap_or_else(|_| text(bytes))),
+                Some(match serde_json::to_string_pretty(&parsed) {
+                    Ok(pretty) => cut(pretty, bytes.len()),
+                    Err(_) => text(bytes),
+                }),
                 true,
             ),
             Err(_) => (Some(text(bytes)), false),
@@ -152,12 +161,21 @@ fn read(message: &rdkafka::message::BorrowedMessage<'_>) -> PeekedMessage {
 
 /// Bytes as text, lossily, cut at [`MAX_FIELD_BYTES`].
 fn text(bytes: &[u8]) -> String {
-    let cut = &bytes[..bytes.len().min(MAX_FIELD_BYTES)];
-    let mut out = String::from_utf8_lossy(cut).into_owned();
-    if bytes.len() > MAX_FIELD_BYTES {
-        out.push_str(&format!(" … ({} bytes in all)", bytes.len()));
+    cut(String::from_utf8_lossy(bytes).into_owned(), bytes.len())
+}
+
+/// `text` cut at [`MAX_FIELD_BYTES`] (on a character boundary), saying
+/// how large the original (`size` bytes) was.
+fn cut(mut text: String, size: usize) -> String {
+    if text.len() > MAX_FIELD_BYTES {
+        let mut end = MAX_FIELD_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(&format!(" … ({size} bytes in all)"));
     }
-    out
+    text
 }
 
 /// One message for people, every text made safe for the terminal: a line
@@ -169,24 +187,23 @@ pub fn render(m: &PeekedMessage) -> String {
         .timestamp
         .and_then(chrono::DateTime::from_timestamp_millis)
         .map_or_else(|| "-".into(), |t| t.to_rfc3339());
-    let key = m
-        .key
-        .as_deref()
-        .map_or_else(|| "-".into(), crate::text::one_line);
+    let key = m.key.as_deref().map_or_else(|| "-".into(), field);
     let mut out = format!(
         "--- partition {} offset {} at {time} key {key}\n",
         m.partition, m.offset
     );
     for (name, value) in &m.headers {
-        let _ = writeln!(
-            out,
-            "  {}: {}",
-            crate::text::one_line(name),
-            crate::text::one_line(value)
-        );
+        let _ = writeln!(out, "  {}: {}", field(name), field(value));
     }
     for line in m.value.as_deref().unwrap_or("(no value)").lines() {
-        let _ = writeln!(out, "{}", crate::text::sanitize(line));
+        let _ = writeln!(out, "{}", crate::text::sanitize(line).replace('\t', "    "));
     }
     out
+}
+
+/// A key or header as one safe line: line breaks and every other control
+/// character shown as escapes, so two keys that differ after a line break
+/// still look different.
+fn field(text: &str) -> String {
+    crate::text::sanitize(text).replace('\t', " ")
 }

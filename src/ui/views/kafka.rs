@@ -185,8 +185,9 @@ fn topic_detail(theme: &Theme, kafka: &KafkaState) -> (Line<'static>, Vec<Line<'
     ))];
     let ids = |ids: &[i32]| ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
     let mark = |n: Option<i64>| n.map_or_else(|| "?".into(), |n| n.to_string());
+    let chosen_partition = kafka.chosen_partition();
     for p in &topic.partitions {
-        let chosen = p.id == kafka.partition;
+        let chosen = p.id == chosen_partition;
         let role = if p.is_offline() {
             Role::StatusCrit
         } else if p.is_under_replicated() {
@@ -252,7 +253,12 @@ fn group_detail(theme: &Theme, kafka: &KafkaState) -> (Line<'static>, Vec<Line<'
             ),
         ),
     ]);
-    let mut lines = Vec::new();
+    let mut lines: Vec<Line<'static>> = seen
+        .snapshot
+        .notes
+        .iter()
+        .map(|note| Line::styled(one_line(note), theme.style(Role::StatusWarn)))
+        .collect();
     if let Some(error) = &group.error {
         lines.push(Line::styled(
             format!("offsets not read: {}", one_line(error)),

@@ -183,14 +183,15 @@ pub async fn peek(
             .iter()
             .map(|k| k.name.value.as_str())
             .collect();
-        eprintln!(
-            "name the Kafka cluster with --cluster (this site has: {})",
-            if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            }
-        );
+        let names = if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        };
+        match &request.cluster {
+            Some(name) => eprintln!("no Kafka cluster named {name} (this site has: {names})"),
+            None => eprintln!("name the Kafka cluster with --cluster (this site has: {names})"),
+        }
         return ExitCode::from(2);
     };
     let from = match request
@@ -219,10 +220,26 @@ pub async fn peek(
     let messages = match result {
         Ok(messages) => messages,
         Err(e) => {
-            eprintln!("kafka {}: {e}", spec.name.value);
+            eprintln!(
+                "kafka {}: {}",
+                spec.name.value,
+                crate::text::one_line(&e.to_string())
+            );
             return ExitCode::from(1);
         }
     };
+    if messages.is_empty() {
+        eprintln!(
+            "{}/{} holds no message{}",
+            request.topic,
+            request.partition,
+            if request.from.is_some() {
+                " from that time"
+            } else {
+                ""
+            }
+        );
+    }
     let mut out = std::io::stdout().lock();
     let written = messages.iter().try_for_each(|m| {
         if request.json {

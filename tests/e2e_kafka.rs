@@ -116,9 +116,10 @@ fn views_show_topics_lag_and_a_sanitised_peek() {
     );
     tui.wait_for("Site k", T);
     tui.send("gk");
-    let screen = tui.wait_for("orders", T);
+    // The detail pane's last line: the whole frame is on screen.
+    let screen = tui.wait_for("reached direct", T);
     assert!(screen.contains("Kafka topics 1"), "{screen}");
-    assert!(screen.contains("reached direct"), "{screen}");
+    assert!(screen.contains("orders"), "{screen}");
     tui.send("]p");
     let screen = tui.wait_for("offset 0", T);
     assert!(screen.contains("Peek events · orders/1"), "{screen}");

@@ -1,10 +1,8 @@
 //! One look at a cluster: metadata, watermarks (two batched ListOffsets
-//! per leader, not one call per partition), the consumer groups and each
-//! group's committed offsets, read by a few groups at a time.
+//! per leader, not one call per partition), the consumer groups, and every
+//! group's committed offsets asked for at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
@@ -12,12 +10,6 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use super::client::{KafkaError, LogKeeper, Settings};
 use super::{Broker, Group, GroupOffset, KafkaSnapshot, Partition, Topic};
-
-/// One group's offsets, or why they could not be read.
-type OffsetsRead = Result<Vec<GroupOffset>, KafkaError>;
-
-/// How many groups' offsets are read at once (each needs its own client).
-const GROUP_WORKERS: usize = 8;
 
 /// Reads the whole snapshot. Fails only when the metadata cannot be read;
 /// what fails later is noted and the rest kept.
@@ -162,13 +154,7 @@ fn read_groups(
         })
         .collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
-    let user_topics: Vec<Topic> = topics
-        .iter()
-        .filter(|t| !t.is_internal())
-        .cloned()
-        .collect();
-    let all = partition_list(&user_topics, Offset::Invalid);
-    let ends: HashMap<(&str, i32), i64> = user_topics
+    let ends: HashMap<(&str, i32), i64> = topics
         .iter()
         .flat_map(|t| {
             t.partitions
@@ -176,69 +162,38 @@ fn read_groups(
                 .filter_map(move |p| Some(((t.name.as_str(), p.id), p.high?)))
         })
         .collect();
-    let results: Vec<Mutex<Option<OffsetsRead>>> =
-        groups.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..GROUP_WORKERS.min(groups.len()) {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(group) = groups.get(index) else {
-                        break;
-                    };
-                    let result = committed(settings, &group.name, &all, &ends);
-                    if let Ok(mut slot) = results[index].lock() {
-                        *slot = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    for (group, result) in groups.iter_mut().zip(results) {
-        match result.into_inner().ok().flatten() {
-            Some(Ok(offsets)) => group.offsets = offsets,
-            Some(Err(e)) => group.error = Some(e.to_string()),
-            None => group.error = Some("its offsets were not read".into()),
+    let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+    let found = super::offsets::committed_offsets(consumer, &names, settings.timeout);
+    for (group, result) in groups.iter_mut().zip(found) {
+        match result.and_then(|committed| with_lag(committed, &ends)) {
+            Ok(offsets) => group.offsets = offsets,
+            Err(e) => group.error = Some(e),
         }
     }
     groups
 }
 
-/// A group's committed offsets and lag, read by a client with that
-/// group id that never joins the group and never commits.
-fn committed(
-    settings: &Settings,
-    group: &str,
-    all: &TopicPartitionList,
+/// A group's committed offsets with the lag of each: the partition's end
+/// minus the committed offset.
+fn with_lag(
+    committed: Vec<super::offsets::Committed>,
     ends: &HashMap<(&str, i32), i64>,
-) -> OffsetsRead {
-    if all.count() == 0 {
-        return Ok(Vec::new());
-    }
-    let consumer = settings.consumer(Some(group))?;
-    let found = consumer
-        .committed_offsets(all.clone(), settings.timeout)
-        .map_err(|e| settings.explain(&e, &consumer))?;
-    let mut offsets = Vec::new();
-    for element in found.elements() {
-        let Offset::Offset(committed) = element.offset() else {
-            continue;
-        };
+) -> Result<Vec<GroupOffset>, String> {
+    let mut offsets = Vec::with_capacity(committed.len());
+    for c in committed {
         // An unknown end is an unknown lag, never a lag of 0.
-        let Some(end) = ends.get(&(element.topic(), element.partition())).copied() else {
-            return Err(KafkaError::Other(format!(
+        let Some(end) = ends.get(&(c.topic.as_str(), c.partition)).copied() else {
+            return Err(format!(
                 "lag unknown: the end offset of {}/{} could not be read",
-                element.topic(),
-                element.partition()
-            )));
+                c.topic, c.partition
+            ));
         };
         offsets.push(GroupOffset {
-            topic: element.topic().to_owned(),
-            partition: element.partition(),
-            committed,
+            lag: (end - c.offset).max(0),
+            topic: c.topic,
+            partition: c.partition,
+            committed: c.offset,
             end,
-            lag: (end - committed).max(0),
         });
     }
     offsets.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));

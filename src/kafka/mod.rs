@@ -8,6 +8,7 @@
 mod client;
 mod fetch;
 mod health;
+mod offsets;
 mod peek;
 
 use std::path::Path;

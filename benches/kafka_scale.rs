@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, ensure};
 use sitedeck::config::profile;
 use sitedeck_lab::kafka::{BrokerOptions, KafkaBroker, KafkaUser, Scram};
-use sitedeck_lab::kafka_traffic::{
-    KafkaLogin, Produced, commit_many, create_topics, producer, send,
-};
+use sitedeck_lab::kafka_traffic::{Produced, commit_many, create_topics, producer, send};
 
 const TOPICS: usize = 500;
 const PARTITIONS: i32 = 6;
@@ -54,14 +52,7 @@ fn main() -> Result<()> {
             ..Default::default()
         },
     )?;
-    let login = KafkaLogin {
-        bootstrap: broker.bootstrap(),
-        sasl: Some((
-            user.name.clone(),
-            user.password.clone(),
-            user.mechanism.name().into(),
-        )),
-    };
+    let login = broker.login(&user);
     let started = Instant::now();
     let names: Vec<String> = (0..TOPICS).map(topic).collect();
     create_topics(&login, &names, PARTITIONS)?;

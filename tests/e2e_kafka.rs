@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use sitedeck_lab::kafka::{BrokerOptions, KafkaBroker, KafkaUser, Scram};
-use sitedeck_lab::kafka_traffic::{KafkaLogin, Produced, commit, create_topic, produce};
+use sitedeck_lab::kafka_traffic::{Produced, commit, create_topic, produce};
 use support::pty::{Tui, sitedeck};
 
 /// Generous: the debug binary on a busy two-core machine.
@@ -39,14 +39,7 @@ fn site(home: &Path, password: &str) -> Site {
         },
     )
     .expect("nisshi starts");
-    let login = KafkaLogin {
-        bootstrap: broker.bootstrap(),
-        sasl: Some((
-            user.name.clone(),
-            user.password.clone(),
-            user.mechanism.name().into(),
-        )),
-    };
+    let login = broker.login(&user);
     create_topic(&login, "orders", 2).expect("topic");
     let messages = |partition: i32, count: i32| -> Vec<Produced> {
         (0..count)

@@ -9,7 +9,7 @@ use sitedeck::config::profile::{self, LoadedProfile};
 use sitedeck::kafka::{self, KafkaError, PeekFrom};
 use sitedeck::probe::{self, ProbeState};
 use sitedeck_lab::kafka::{BrokerOptions, KafkaBroker, KafkaUser, Scram};
-use sitedeck_lab::kafka_traffic::{KafkaLogin, Produced, commit, create_topic, produce};
+use sitedeck_lab::kafka_traffic::{Produced, commit, create_topic, produce};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -28,15 +28,16 @@ fn users() -> Vec<KafkaUser> {
     ]
 }
 
-fn login(broker: &KafkaBroker, user: &KafkaUser) -> KafkaLogin {
-    KafkaLogin {
-        bootstrap: broker.bootstrap(),
-        sasl: Some((
-            user.name.clone(),
-            user.password.clone(),
-            user.mechanism.name().into(),
-        )),
-    }
+/// A broker in `dir` that knows alice (SCRAM-SHA-256) and bob (-512).
+fn scram_broker(dir: &Path) -> KafkaBroker {
+    KafkaBroker::start(
+        &dir.join("kafka"),
+        &BrokerOptions {
+            users: users(),
+            ..Default::default()
+        },
+    )
+    .expect("nisshi starts")
 }
 
 /// A profile with one Kafka cluster; `password` goes into a file.
@@ -72,15 +73,8 @@ fn orders(partition: i32, count: i64) -> Vec<Produced> {
 #[tokio::test]
 async fn scram_logins_list_topics_and_a_groups_lag_is_produced_minus_committed() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let broker = KafkaBroker::start(
-        &dir.path().join("kafka"),
-        &BrokerOptions {
-            users: users(),
-            ..Default::default()
-        },
-    )
-    .expect("nisshi starts");
-    let alice = login(&broker, &users()[0]);
+    let broker = scram_broker(dir.path());
+    let alice = broker.login(&users()[0]);
     create_topic(&alice, "orders", 3).expect("topic");
     produce(&alice, "orders", &orders(0, 10)).expect("produce p0");
     produce(&alice, "orders", &orders(1, 5)).expect("produce p1");
@@ -124,15 +118,8 @@ async fn scram_logins_list_topics_and_a_groups_lag_is_produced_minus_committed()
 #[tokio::test]
 async fn peek_returns_what_was_produced_and_commits_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let broker = KafkaBroker::start(
-        &dir.path().join("kafka"),
-        &BrokerOptions {
-            users: users(),
-            ..Default::default()
-        },
-    )
-    .expect("nisshi starts");
-    let bob = login(&broker, &users()[1]);
+    let broker = scram_broker(dir.path());
+    let bob = broker.login(&users()[1]);
     create_topic(&bob, "orders", 2).expect("topic");
     let before = chrono::Utc::now().timestamp_millis();
     produce(&bob, "orders", &orders(1, 6)).expect("produce");
@@ -184,14 +171,7 @@ async fn peek_returns_what_was_produced_and_commits_nothing() {
 #[tokio::test]
 async fn a_wrong_password_is_an_authentication_failure_naming_user_and_mechanism() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let broker = KafkaBroker::start(
-        &dir.path().join("kafka"),
-        &BrokerOptions {
-            users: users(),
-            ..Default::default()
-        },
-    )
-    .expect("nisshi starts");
+    let broker = scram_broker(dir.path());
     let loaded = profile_for(
         dir.path(),
         &sasl_entry(&broker.bootstrap(), "SCRAM-SHA-256", "alice"),

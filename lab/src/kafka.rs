@@ -137,6 +137,18 @@ impl KafkaBroker {
     pub fn stop(&mut self) {
         self.process.stop(Duration::from_secs(10));
     }
+
+    /// How a lab client logs in to this broker as `user` (SASL_PLAINTEXT).
+    pub fn login(&self, user: &KafkaUser) -> crate::kafka_traffic::KafkaLogin {
+        crate::kafka_traffic::KafkaLogin {
+            bootstrap: self.bootstrap(),
+            sasl: Some((
+                user.name.clone(),
+                user.password.clone(),
+                user.mechanism.name().into(),
+            )),
+        }
+    }
 }
 
 /// nisshi: `SITEDECK_NISSHI`, the cache directory `ensure_nisshi` builds
@@ -264,14 +276,7 @@ impl LabKafka {
                 ..Default::default()
             },
         )?;
-        let login = crate::kafka_traffic::KafkaLogin {
-            bootstrap: broker.bootstrap(),
-            sasl: Some((
-                user.name.clone(),
-                user.password.clone(),
-                user.mechanism.name().into(),
-            )),
-        };
+        let login = broker.login(&user);
         let traffic = crate::kafka_traffic::Traffic::start(&login).with_context(|| {
             format!(
                 "the lab's Kafka traffic did not start (see {})",

@@ -49,12 +49,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: ClusterView) {
         format!(" {title} "),
         theme.style(Role::TextTitle),
     )];
-    let count = if table.visible.len() == table.rows.len() {
-        format!("{} ", table.rows.len())
-    } else {
-        format!("{} of {} ", table.visible.len(), table.rows.len())
-    };
-    title_spans.push(Span::styled(count, theme.style(Role::TextMuted)));
+    title_spans.push(Span::styled(
+        super::row_count(table),
+        theme.style(Role::TextMuted),
+    ));
     if view == ClusterView::Pods
         && let Some(scope) = &cluster.pod_scope
     {

@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
@@ -62,12 +62,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: View) {
         &kafka.groups
     };
     let mut title = vec![Span::styled(name, theme.style(Role::TextTitle))];
-    let count = if table.visible.len() == table.rows.len() {
-        format!("{} ", table.rows.len())
-    } else {
-        format!("{} of {} ", table.visible.len(), table.rows.len())
-    };
-    title.push(Span::styled(count, theme.style(Role::TextMuted)));
+    title.push(Span::styled(
+        super::row_count(table),
+        theme.style(Role::TextMuted),
+    ));
     title.extend(stale_marks(site, theme));
     let border = theme.style(if state.popup.is_none() {
         Role::BorderFocus
@@ -77,14 +75,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: View) {
     let block = Block::bordered()
         .border_style(border)
         .title(Line::from(title));
-    let show_filter = state.filtering || !table.filter_text().is_empty();
-    let table_height = (table.visible.len() as u16 + 3).clamp(5, (area.height / 2).max(5));
-    let [table_area, filter_area, detail_area] = Layout::vertical([
-        Constraint::Length(table_height),
-        Constraint::Length(u16::from(show_filter)),
-        Constraint::Min(3),
-    ])
-    .areas(area);
+    let ([table_area, filter_area, detail_area], show_filter) =
+        super::table_over_detail(area, state, table);
     let (order, always) = if view == View::Kafka {
         (TOPIC_HIDE_ORDER, usize::from(kafka.seen.len() == 1))
     } else {

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
@@ -43,12 +43,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .filter(|(r, _)| r.state != ProbeState::Up && r.state != ProbeState::Pending)
         .count();
     let mut title = vec![Span::styled(" Middleware ", theme.style(Role::TextTitle))];
-    let count = if table.visible.len() == table.rows.len() {
-        format!("{} ", table.rows.len())
-    } else {
-        format!("{} of {} ", table.visible.len(), table.rows.len())
-    };
-    title.push(Span::styled(count, theme.style(Role::TextMuted)));
+    title.push(Span::styled(
+        super::row_count(table),
+        theme.style(Role::TextMuted),
+    ));
     if degraded > 0 {
         title.push(Span::styled(
             format!("· {degraded} not up "),
@@ -58,16 +56,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let block = Block::bordered()
         .border_style(border)
         .title(Line::from(title));
-    let show_filter = state.filtering || !table.filter_text().is_empty();
-    // The table takes what its rows need, up to half the screen; the
-    // detail pane gets the rest.
-    let table_height = (table.visible.len() as u16 + 3).clamp(5, (area.height / 2).max(5));
-    let [table_area, filter_area, detail_area] = Layout::vertical([
-        Constraint::Length(table_height),
-        Constraint::Length(u16::from(show_filter)),
-        Constraint::Min(3),
-    ])
-    .areas(area);
+    let ([table_area, filter_area, detail_area], show_filter) =
+        super::table_over_detail(area, state, table);
     let now = state.now.unwrap_or_else(Utc::now);
     // The figures matter more than where the endpoint is (the detail
     // pane's title says that): narrow terminals drop those columns first.

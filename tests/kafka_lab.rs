@@ -93,6 +93,9 @@ async fn scram_logins_list_topics_and_a_groups_lag_is_produced_minus_committed()
             .unwrap_or_else(|e| panic!("{} logs in: {e}", user.mechanism.name()));
         assert_eq!(snapshot.brokers.len(), 1, "{snapshot:?}");
         assert_eq!(snapshot.brokers[0].port, i32::from(broker.port));
+        // DescribeCluster: the one broker is the controller.
+        assert!(snapshot.brokers[0].controller, "{:?}", snapshot.brokers);
+        assert!(snapshot.cluster_id.is_some());
         let topic = snapshot
             .topics
             .iter()

@@ -50,6 +50,8 @@ fn snapshot(lag: i64) -> KafkaSnapshot {
         id,
         host: format!("kafka-{}.kafka-headless.middleware.svc", id - 1),
         port: 9092,
+        rack: Some(format!("zone-{}", ["a", "b", "c"][(id - 1) as usize % 3])),
+        controller: id == 2,
     };
     KafkaSnapshot {
         brokers: vec![broker(1), broker(2), broker(3)],
@@ -101,6 +103,7 @@ fn snapshot(lag: i64) -> KafkaSnapshot {
             },
         ],
         path: "direct".into(),
+        cluster_id: Some("acme-events".into()),
         notes: Vec::new(),
     }
 }

@@ -23,8 +23,23 @@ pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError>
             id: b.id(),
             host: b.host().to_owned(),
             port: b.port(),
+            rack: None,
+            controller: false,
         })
         .collect();
+    // Controller and racks are extras: an older broker that cannot say
+    // leaves them out, without a finding.
+    let cluster = match super::cluster_info::describe(&consumer, settings.timeout) {
+        Ok(info) => info,
+        Err(e) => {
+            tracing::debug!("DescribeCluster: {e}");
+            super::cluster_info::ClusterInfo::default()
+        }
+    };
+    for broker in &mut brokers {
+        broker.rack = cluster.racks.get(&broker.id).cloned();
+        broker.controller = cluster.controller == Some(broker.id);
+    }
     brokers.sort_by_key(|b| b.id);
     let mut topics: Vec<Topic> = metadata
         .topics()
@@ -60,6 +75,7 @@ pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError>
         topics,
         groups,
         path: "direct".into(),
+        cluster_id: cluster.cluster_id,
         notes,
     })
 }

@@ -6,6 +6,7 @@
 //! pool; a caller on the UI thread only ever awaits.
 
 mod client;
+mod cluster_info;
 mod fetch;
 mod health;
 mod offsets;
@@ -33,6 +34,8 @@ pub struct KafkaSnapshot {
     pub groups: Vec<Group>,
     /// How sitedeck reached the brokers ("direct").
     pub path: String,
+    /// The cluster id, when the brokers describe the cluster (Kafka 2.8+).
+    pub cluster_id: Option<String>,
     /// What could not be read (a group's offsets, a topic's watermarks):
     /// the rest of the snapshot stands.
     pub notes: Vec<String>,
@@ -47,6 +50,10 @@ pub struct Broker {
     pub host: String,
     /// The port it advertises.
     pub port: i32,
+    /// Its rack, when it has one and the cluster says (Kafka 2.8+).
+    pub rack: Option<String>,
+    /// Whether it is the controller (`false` when the cluster does not say).
+    pub controller: bool,
 }
 
 /// One topic.

@@ -207,7 +207,20 @@ fn topic_detail(theme: &Theme, kafka: &KafkaState) -> (Line<'static>, Vec<Line<'
         .snapshot
         .brokers
         .iter()
-        .map(|b| format!("{} {}:{}", b.id, one_line(&b.host), b.port))
+        .map(|b| {
+            let rack = b
+                .rack
+                .as_deref()
+                .map(|r| format!(" rack {}", one_line(r)))
+                .unwrap_or_default();
+            let controller = if b.controller { " (controller)" } else { "" };
+            format!(
+                "{} {}:{}{rack}{controller}",
+                b.id,
+                one_line(&b.host),
+                b.port
+            )
+        })
         .collect();
     lines.push(Line::from(vec![
         muted(theme, "brokers  ".into()),

@@ -106,6 +106,8 @@ async fn scram_logins_list_topics_and_a_groups_lag_is_produced_minus_committed()
         assert_eq!(highs, [Some(10), Some(5), Some(0)], "{topic:?}");
         assert_eq!(topic.messages(), 15);
         assert_eq!(topic.under_replicated(), 0);
+        // nisshi describes no topic configs: retention stays unknown.
+        assert_eq!(topic.retention, None);
         let group = snapshot
             .groups
             .iter()

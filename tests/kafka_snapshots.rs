@@ -60,6 +60,7 @@ fn snapshot(lag: i64) -> KafkaSnapshot {
                 name: "__consumer_offsets".into(),
                 partitions: vec![partition(0, 1, &[1, 2, 3], 0, 10)],
                 error: None,
+                retention: None,
             },
             Topic {
                 name: "audit-log".into(),
@@ -68,6 +69,7 @@ fn snapshot(lag: i64) -> KafkaSnapshot {
                     partition(1, -1, &[], 0, 380),
                 ],
                 error: None,
+                retention: Some("forever".into()),
             },
             Topic {
                 name: "orders".into(),
@@ -77,6 +79,7 @@ fn snapshot(lag: i64) -> KafkaSnapshot {
                     partition(2, 3, &[3, 1, 2], 80, 4700),
                 ],
                 error: None,
+                retention: Some("7d or 1.0 GiB".into()),
             },
         ],
         groups: vec![

@@ -25,9 +25,11 @@ pub const TOPIC_COLUMNS: &[&str] = &[
     "OFFLINE",
     "MESSAGES",
     "LAG",
+    "RETENTION",
 ];
-/// Topics columns hidden first when narrow: CLUSTER, RF, OFFLINE.
-pub const TOPIC_HIDE_ORDER: &[usize] = &[0, 3, 5];
+/// Topics columns hidden first when narrow: CLUSTER, RETENTION, RF,
+/// OFFLINE.
+pub const TOPIC_HIDE_ORDER: &[usize] = &[0, 8, 3, 5];
 
 /// The Groups table's columns.
 pub const GROUP_COLUMNS: &[&str] = &[
@@ -219,6 +221,12 @@ fn topic_row(cluster: &str, topic: &Topic, lag: i64) -> TableRow {
             number(offline as i64),
             number(topic.messages()),
             number(lag),
+            Cell::Text(
+                topic
+                    .retention
+                    .as_deref()
+                    .map_or_else(|| "?".into(), one_line),
+            ),
         ],
         tone,
         target: Target {

@@ -49,6 +49,8 @@ pub struct TopicStatus {
     pub offline: usize,
     /// Messages held (high − low watermark, summed).
     pub messages: i64,
+    /// Retention, when the brokers describe topic configs.
+    pub retention: Option<String>,
 }
 
 /// A consumer group in `status`.
@@ -108,6 +110,7 @@ fn topics(snapshot: &KafkaSnapshot) -> Vec<TopicStatus> {
             under_replicated: t.under_replicated(),
             offline: t.offline(),
             messages: t.messages(),
+            retention: t.retention.clone(),
         })
         .collect()
 }

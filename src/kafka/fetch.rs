@@ -63,10 +63,22 @@ pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError>
                 name: t.name().to_owned(),
                 partitions,
                 error: t.error().map(|e| RDKafkaErrorCode::from(e).to_string()),
+                retention: None,
             }
         })
         .collect();
     topics.sort_by(|a, b| a.name.cmp(&b.name));
+    // Retention is an extra too: a broker that describes no configs
+    // leaves it unknown.
+    let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+    match super::topic_configs::retention(&consumer, &names, settings.timeout) {
+        Ok(mut retention) => {
+            for topic in &mut topics {
+                topic.retention = retention.remove(&topic.name);
+            }
+        }
+        Err(e) => tracing::debug!("DescribeConfigs: {e}"),
+    }
     let mut notes = Vec::new();
     read_watermarks(&consumer, settings, &mut topics, &mut notes);
     let groups = read_groups(&consumer, settings, &topics, &mut notes);

@@ -11,6 +11,7 @@ mod fetch;
 mod health;
 mod offsets;
 mod peek;
+mod topic_configs;
 
 use std::path::Path;
 use std::time::Duration;
@@ -65,6 +66,9 @@ pub struct Topic {
     pub partitions: Vec<Partition>,
     /// What the broker said was wrong with the topic, if anything.
     pub error: Option<String>,
+    /// Its retention (`7d`, `forever`, `1d or 1.0 GiB`), when the brokers
+    /// describe topic configs.
+    pub retention: Option<String>,
 }
 
 impl Topic {

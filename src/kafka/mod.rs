@@ -204,8 +204,13 @@ pub async fn observe(
     base_dir: &Path,
     timeout: Duration,
 ) -> Result<KafkaSnapshot, KafkaError> {
-    let settings = client::Settings::from_spec(spec, base_dir, timeout)?;
-    blocking(move || fetch::snapshot(&settings)).await
+    // The secret may be a file: read on the blocking pool too.
+    let (spec, base_dir) = (spec.clone(), base_dir.to_path_buf());
+    blocking(move || {
+        let settings = client::Settings::from_spec(&spec, &base_dir, timeout)?;
+        fetch::snapshot(&settings)
+    })
+    .await
 }
 
 /// The last messages of a partition, or the first ones from a time, up to
@@ -219,9 +224,12 @@ pub async fn peek(
     from: PeekFrom,
     limit: usize,
 ) -> Result<Vec<PeekedMessage>, KafkaError> {
-    let settings = client::Settings::from_spec(spec, base_dir, timeout)?;
-    let topic = topic.to_owned();
-    blocking(move || peek::peek(&settings, &topic, partition, from, limit)).await
+    let (spec, base_dir, topic) = (spec.clone(), base_dir.to_path_buf(), topic.to_owned());
+    blocking(move || {
+        let settings = client::Settings::from_spec(&spec, &base_dir, timeout)?;
+        peek::peek(&settings, &topic, partition, from, limit)
+    })
+    .await
 }
 
 /// Runs blocking librdkafka work on tokio's blocking pool.

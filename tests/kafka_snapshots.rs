@@ -312,3 +312,14 @@ fn p_peeks_at_the_chosen_partition_of_the_selected_topic() {
         common::render_with_styles(&state, 80, 24)
     );
 }
+
+#[test]
+fn r_looks_at_the_selected_cluster_now() {
+    let mut state = kafka_state("dark", Action::OpenKafkaGroups);
+    let effects = key(&mut state, "r");
+    assert!(
+        matches!(effects.as_slice(), [Effect::ProbeOne { source, .. }] if source.index() == KAFKA),
+        "{effects:?}"
+    );
+    assert!(state.site.as_ref().expect("site").in_flight[KAFKA]);
+}

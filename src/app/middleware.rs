@@ -115,12 +115,20 @@ pub fn selected(state: &State) -> Option<(&Source, &ProbeReport)> {
         .find(|(s, _)| matches!(s.kind, SourceKind::Middleware(_)) && s.name == row.target.name)
 }
 
-/// Checks the selected endpoint now, without waiting for the next round.
+/// Checks the selected endpoint (Middleware) or Kafka cluster (Kafka,
+/// Groups) now, without waiting for the next round.
 pub fn check_now(state: &mut State) -> Vec<Effect> {
-    if state.view != View::Middleware {
-        state.say(Level::Info, "r checks an endpoint now in Middleware (g m)");
+    if !matches!(
+        state.view,
+        View::Middleware | View::Kafka | View::KafkaGroups
+    ) {
+        state.say(
+            Level::Info,
+            "r checks now in Middleware (g m) and Kafka (g k, g c)",
+        );
         return Vec::new();
     }
+    let kafka = state.view != View::Middleware;
     let readonly = state.readonly();
     let cluster = state.site.as_ref().and_then(|site| {
         crate::cluster::connect::ClusterTarget::of_site(
@@ -132,18 +140,29 @@ pub fn check_now(state: &mut State) -> Vec<Effect> {
     let Some(site) = &mut state.site else {
         return Vec::new();
     };
-    let Some(name) = site
-        .middleware
-        .selected_row()
-        .map(|r| r.target.name.clone())
-    else {
+    // A Kafka row names its cluster as its target's namespace.
+    let selected = match state.view {
+        View::Kafka => site.kafka.topics.selected_row(),
+        View::KafkaGroups => site.kafka.groups.selected_row(),
+        _ => site.middleware.selected_row(),
+    };
+    let Some(name) = selected.map(|r| {
+        if kafka {
+            r.target.namespace.clone()
+        } else {
+            r.target.name.clone()
+        }
+    }) else {
         return Vec::new();
     };
-    let Some(index) = site
-        .sources
-        .iter()
-        .position(|s| matches!(s.kind, SourceKind::Middleware(_)) && s.name == name)
-    else {
+    let Some(index) = site.sources.iter().position(|s| {
+        s.name == name
+            && if kafka {
+                s.kind == SourceKind::Kafka
+            } else {
+                matches!(s.kind, SourceKind::Middleware(_))
+            }
+    }) else {
         return Vec::new();
     };
     if site.in_flight[index] {

@@ -323,3 +323,20 @@ fn r_looks_at_the_selected_cluster_now() {
     );
     assert!(state.site.as_ref().expect("site").in_flight[KAFKA]);
 }
+
+#[test]
+fn the_palette_peeks_from_an_hour_ago() {
+    let mut state = kafka_state("dark", Action::OpenKafka);
+    key(&mut state, ":");
+    update(&mut state, Action::Paste("peek from 1h".into()));
+    let effects = key(&mut state, "enter");
+    let hour_ago = (common::fixed_time() - chrono::Duration::hours(1)).timestamp_millis();
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::KafkaPeek { from: sitedeck::kafka::PeekFrom::Time(t), title, .. }]
+                if *t == hour_ago && title.contains("20 from")
+        ),
+        "{effects:?}"
+    );
+}

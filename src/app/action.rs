@@ -94,6 +94,10 @@ pub enum Action {
     NextPartition,
     /// Peek at the chosen partition's last messages (read-only).
     Peek,
+    /// Peek at the chosen partition's first messages from this many
+    /// minutes ago (internal, from the palette).
+    #[serde(skip)]
+    PeekSince(u32),
 
     /// A key the keymap resolves (internal).
     #[serde(skip)]

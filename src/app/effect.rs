@@ -79,5 +79,7 @@ pub enum Effect {
         topic: String,
         /// The partition.
         partition: i32,
+        /// The last messages, or the first ones from a time.
+        from: crate::kafka::PeekFrom,
     },
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Local};
 use super::effect::Effect;
 use super::state::{Level, Popup, State, View};
 use super::table::{Cell, Table, TableRow, Target, Tone};
-use crate::kafka::{Group, KafkaSnapshot, Topic};
+use crate::kafka::{Group, KafkaSnapshot, PeekFrom, Topic};
 use crate::probe::{ProbeReport, SourceKind};
 use crate::text::one_line;
 
@@ -44,6 +44,9 @@ const LAG_COLUMN: usize = 6;
 pub const TREND_SAMPLES: usize = 60;
 /// How many messages `p` reads.
 pub const PEEK_LIMIT: usize = 20;
+
+/// The times the palette offers to peek from: label and minutes ago.
+pub const PEEK_SINCE: [(&str, u32); 4] = [("15m", 15), ("1h", 60), ("6h", 360), ("24h", 1440)];
 
 const TOPIC_KIND: &str = "KafkaTopic";
 const GROUP_KIND: &str = "KafkaGroup";
@@ -328,8 +331,9 @@ pub fn move_partition(state: &mut State, delta: i32) {
     }
 }
 
-/// Peeks at the chosen partition of the selected topic.
-pub fn peek(state: &mut State) -> Vec<Effect> {
+/// Peeks at the chosen partition of the selected topic: its last
+/// messages, or its first ones from `minutes_ago`.
+pub fn peek(state: &mut State, minutes_ago: Option<u32>) -> Vec<Effect> {
     if state.view != View::Kafka {
         state.say(Level::Info, "p peeks at a topic in Kafka topics (g k)");
         return Vec::new();
@@ -366,7 +370,21 @@ pub fn peek(state: &mut State) -> Vec<Effect> {
         );
         return Vec::new();
     };
-    let title = peek_title(&cluster, &topic, partition);
+    let (from, when) = match minutes_ago {
+        None => (PeekFrom::Last, format!("last {PEEK_LIMIT}")),
+        Some(minutes) => {
+            let since = state.now.unwrap_or_else(chrono::Utc::now)
+                - chrono::Duration::minutes(i64::from(minutes));
+            (
+                PeekFrom::Time(since.timestamp_millis()),
+                format!(
+                    "{PEEK_LIMIT} from {}",
+                    since.with_timezone(&Local).format("%H:%M")
+                ),
+            )
+        }
+    };
+    let title = peek_title(&cluster, &topic, partition, &when);
     state.popup = Some(Popup::Describe {
         title: title.clone(),
         text: None,
@@ -381,12 +399,13 @@ pub fn peek(state: &mut State) -> Vec<Effect> {
         ),
         topic,
         partition,
+        from,
     }]
 }
 
 /// The peek popup's title, which also tells its result apart.
-pub fn peek_title(cluster: &str, topic: &str, partition: i32) -> String {
-    format!("Peek {cluster} · {topic}/{partition} · last {PEEK_LIMIT} · read-only")
+pub fn peek_title(cluster: &str, topic: &str, partition: i32, when: &str) -> String {
+    format!("Peek {cluster} · {topic}/{partition} · {when} · read-only")
 }
 
 /// Shows a peek's messages in its popup if it is still open.

@@ -408,6 +408,7 @@ impl EffectRunner {
                 timeout,
                 topic,
                 partition,
+                from,
             } => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
@@ -417,7 +418,7 @@ impl EffectRunner {
                         timeout,
                         &topic,
                         partition,
-                        crate::kafka::PeekFrom::Last,
+                        from,
                         super::kafka::PEEK_LIMIT,
                     )
                     .await

@@ -207,7 +207,8 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         Action::OpenKafkaGroups => show_view(state, View::KafkaGroups),
         Action::PrevPartition => super::kafka::move_partition(state, -1),
         Action::NextPartition => super::kafka::move_partition(state, 1),
-        Action::Peek => return super::kafka::peek(state),
+        Action::Peek => return super::kafka::peek(state, None),
+        Action::PeekSince(minutes) => return super::kafka::peek(state, Some(minutes)),
         Action::KafkaPeeked { title, result } => super::kafka::on_peeked(state, &title, result),
         Action::CheckNow => return super::middleware::check_now(state),
         Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
@@ -460,6 +461,17 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
         action,
     })
     .collect();
+    if state.view == View::Kafka {
+        entries.extend(
+            super::kafka::PEEK_SINCE
+                .iter()
+                .map(|&(label, minutes)| PaletteEntry {
+                    label: format!("peek from {label} ago"),
+                    desc: "Peek at the chosen partition's first messages from then".into(),
+                    action: Action::PeekSince(minutes),
+                }),
+        );
+    }
     entries.extend(state.themes.iter().map(|name| PaletteEntry {
         label: format!("theme {name}"),
         desc: format!("Use the {name} theme"),

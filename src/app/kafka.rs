@@ -69,8 +69,8 @@ pub struct KafkaState {
     pub groups: Table,
     /// The last good snapshot per cluster (source) name.
     pub seen: HashMap<String, Seen>,
-    /// Total lag per `cluster/group`, oldest first.
-    pub trend: HashMap<String, VecDeque<i64>>,
+    /// Total lag per (cluster, group), oldest first.
+    pub trend: HashMap<(String, String), VecDeque<i64>>,
     /// The partition chosen in a topic's detail pane: the topic's row
     /// and the partition (another topic starts at partition 0).
     pub chosen: Option<(Target, i32)>,
@@ -90,8 +90,8 @@ impl Default for KafkaState {
     }
 }
 
-fn trend_key(cluster: &str, group: &str) -> String {
-    format!("{cluster}/{group}")
+fn trend_key(cluster: &str, group: &str) -> (String, String) {
+    (cluster.to_owned(), group.to_owned())
 }
 
 impl KafkaState {
@@ -182,10 +182,9 @@ impl KafkaState {
     pub fn retain_clusters(&mut self, clusters: &[String]) {
         let known = |name: &str| clusters.iter().any(|c| c == name);
         self.seen.retain(|name, _| known(name));
-        self.trend.retain(|key, _| {
-            key.split_once('/')
-                .is_some_and(|(cluster, _)| known(cluster))
-        });
+        // A group id may hold any character: the key is a pair, not a
+        // joined string.
+        self.trend.retain(|(cluster, _), _| known(cluster));
         self.rebuild();
     }
 
@@ -341,17 +340,12 @@ pub fn peek(state: &mut State, minutes_ago: Option<u32>) -> Vec<Effect> {
     let Some(site) = &mut state.site else {
         return Vec::new();
     };
-    let Some((cluster, topic, _)) = site
+    // A topic row's target is its cluster (namespace) and topic (name).
+    let Some((cluster, topic)) = site
         .kafka
-        .selected_topic()
-        .map(|(_, t)| (site.kafka.topics.selected_row(), t))
-        .and_then(|(row, t)| {
-            Some((
-                row?.target.namespace.clone(),
-                t.name.clone(),
-                t.partitions.len(),
-            ))
-        })
+        .topics
+        .selected_row()
+        .map(|row| (row.target.namespace.clone(), row.target.name.clone()))
     else {
         state.say(Level::Info, "no topic selected: nothing to peek at");
         return Vec::new();

@@ -3,12 +3,12 @@
 //! does not wrap. The metadata rdkafka exposes has neither.
 
 use std::collections::HashMap;
-use std::ffi::{CStr, c_char};
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 
+use super::admin::{AdminCall, array, event_error, text};
 use super::client::LogKeeper;
 
 /// What DescribeCluster says.
@@ -27,55 +27,26 @@ pub(super) fn describe(
     consumer: &BaseConsumer<LogKeeper>,
     timeout: Duration,
 ) -> Result<ClusterInfo, String> {
-    let rk = consumer.client().native_ptr();
-    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-    // SAFETY: the queue, options and event come from librdkafka and are
-    // destroyed once, after their last use; the result's strings and
-    // nodes are read before the event is destroyed.
-    unsafe {
-        let queue = rd::rd_kafka_queue_new(rk);
-        let options = rd::rd_kafka_AdminOptions_new(
-            rk,
-            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,
-        );
-        let mut error = [0 as c_char; 256];
-        rd::rd_kafka_AdminOptions_set_request_timeout(
-            options,
-            millis,
-            error.as_mut_ptr(),
-            error.len(),
-        );
-        rd::rd_kafka_DescribeCluster(rk, options, queue);
-        let event = rd::rd_kafka_queue_poll(queue, millis.saturating_add(1000));
-        let info = if event.is_null() {
-            Err(format!("no answer within {:.1} s", timeout.as_secs_f64()))
-        } else {
-            let info = read(event);
-            rd::rd_kafka_event_destroy(event);
-            info
-        };
-        rd::rd_kafka_AdminOptions_destroy(options);
-        rd::rd_kafka_queue_destroy(queue);
-        info
-    }
+    let mut call = AdminCall::new(
+        consumer,
+        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,
+        timeout,
+    );
+    let options = call.options(0);
+    // SAFETY: the client, options and queue are live for the call.
+    unsafe { rd::rd_kafka_DescribeCluster(call.rk, options, call.queue) };
+    // SAFETY: `receive_one` hands over a live DescribeCluster event.
+    call.receive_one(|event| unsafe { read(event) })
 }
 
 /// # Safety
 /// `event` must be a live DescribeCluster result event.
 unsafe fn read(event: *mut rd::rd_kafka_event_t) -> Result<ClusterInfo, String> {
-    let text = |pointer: *const c_char| {
-        // SAFETY: librdkafka's strings are NUL-terminated and live as long
-        // as the event.
-        (!pointer.is_null()).then(|| {
-            unsafe { CStr::from_ptr(pointer) }
-                .to_string_lossy()
-                .into_owned()
-        })
-    };
-    // SAFETY: as the function's contract says.
+    // SAFETY: as the function's contract says; the result's strings and
+    // nodes belong to the event.
     unsafe {
-        if rd::rd_kafka_event_error(event) != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return Err(text(rd::rd_kafka_event_error_string(event)).unwrap_or_default());
+        if let Some(error) = event_error(event) {
+            return Err(error);
         }
         let result = rd::rd_kafka_event_DescribeCluster_result(event);
         if result.is_null() {
@@ -83,12 +54,10 @@ unsafe fn read(event: *mut rd::rd_kafka_event_t) -> Result<ClusterInfo, String> 
         }
         let controller = rd::rd_kafka_DescribeCluster_result_controller(result);
         let mut count = 0usize;
-        let nodes = rd::rd_kafka_DescribeCluster_result_nodes(result, &mut count);
-        let nodes = if nodes.is_null() || count == 0 {
-            &[]
-        } else {
-            std::slice::from_raw_parts(nodes, count)
-        };
+        let nodes = array(
+            rd::rd_kafka_DescribeCluster_result_nodes(result, &mut count),
+            count,
+        );
         let racks = nodes
             .iter()
             .filter(|node| !node.is_null())

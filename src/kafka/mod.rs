@@ -5,6 +5,7 @@
 //! librdkafka's calls block, so every call here runs on tokio's blocking
 //! pool; a caller on the UI thread only ever awaits.
 
+mod admin;
 mod client;
 mod cluster_info;
 mod fetch;

@@ -4,12 +4,13 @@
 //! lab's nisshi) leaves retention unknown.
 
 use std::collections::HashMap;
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::CString;
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 
+use super::admin::{AdminCall, array, event_error, text};
 use super::client::LogKeeper;
 
 /// `retention.ms` and `retention.bytes` of each topic that has them.
@@ -21,15 +22,18 @@ pub(super) fn retention(
     if topics.is_empty() {
         return Ok(HashMap::new());
     }
-    let rk = consumer.client().native_ptr();
-    let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
     let names: Vec<CString> = topics
         .iter()
         .filter_map(|t| CString::new(*t).ok())
         .collect();
-    // SAFETY: resources, options, queue and event come from librdkafka and
-    // are destroyed once, after their last use; the names outlive the
-    // call that copies them; results are read before the event goes.
+    let mut call = AdminCall::new(
+        consumer,
+        rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
+        timeout,
+    );
+    let options = call.options(0);
+    // SAFETY: the resources are made and destroyed here (the call copies
+    // them); the names outlive the call.
     unsafe {
         let mut resources: Vec<*mut rd::rd_kafka_ConfigResource_t> = names
             .iter()
@@ -40,59 +44,34 @@ pub(super) fn retention(
                 )
             })
             .collect();
-        let queue = rd::rd_kafka_queue_new(rk);
-        let options = rd::rd_kafka_AdminOptions_new(
-            rk,
-            rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS,
-        );
-        let mut error = [0 as c_char; 256];
-        rd::rd_kafka_AdminOptions_set_request_timeout(
+        rd::rd_kafka_DescribeConfigs(
+            call.rk,
+            resources.as_mut_ptr(),
+            resources.len(),
             options,
-            millis,
-            error.as_mut_ptr(),
-            error.len(),
+            call.queue,
         );
-        rd::rd_kafka_DescribeConfigs(rk, resources.as_mut_ptr(), resources.len(), options, queue);
         rd::rd_kafka_ConfigResource_destroy_array(resources.as_mut_ptr(), resources.len());
-        let event = rd::rd_kafka_queue_poll(queue, millis.saturating_add(1000));
-        let found = if event.is_null() {
-            Err(format!("no answer within {:.1} s", timeout.as_secs_f64()))
-        } else {
-            let found = read(event);
-            rd::rd_kafka_event_destroy(event);
-            found
-        };
-        rd::rd_kafka_AdminOptions_destroy(options);
-        rd::rd_kafka_queue_destroy(queue);
-        found
     }
+    // SAFETY: `receive_one` hands over a live DescribeConfigs event.
+    call.receive_one(|event| unsafe { read(event) })
 }
 
 /// # Safety
 /// `event` must be a live DescribeConfigs result event.
 unsafe fn read(event: *mut rd::rd_kafka_event_t) -> Result<HashMap<String, String>, String> {
-    let text = |pointer: *const c_char| {
-        // SAFETY: librdkafka's strings are NUL-terminated and live as long
-        // as the event.
-        (!pointer.is_null()).then(|| {
-            unsafe { CStr::from_ptr(pointer) }
-                .to_string_lossy()
-                .into_owned()
-        })
-    };
-    // SAFETY: as the function's contract says.
+    // SAFETY: as the function's contract says; the resources, entries and
+    // strings belong to the event.
     unsafe {
-        if rd::rd_kafka_event_error(event) != rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
-            return Err(text(rd::rd_kafka_event_error_string(event)).unwrap_or_default());
+        if let Some(error) = event_error(event) {
+            return Err(error);
         }
         let result = rd::rd_kafka_event_DescribeConfigs_result(event);
         let mut count = 0usize;
-        let resources = rd::rd_kafka_DescribeConfigs_result_resources(result, &mut count);
-        let resources = if resources.is_null() || count == 0 {
-            &[]
-        } else {
-            std::slice::from_raw_parts(resources, count)
-        };
+        let resources = array(
+            rd::rd_kafka_DescribeConfigs_result_resources(result, &mut count),
+            count,
+        );
         let mut found = HashMap::new();
         for &resource in resources {
             if rd::rd_kafka_ConfigResource_error(resource)
@@ -104,12 +83,10 @@ unsafe fn read(event: *mut rd::rd_kafka_event_t) -> Result<HashMap<String, Strin
                 continue;
             };
             let mut entries_count = 0usize;
-            let entries = rd::rd_kafka_ConfigResource_configs(resource, &mut entries_count);
-            let entries = if entries.is_null() || entries_count == 0 {
-                &[]
-            } else {
-                std::slice::from_raw_parts(entries, entries_count)
-            };
+            let entries = array(
+                rd::rd_kafka_ConfigResource_configs(resource, &mut entries_count),
+                entries_count,
+            );
             let value = |key: &str| {
                 entries.iter().find_map(|&entry| {
                     (text(rd::rd_kafka_ConfigEntry_name(entry)).as_deref() == Some(key))

@@ -77,11 +77,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: View) {
         .title(Line::from(title));
     let ([table_area, filter_area, detail_area], show_filter) =
         super::table_over_detail(area, state, table);
-    let (order, always) = if view == View::Kafka {
-        (TOPIC_HIDE_ORDER, usize::from(kafka.seen.len() == 1))
+    let order = if view == View::Kafka {
+        TOPIC_HIDE_ORDER
     } else {
-        (GROUP_HIDE_ORDER, usize::from(kafka.seen.len() == 1))
+        GROUP_HIDE_ORDER
     };
+    // With one cluster, its name in every row says nothing: CLUSTER goes.
+    let always = usize::from(kafka.seen.len() == 1);
     super::cluster::draw_table(
         frame,
         table_area,

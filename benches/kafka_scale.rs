@@ -98,9 +98,11 @@ fn main() -> Result<()> {
         let started = Instant::now();
         let snapshot = runtime
             .block_on(sitedeck::kafka::observe(
-                spec,
-                &loaded.profile.base_dir,
-                Duration::from_secs(10),
+                &sitedeck::kafka::KafkaTarget::new(
+                    spec,
+                    &loaded.profile.base_dir,
+                    Duration::from_secs(10),
+                ),
             ))
             .context("observe")?;
         let elapsed = started.elapsed();

@@ -176,7 +176,15 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 from: from.clone(),
                 json: *format == Format::Json,
             };
-            kafka::peek(&loaded.profile, &request).await
+            let target = ClusterTarget::of_site(
+                &loaded.profile,
+                cli.kubeconfig.as_deref(),
+                cli.context.as_deref(),
+            );
+            let forwards =
+                middleware_status::forwards(&loaded.profile, target.as_ref(), &paths.state_dir)
+                    .await;
+            kafka::peek(&loaded.profile, &request, forwards).await
         }
     }
 }

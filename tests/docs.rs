@@ -181,16 +181,26 @@ fn the_middleware_guide_example_loads_and_names_every_kind() {
 fn the_kafka_guide_example_loads_and_names_every_key() {
     let guide = read("docs/kafka.md");
     let examples = fenced(&guide, "yaml profile");
-    assert_eq!(examples.len(), 1, "one profile example");
-    // The files it names, beside it.
+    assert_eq!(examples.len(), 2, "a direct and a port-forward example");
+    // The files they name, beside them.
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("secrets")).expect("mkdir");
     std::fs::write(dir.path().join("secrets/kafka-password"), "pw").expect("secret");
     std::fs::write(dir.path().join("kafka-ca.pem"), "").expect("ca");
-    let loaded = profile::parse(&examples[0], Path::new("kafka.md"), dir.path())
-        .unwrap_or_else(|e| panic!("docs/kafka.md example: {e}"));
-    let kafka = &loaded.profile.kafka[0];
+    std::fs::write(dir.path().join("kubeconfig.yaml"), "").expect("kubeconfig");
+    let load = |example: &str| {
+        profile::parse(example, Path::new("kafka.md"), dir.path())
+            .unwrap_or_else(|e| panic!("docs/kafka.md example: {e}"))
+    };
+    let direct = load(&examples[0]);
+    let kafka = &direct.profile.kafka[0];
     assert!(kafka.security_protocol.uses_sasl() && kafka.ca_file.is_some());
+    assert_eq!(kafka.via, profile::KafkaPath::Direct);
+    let forwarded = load(&examples[1]);
+    assert_eq!(
+        forwarded.profile.kafka[0].via,
+        profile::KafkaPath::PortForward
+    );
     for key in ["g k", "g c", "`p`", "`[` and `]`"] {
         assert!(guide.contains(key), "docs/kafka.md does not mention {key}");
     }

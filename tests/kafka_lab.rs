@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use sitedeck::config::profile::{self, LoadedProfile};
-use sitedeck::kafka::{self, KafkaError, PeekFrom};
+use sitedeck::kafka::{self, KafkaError, KafkaTarget, PeekFrom};
 use sitedeck::probe::{self, ProbeState};
 use sitedeck_lab::kafka::{BrokerOptions, KafkaBroker, KafkaUser, Scram};
 use sitedeck_lab::kafka_traffic::{Produced, commit, create_topic, produce};
@@ -88,7 +88,7 @@ async fn scram_logins_list_topics_and_a_groups_lag_is_produced_minus_committed()
             Some(&user.password),
         );
         let spec = &loaded.profile.kafka[0];
-        let snapshot = kafka::observe(spec, &loaded.profile.base_dir, TIMEOUT)
+        let snapshot = kafka::observe(&KafkaTarget::new(spec, &loaded.profile.base_dir, TIMEOUT))
             .await
             .unwrap_or_else(|e| panic!("{} logs in: {e}", user.mechanism.name()));
         assert_eq!(snapshot.brokers.len(), 1, "{snapshot:?}");
@@ -136,9 +136,15 @@ async fn peek_returns_what_was_produced_and_commits_nothing() {
     let spec = &loaded.profile.kafka[0];
     let base = &loaded.profile.base_dir;
 
-    let last = kafka::peek(spec, base, TIMEOUT, "orders", 1, PeekFrom::Last, 3)
-        .await
-        .expect("peek");
+    let last = kafka::peek(
+        &KafkaTarget::new(spec, base, TIMEOUT),
+        "orders",
+        1,
+        PeekFrom::Last,
+        3,
+    )
+    .await
+    .expect("peek");
     let offsets: Vec<i64> = last.iter().map(|m| m.offset).collect();
     assert_eq!(offsets, [3, 4, 5]);
     assert_eq!(last[0].key.as_deref(), Some("k1-3"));
@@ -151,9 +157,7 @@ async fn peek_returns_what_was_produced_and_commits_nothing() {
     assert!(last[0].timestamp.is_some_and(|t| t >= before - 1000));
 
     let from = kafka::peek(
-        spec,
-        base,
-        TIMEOUT,
+        &KafkaTarget::new(spec, base, TIMEOUT),
         "orders",
         1,
         PeekFrom::Time(before - 1000),
@@ -163,13 +167,21 @@ async fn peek_returns_what_was_produced_and_commits_nothing() {
     .expect("peek from a time");
     assert_eq!(from.iter().map(|m| m.offset).collect::<Vec<_>>(), [0, 1]);
 
-    let empty = kafka::peek(spec, base, TIMEOUT, "orders", 0, PeekFrom::Last, 5)
-        .await
-        .expect("peek an empty partition");
+    let empty = kafka::peek(
+        &KafkaTarget::new(spec, base, TIMEOUT),
+        "orders",
+        0,
+        PeekFrom::Last,
+        5,
+    )
+    .await
+    .expect("peek an empty partition");
     assert!(empty.is_empty());
 
     // Peeking made no consumer group.
-    let snapshot = kafka::observe(spec, base, TIMEOUT).await.expect("observe");
+    let snapshot = kafka::observe(&KafkaTarget::new(spec, base, TIMEOUT))
+        .await
+        .expect("observe");
     assert!(snapshot.groups.is_empty(), "{:?}", snapshot.groups);
 }
 
@@ -183,7 +195,7 @@ async fn a_wrong_password_is_an_authentication_failure_naming_user_and_mechanism
         Some("wrong-password-sentinel"),
     );
     let spec = &loaded.profile.kafka[0];
-    let error = kafka::observe(spec, &loaded.profile.base_dir, TIMEOUT)
+    let error = kafka::observe(&KafkaTarget::new(spec, &loaded.profile.base_dir, TIMEOUT))
         .await
         .expect_err("the login fails");
     let KafkaError::Authentication {
@@ -230,15 +242,19 @@ async fn plain_logins_through_the_lab_proxy() {
     };
     let loaded = plain("pw-c");
     let spec = &loaded.profile.kafka[0];
-    let snapshot = kafka::observe(spec, &loaded.profile.base_dir, TIMEOUT)
+    let snapshot = kafka::observe(&KafkaTarget::new(spec, &loaded.profile.base_dir, TIMEOUT))
         .await
         .expect("PLAIN logs in");
     assert_eq!(snapshot.brokers[0].port, i32::from(proxy_port));
 
     let loaded = plain("nope");
-    let error = kafka::observe(&loaded.profile.kafka[0], &loaded.profile.base_dir, TIMEOUT)
-        .await
-        .expect_err("a wrong PLAIN password fails");
+    let error = kafka::observe(&KafkaTarget::new(
+        &loaded.profile.kafka[0],
+        &loaded.profile.base_dir,
+        TIMEOUT,
+    ))
+    .await
+    .expect_err("a wrong PLAIN password fails");
     assert!(
         matches!(&error, KafkaError::Authentication { mechanism, .. } if mechanism == "PLAIN"),
         "{error:?}"
@@ -299,17 +315,159 @@ async fn sasl_ssl_verifies_the_broker_against_the_ca_file() {
         &entry("    ca_file: ca.pem\n"),
         Some("alice-secret"),
     );
-    let snapshot = kafka::observe(&loaded.profile.kafka[0], &loaded.profile.base_dir, TIMEOUT)
-        .await
-        .expect("SASL_SSL with the lab CA");
+    let snapshot = kafka::observe(&KafkaTarget::new(
+        &loaded.profile.kafka[0],
+        &loaded.profile.base_dir,
+        TIMEOUT,
+    ))
+    .await
+    .expect("SASL_SSL with the lab CA");
     assert_eq!(snapshot.brokers.len(), 1);
 
     // The system's CAs do not know the lab CA: a TLS error, said at once.
     let loaded = profile_for(dir.path(), &entry(""), Some("alice-secret"));
     let started = std::time::Instant::now();
-    let error = kafka::observe(&loaded.profile.kafka[0], &loaded.profile.base_dir, TIMEOUT)
-        .await
-        .expect_err("an unknown CA fails");
+    let error = kafka::observe(&KafkaTarget::new(
+        &loaded.profile.kafka[0],
+        &loaded.profile.base_dir,
+        TIMEOUT,
+    ))
+    .await
+    .expect_err("an unknown CA fails");
     assert!(matches!(error, KafkaError::Tls(_)), "{error:?}");
     assert!(started.elapsed() < TIMEOUT, "not after the whole timeout");
+}
+
+/// The name the broker advertises once it runs "in the cluster": a
+/// StatefulSet pod behind its headless Service.
+const IN_CLUSTER_BROKER: &str = "kafka-0.kafka-headless.middleware.svc.cluster.local";
+
+/// Pod `middleware/kafka-0`, running and ready, in the simulator.
+fn broker_pod() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "kafka-0", "namespace": "middleware",
+                     "labels": {"app": "kafka", "statefulset.kubernetes.io/pod-name": "kafka-0"}},
+        "spec": {"containers": [{"name": "kafka", "image": "docker.io/bitnami/kafka:3.7.0",
+                                 "ports": [{"containerPort": 9092}]}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn brokers_advertising_in_cluster_names_are_reached_through_port_forwards() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut broker = scram_broker(dir.path());
+    let bob = broker.login(&users()[1]);
+    create_topic(&bob, "orders", 2).expect("topic");
+    produce(&bob, "orders", &orders(0, 7)).expect("produce");
+    commit(&bob, "billing", "orders", 0, 3).expect("commit");
+    // From now on the broker tells clients to come back at a name only
+    // the cluster resolves, as brokers in a cluster do.
+    broker
+        .readvertise(IN_CLUSTER_BROKER, 9092)
+        .expect("nisshi restarts");
+
+    let sim = sitedeck_lab::kube::KubeSim::start_with(
+        &dir.path().join("kube"),
+        sitedeck_lab::kube::KubeSimOptions {
+            log_interval: None,
+            ..Default::default()
+        },
+    )
+    .expect("simulator");
+    sim.create(broker_pod()).expect("pod kafka-0");
+    // The simulator stands in for the kubelet: port 9092 of the pod is
+    // the real broker.
+    sim.forward_port("middleware", "kafka-0", 9092, broker.address());
+    let cluster = format!("cluster:\n  kubeconfig: {}\n", sim.kubeconfig().display());
+    std::fs::write(dir.path().join("kafka.pw"), "bob-secret").expect("secret");
+    let write = |via: &str| {
+        let text = format!(
+            "name: kafka-test\nenvironment: poc\n{cluster}kafka:\n  - name: events\n{}{via}",
+            sasl_entry(&format!("{IN_CLUSTER_BROKER}:9092"), "SCRAM-SHA-512", "bob")
+        );
+        let path = dir.path().join("site.yaml");
+        std::fs::write(&path, text).expect("write profile");
+        profile::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    // Direct, the bastion cannot resolve the name, and the error says what
+    // to do.
+    let direct = write("");
+    let error = kafka::observe(&KafkaTarget::new(
+        &direct.profile.kafka[0],
+        &direct.profile.base_dir,
+        Duration::from_secs(2),
+    ))
+    .await
+    .expect_err("no DNS for cluster names here");
+    assert!(
+        matches!(&error, KafkaError::Unreachable(said) if said.contains("via: port-forward")),
+        "{error:?}"
+    );
+
+    let loaded = write("    via: port-forward\n");
+    let target = sitedeck::cluster::connect::ClusterTarget {
+        kubeconfig: Some(sim.kubeconfig().to_path_buf()),
+        context: None,
+    };
+    let connection = sitedeck::cluster::connect::connect(&target, &[])
+        .await
+        .expect("connect");
+    let forwards = sitedeck::cluster::portforward::Forwards::new(connection.client);
+    let through = KafkaTarget::new(&loaded.profile.kafka[0], &loaded.profile.base_dir, TIMEOUT)
+        .through(Some(forwards.clone()));
+    let snapshot = kafka::observe(&through)
+        .await
+        .expect("observe through the forward");
+    assert_eq!(snapshot.brokers[0].host, IN_CLUSTER_BROKER);
+    assert_eq!(
+        snapshot.path, "port-forward to pod middleware/kafka-0:9092",
+        "{snapshot:?}"
+    );
+    let topic = snapshot
+        .topics
+        .iter()
+        .find(|t| t.name == "orders")
+        .expect("orders listed");
+    assert_eq!(topic.partitions[0].high, Some(7), "{topic:?}");
+    let group = snapshot
+        .groups
+        .iter()
+        .find(|g| g.name == "billing")
+        .expect("billing listed");
+    assert_eq!(group.total_lag(), 4, "{group:?}");
+
+    let peeked = kafka::peek(&through, "orders", 0, PeekFrom::Last, 2)
+        .await
+        .expect("peek through the forward");
+    let offsets: Vec<i64> = peeked.iter().map(|m| m.offset).collect();
+    assert_eq!(offsets, [5, 6]);
+    assert_eq!(peeked[1].headers, [("trace".to_owned(), "t6".to_owned())]);
+
+    // The probe opens the forward first and shows the path.
+    let sources = probe::plan(&loaded.profile, None);
+    let source = sources
+        .iter()
+        .find(|s| matches!(s.kind, probe::SourceKind::Kafka))
+        .expect("a Kafka source");
+    let env = probe::ProbeEnv {
+        forwards: Some(forwards),
+        ..Default::default()
+    };
+    let report = probe::run(source, &loaded.profile, &env).await;
+    assert_eq!(report.state, ProbeState::Up, "{report:?}");
+    assert_eq!(
+        report.path.as_deref(),
+        Some("port-forward to pod middleware/kafka-0:9092")
+    );
+
+    // Without a ready pod there is no forward, and the error says why.
+    sim.delete("pods", "middleware", "kafka-0")
+        .expect("delete pod");
+    let report = probe::run(source, &loaded.profile, &env).await;
+    assert!(report.state.is_down(), "{report:?}");
+    assert!(report.detail.contains("kafka-0"), "{report:?}");
 }

@@ -662,3 +662,33 @@ fn secrets_in_kafka_properties_are_warned_about() {
     assert!(loaded.warnings[0].contains("`sasl.password` in plaintext properties"));
     assert!(!loaded.warnings[0].contains("hunter2"));
 }
+
+#[test]
+fn kafka_via_port_forward_needs_the_cluster_and_in_cluster_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entry = "kafka:\n  - name: k\n    via: port-forward\n    bootstrap: [kafka-0.kafka.data.svc:9092, 10.0.0.5:9092]\n";
+    let text = format!("name: a\nenvironment: poc\n{entry}");
+    let error = profile::parse(&text, &dir.path().join("a.yaml"), dir.path())
+        .expect_err("no cluster, and an address");
+    let said = error.to_string();
+    assert!(
+        said.contains("a.yaml:4:11: kafka `k` is reached through the Kubernetes API (via: port-forward), and the profile has no `cluster`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("a.yaml:6:46: kafka `k` goes via port-forward, so `10.0.0.5:9092` must be an in-cluster name"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("kafka-0.kafka.data.svc:9092` must"),
+        "{said}"
+    );
+
+    std::fs::write(dir.path().join("kubeconfig"), "").expect("kubeconfig");
+    let text = format!(
+        "name: a\nenvironment: poc\ncluster:\n  kubeconfig: kubeconfig\n{}",
+        entry.replace(", 10.0.0.5:9092", "")
+    );
+    let loaded = profile::parse(&text, &dir.path().join("a.yaml"), dir.path()).expect("valid");
+    assert!(loaded.profile.needs_forwards());
+}

@@ -74,6 +74,9 @@ pub struct BrokerOptions {
     /// The port advertised to clients instead of the broker's own (a
     /// proxy in front of it).
     pub advertised_port: Option<u16>,
+    /// The host advertised to clients instead of 127.0.0.1 (an in-cluster
+    /// name, for clients that reach it through a port-forward).
+    pub advertised_host: Option<String>,
     /// TLS: the certificate chain and key files (PEM).
     pub tls: Option<(PathBuf, PathBuf)>,
 }
@@ -87,6 +90,7 @@ pub struct KafkaBroker {
     pub dir: PathBuf,
     /// The users it knows.
     pub users: Vec<KafkaUser>,
+    options: BrokerOptions,
     process: ManagedProcess,
 }
 
@@ -114,8 +118,30 @@ impl KafkaBroker {
             port,
             dir,
             users: options.users.clone(),
+            options: options.clone(),
             process,
         })
+    }
+
+    /// Restarts the broker on the same port and storage, advertising
+    /// `host:port` from now on. Topics and messages a lab client made
+    /// while it advertised 127.0.0.1 stay; a client that cannot resolve
+    /// `host` cannot reach it any more.
+    pub fn readvertise(&mut self, host: &str, port: u16) -> Result<()> {
+        self.process.stop(Duration::from_secs(10));
+        self.options.advertised_host = Some(host.to_owned());
+        self.options.advertised_port = Some(port);
+        let nisshi = nisshi_program()?;
+        let log = Self::log_file(&self.dir);
+        self.process = spawn(
+            &nisshi,
+            &self.dir,
+            self.port,
+            &self.options,
+            Phase::Serve,
+            &log,
+        )?;
+        wait_for_port(&mut self.process, self.port, &log)
     }
 
     /// The broker's log file when it runs in `dir`.
@@ -197,13 +223,18 @@ fn spawn(
     log: &Path,
 ) -> Result<ManagedProcess> {
     let advertised = options.advertised_port.unwrap_or(port);
+    let host = match phase {
+        // `user create` reaches the broker at its own address.
+        Phase::Setup => "127.0.0.1",
+        Phase::Serve => options.advertised_host.as_deref().unwrap_or("127.0.0.1"),
+    };
     let mut command = Command::new(nisshi);
     command
         .arg("broker")
         .args(["--listener-url", &format!("tcp://127.0.0.1:{port}")])
         .args([
             "--advertised-listener-url",
-            &format!("tcp://127.0.0.1:{advertised}"),
+            &format!("tcp://{host}:{advertised}"),
         ])
         .args(["--storage-engine", "sqlite://nisshi.db"])
         .args(["--group-initial-rebalance-delay", "0s"])

@@ -253,17 +253,23 @@ impl EffectRunner {
         cluster: Option<crate::cluster::connect::ClusterTarget>,
         readonly: bool,
     ) -> Arc<crate::probe::ProbeEnv> {
+        Arc::new(crate::probe::ProbeEnv {
+            cluster,
+            readonly,
+            forwards: self.forwards(),
+        })
+    }
+
+    /// The site's port-forwards over the cluster session's client, made
+    /// the first time; `None` without a cluster session.
+    fn forwards(&mut self) -> Option<crate::cluster::portforward::Forwards> {
         if self.forwards.is_none()
             && let Some(session) = &self.cluster
         {
             let slot = session.client_slot();
             self.forwards = Some(crate::cluster::portforward::Forwards::deferred(slot));
         }
-        Arc::new(crate::probe::ProbeEnv {
-            cluster,
-            readonly,
-            forwards: self.forwards.clone(),
-        })
+        self.forwards.clone()
     }
 
     /// Probes one source in the background and reports its result.
@@ -411,11 +417,11 @@ impl EffectRunner {
                 from,
             } => {
                 let tx = self.tx.clone();
+                let target = crate::kafka::KafkaTarget::new(&spec, &base_dir, timeout)
+                    .through(self.forwards());
                 tokio::spawn(async move {
                     let result = crate::kafka::peek(
-                        &spec,
-                        &base_dir,
-                        timeout,
+                        &target,
                         &topic,
                         partition,
                         from,

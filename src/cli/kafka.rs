@@ -174,6 +174,7 @@ pub struct PeekRequest {
 pub async fn peek(
     profile: &crate::config::profile::SiteProfile,
     request: &PeekRequest,
+    forwards: Option<crate::cluster::portforward::Forwards>,
 ) -> ExitCode {
     let spec = match &request.cluster {
         Some(name) => profile.kafka.iter().find(|k| &k.name.value == name),
@@ -210,10 +211,9 @@ pub async fn peek(
         }
     };
     let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0));
+    let target = crate::kafka::KafkaTarget::new(spec, &profile.base_dir, timeout).through(forwards);
     let result = crate::kafka::peek(
-        spec,
-        &profile.base_dir,
-        timeout,
+        &target,
         &request.topic,
         request.partition,
         from,

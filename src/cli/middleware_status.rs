@@ -103,19 +103,15 @@ pub fn write_table(out: &mut impl Write, middleware: &[MiddlewareStatus]) -> std
     Ok(())
 }
 
-/// Port-forwards for the profile's in-cluster endpoints, over a client of
-/// their own; `None` when no endpoint needs one or the cluster cannot be
-/// reached (those endpoints then say why).
+/// Port-forwards for the profile's in-cluster endpoints and Kafka brokers,
+/// over a client of their own; `None` when nothing needs one or the
+/// cluster cannot be reached (those entries then say why).
 pub async fn forwards(
     profile: &SiteProfile,
     target: Option<&ClusterTarget>,
     state_dir: &Path,
 ) -> Option<Forwards> {
-    let needed = profile
-        .middleware
-        .iter()
-        .any(|m| m.endpoint.as_ref().is_some_and(|e| e.value.in_cluster()));
-    let target = target.filter(|_| needed)?;
+    let target = target.filter(|_| profile.needs_forwards())?;
     let (store, _) = crate::store::trust::TrustStore::load(state_dir);
     let trusted = store.trusted(&profile.source_file);
     match crate::cluster::connect::connect(target, &trusted).await {

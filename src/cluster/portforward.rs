@@ -449,6 +449,27 @@ async fn resolve(client: &kube::Client, endpoint: &Endpoint) -> Result<Target, S
             name,
             port,
         } => resolve_service(client, namespace, name, *port).await,
+        Endpoint::NamedPod {
+            namespace,
+            pod,
+            port,
+        } => {
+            let what = format!("pod {namespace}/{pod}");
+            let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+            let found = pods.get(pod).await.map_err(|error| match &error {
+                kube::Error::Api(status) if status.code == 404 => format!("{what} not found"),
+                _ => format!("cannot read {what}: {}", api_reason(&error)),
+            })?;
+            if !is_ready(&found) {
+                return Err(format!("{what} is not ready"));
+            }
+            Ok(Target {
+                path: format!("port-forward to {what}:{port}"),
+                namespace: namespace.clone(),
+                pod: pod.clone(),
+                port: *port,
+            })
+        }
         Endpoint::Address { .. } | Endpoint::Invalid { .. } => Err(format!(
             "{endpoint} is not reached through the Kubernetes API"
         )),

@@ -6,10 +6,8 @@
 use std::ffi::{CStr, c_char, c_void};
 use std::time::{Duration, Instant};
 
+use super::handle::{KafkaHandle, millis};
 use rdkafka::bindings as rd;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-
-use super::client::LogKeeper;
 
 /// One admin request: the client, a reply queue, and options with the
 /// timeout. Dropping it destroys the options and the queue (librdkafka
@@ -25,14 +23,10 @@ pub(super) struct AdminCall {
 }
 
 impl AdminCall {
-    /// Prepares calls of `op` on `consumer`'s client, each bounded by
+    /// Prepares calls of `op` on `handle`'s client, each bounded by
     /// `timeout`.
-    pub fn new(
-        consumer: &BaseConsumer<LogKeeper>,
-        op: rd::rd_kafka_admin_op_t,
-        timeout: Duration,
-    ) -> Self {
-        let rk = consumer.client().native_ptr();
+    pub fn new(handle: &KafkaHandle, op: rd::rd_kafka_admin_op_t, timeout: Duration) -> Self {
+        let rk = handle.native_ptr();
         // SAFETY: `rk` is the live client's handle.
         let queue = unsafe { rd::rd_kafka_queue_new(rk) };
         Self {
@@ -117,10 +111,6 @@ impl Drop for AdminCall {
             rd::rd_kafka_queue_destroy(self.queue);
         }
     }
-}
-
-fn millis(duration: Duration) -> i32 {
-    i32::try_from(duration.as_millis()).unwrap_or(i32::MAX)
 }
 
 /// The opaque the event's request was given in [`AdminCall::options`].

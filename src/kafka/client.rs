@@ -9,15 +9,17 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 
 use crate::config::profile::{KafkaSpec, SaslMechanism};
 use crate::config::secret::Secret;
+
+use super::handle::KafkaHandle;
+use super::routes::Routes;
 
 /// Why a look at Kafka failed, in words an operator can act on.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -73,6 +75,10 @@ const OWN_PROPERTIES: [&str; 5] = [
     "isolation.level",
 ];
 
+/// Said after a failure to resolve an in-cluster name from the bastion.
+pub const IN_CLUSTER_HINT: &str = "; the brokers advertise in-cluster names, which the bastion \
+     cannot resolve: set `via: port-forward` on this Kafka entry";
+
 /// Everything a client needs, with the secrets still masked.
 pub(super) struct Settings {
     /// librdkafka properties, the SASL password excluded.
@@ -84,6 +90,9 @@ pub(super) struct Settings {
     login: Option<(String, String)>,
     /// The timeout of each call to the brokers.
     pub timeout: Duration,
+    /// The port-forwards every broker address goes through
+    /// (`via: port-forward`); `None`: direct.
+    pub routes: Option<Arc<Routes>>,
 }
 
 impl fmt::Debug for Settings {
@@ -173,27 +182,31 @@ impl Settings {
             secrets,
             login,
             timeout,
+            routes: None,
         })
+    }
+
+    /// How the brokers are reached, for the view's PATH.
+    pub fn path(&self) -> String {
+        self.routes
+            .as_ref()
+            .map_or_else(|| "direct".into(), |routes| routes.path())
     }
 
     /// A consumer that never subscribes: for metadata, watermarks and
     /// group lists, or (with `group`) to read one group's committed
     /// offsets. It never commits.
-    pub fn consumer(&self, group: Option<&str>) -> Result<BaseConsumer<LogKeeper>, KafkaError> {
+    pub fn consumer(&self, group: Option<&str>) -> Result<KafkaHandle, KafkaError> {
         self.consumer_with(group, false)
     }
 
     /// A consumer for peek: as [`Self::consumer`], and it reports the end
     /// of a partition, so a peek stops there.
-    pub fn peek_consumer(&self, group: &str) -> Result<BaseConsumer<LogKeeper>, KafkaError> {
+    pub fn peek_consumer(&self, group: &str) -> Result<KafkaHandle, KafkaError> {
         self.consumer_with(Some(group), true)
     }
 
-    fn consumer_with(
-        &self,
-        group: Option<&str>,
-        eof: bool,
-    ) -> Result<BaseConsumer<LogKeeper>, KafkaError> {
+    fn consumer_with(&self, group: Option<&str>, eof: bool) -> Result<KafkaHandle, KafkaError> {
         let mut config = ClientConfig::new();
         for (key, value) in &self.properties {
             config.set(key, value);
@@ -216,9 +229,9 @@ impl Settings {
         let keeper = LogKeeper {
             lines: Mutex::default(),
             secrets: self.secrets.clone(),
+            routes: self.routes.clone(),
         };
-        config
-            .create_with_context(keeper)
+        KafkaHandle::new(&config, keeper)
             .map_err(|e| KafkaError::Config(self.redact(&e.to_string())))
     }
 
@@ -228,26 +241,37 @@ impl Settings {
     /// is read between them: a refused login is said at once.
     pub fn metadata(
         &self,
-        consumer: &BaseConsumer<LogKeeper>,
+        consumer: &KafkaHandle,
     ) -> Result<rdkafka::metadata::Metadata, KafkaError> {
         let deadline = Instant::now() + self.timeout;
         let mut step = Duration::from_millis(250);
+        // librdkafka says why a broker is unreachable once, then only that
+        // all brokers are down: the reason seen in an early step is kept.
+        let mut unreachable = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match consumer.fetch_metadata(None, step.min(left)) {
+            let asked = Instant::now();
+            match consumer.fetch_metadata(step.min(left)) {
                 Ok(metadata) => return Ok(metadata),
                 Err(e) => {
                     let explained = self.explain(&e, consumer);
-                    let hopeless = matches!(
-                        explained,
-                        KafkaError::Authentication { .. } | KafkaError::Tls(_)
-                    );
-                    if hopeless || Instant::now() >= deadline {
-                        return Err(explained);
+                    match explained {
+                        KafkaError::Authentication { .. } | KafkaError::Tls(_) => {
+                            return Err(explained);
+                        }
+                        KafkaError::Unreachable(_) => unreachable = Some(explained.clone()),
+                        _ => {}
                     }
+                    if Instant::now() >= deadline {
+                        return Err(unreachable.unwrap_or(explained));
+                    }
+                    // librdkafka may fail at once (no broker up): a step
+                    // still takes its time, so the loop does not spin.
+                    let rest = step.min(left).saturating_sub(asked.elapsed());
+                    std::thread::sleep(rest);
                 }
             }
-            step *= 2;
+            step = (step * 2).min(Duration::from_secs(4));
         }
     }
 
@@ -258,18 +282,18 @@ impl Settings {
     pub fn explain(
         &self,
         error: &rdkafka::error::KafkaError,
-        consumer: &BaseConsumer<LogKeeper>,
+        consumer: &KafkaHandle,
     ) -> KafkaError {
-        // Not subscribed, so polling only hands queued events (logs,
-        // errors) to the context; `None` also follows a handled log
-        // event, so it is not the end of the queue.
-        for _ in 0..64 {
-            let _ = consumer.poll(Duration::ZERO);
-        }
+        self.explain_said(&error.to_string(), consumer)
+    }
+
+    /// As [`Self::explain`], for a failure librdkafka said in words.
+    pub fn explain_said(&self, said: &str, consumer: &KafkaHandle) -> KafkaError {
+        consumer.serve_events();
         // Only what was said since the last look, newest first: an old
         // blip must not explain a later failure.
         let logged = consumer.context().take_new();
-        let said = self.redact(&error.to_string());
+        let said = self.redact(said);
         let all = std::iter::once(&said).chain(logged.iter().rev());
         if let Some(line) = all
             .clone()
@@ -293,10 +317,26 @@ impl Settings {
         if let Some(line) = all.clone().find(|l| {
             contains_any(
                 l,
-                &["Connection refused", "Failed to resolve", "Connect to"],
+                &[
+                    "Connection refused",
+                    "Failed to resolve",
+                    "Connect to",
+                    "cannot forward",
+                ],
             )
         }) {
-            return KafkaError::Unreachable(line.clone());
+            let hint = if self.routes.is_none()
+                && line.contains("Failed to resolve")
+                && line.contains(".svc")
+            {
+                IN_CLUSTER_HINT
+            } else {
+                ""
+            };
+            return KafkaError::Unreachable(format!("{line}{hint}"));
+        }
+        if let Some(why) = self.routes.as_ref().and_then(|routes| routes.failure()) {
+            return KafkaError::Unreachable(why);
         }
         if said.contains("timed out") || said.contains("TimedOut") {
             return KafkaError::Timeout {
@@ -332,6 +372,9 @@ pub(super) struct LogKeeper {
     /// What librdkafka said since the last [`Self::take_new`], oldest first.
     lines: Mutex<VecDeque<String>>,
     secrets: Vec<Secret>,
+    /// Where broker addresses resolve to (`via: port-forward`); read by
+    /// librdkafka's address resolution callback.
+    pub routes: Option<Arc<Routes>>,
 }
 
 impl LogKeeper {
@@ -343,7 +386,8 @@ impl LogKeeper {
             .unwrap_or_default()
     }
 
-    fn keep(&self, line: String) {
+    /// Keeps one thing librdkafka (or the address resolution) said.
+    pub fn keep(&self, line: String) {
         let line = crate::text::one_line(&redact(&line, &self.secrets));
         tracing::debug!(target: "sitedeck::kafka", "librdkafka: {line}");
         if let Ok(mut lines) = self.lines.lock() {
@@ -372,8 +416,6 @@ impl ClientContext for LogKeeper {
     }
 }
 
-impl ConsumerContext for LogKeeper {}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +431,7 @@ mod tests {
             secrets: vec![Secret::new("hunter2-sentinel".into())],
             login: None,
             timeout: Duration::from_secs(1),
+            routes: None,
         };
         let printed = format!("{settings:?}");
         assert!(!printed.contains("hunter2-sentinel"), "{printed}");

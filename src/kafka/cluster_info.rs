@@ -6,10 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
-use rdkafka::consumer::BaseConsumer;
 
 use super::admin::{AdminCall, array, event_error, text};
-use super::client::LogKeeper;
+use super::handle::KafkaHandle;
 
 /// What DescribeCluster says.
 #[derive(Debug, Default)]
@@ -23,10 +22,7 @@ pub(super) struct ClusterInfo {
 }
 
 /// Asks the cluster to describe itself, within `timeout`.
-pub(super) fn describe(
-    consumer: &BaseConsumer<LogKeeper>,
-    timeout: Duration,
-) -> Result<ClusterInfo, String> {
+pub(super) fn describe(consumer: &KafkaHandle, timeout: Duration) -> Result<ClusterInfo, String> {
     let mut call = AdminCall::new(
         consumer,
         rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,

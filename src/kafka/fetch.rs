@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::client::{KafkaError, LogKeeper, Settings};
+use super::client::{KafkaError, Settings};
+use super::handle::KafkaHandle;
 use super::{Broker, Group, GroupOffset, KafkaSnapshot, Partition, Topic};
 
 /// Reads the whole snapshot. Fails only when the metadata cannot be read;
@@ -86,7 +86,7 @@ pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError>
         brokers,
         topics,
         groups,
-        path: "direct".into(),
+        path: settings.path(),
         cluster_id: cluster.cluster_id,
         notes,
     })
@@ -108,7 +108,7 @@ fn partition_list(topics: &[Topic], offset: Offset) -> TopicPartitionList {
 /// Fills in low and high watermarks: ListOffsets for the earliest and the
 /// latest offset (timestamps −2 and −1), batched by librdkafka per leader.
 fn read_watermarks(
-    consumer: &BaseConsumer<LogKeeper>,
+    consumer: &KafkaHandle,
     settings: &Settings,
     topics: &mut [Topic],
     notes: &mut Vec<String>,
@@ -117,18 +117,15 @@ fn read_watermarks(
         return;
     }
     for (offset, high) in [(Offset::End, true), (Offset::Beginning, false)] {
-        let list = partition_list(topics, offset);
-        let found = match consumer.offsets_for_times(list, settings.timeout) {
-            Ok(found) => found,
-            Err(e) => {
-                let which = if high { "end" } else { "start" };
-                notes.push(format!(
-                    "partition {which} offsets could not be read: {}",
-                    settings.explain(&e, consumer)
-                ));
-                continue;
-            }
-        };
+        let mut found = partition_list(topics, offset);
+        if let Err(e) = consumer.offsets_for_times(&mut found, settings.timeout) {
+            let which = if high { "end" } else { "start" };
+            notes.push(format!(
+                "partition {which} offsets could not be read: {}",
+                settings.explain(&e, consumer)
+            ));
+            continue;
+        }
         let mut by_partition: HashMap<(String, i32), i64> = HashMap::new();
         for element in found.elements() {
             if let (Offset::Offset(n), Ok(())) = (element.offset(), element.error()) {
@@ -152,12 +149,12 @@ fn read_watermarks(
 
 /// Lists the consumer groups and reads each one's committed offsets.
 fn read_groups(
-    consumer: &BaseConsumer<LogKeeper>,
+    consumer: &KafkaHandle,
     settings: &Settings,
     topics: &[Topic],
     notes: &mut Vec<String>,
 ) -> Vec<Group> {
-    let list = match consumer.fetch_group_list(None, settings.timeout) {
+    let list = match consumer.fetch_group_list(settings.timeout) {
         Ok(list) => list,
         Err(e) => {
             notes.push(format!(

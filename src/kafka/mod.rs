@@ -9,19 +9,22 @@ mod admin;
 mod client;
 mod cluster_info;
 mod fetch;
+mod handle;
 mod health;
 mod offsets;
 mod peek;
+mod routes;
 mod topic_configs;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::profile::KafkaSpec;
+use crate::cluster::portforward::Forwards;
+use crate::config::profile::{KafkaPath, KafkaSpec};
 
-pub use client::KafkaError;
+pub use client::{IN_CLUSTER_HINT, KafkaError};
 pub use health::health;
 pub use peek::{PeekFrom, PeekedMessage, render};
 
@@ -34,7 +37,7 @@ pub struct KafkaSnapshot {
     pub topics: Vec<Topic>,
     /// Consumer groups, by name.
     pub groups: Vec<Group>,
-    /// How sitedeck reached the brokers ("direct").
+    /// How sitedeck reached the brokers: `direct`, or the port-forwards.
     pub path: String,
     /// The cluster id, when the brokers describe the cluster (Kafka 2.8+).
     pub cluster_id: Option<String>,
@@ -198,36 +201,77 @@ pub struct GroupOffset {
     pub lag: i64,
 }
 
-/// Reads brokers, topics with watermarks and groups with lag, within
-/// `timeout` for each call to the brokers.
-pub async fn observe(
-    spec: &KafkaSpec,
-    base_dir: &Path,
-    timeout: Duration,
-) -> Result<KafkaSnapshot, KafkaError> {
-    // The secret may be a file: read on the blocking pool too.
-    let (spec, base_dir) = (spec.clone(), base_dir.to_path_buf());
-    blocking(move || {
-        let settings = client::Settings::from_spec(&spec, &base_dir, timeout)?;
-        fetch::snapshot(&settings)
-    })
-    .await
+/// One Kafka cluster to look at: its profile entry and how to reach it.
+#[derive(Debug, Clone)]
+pub struct KafkaTarget {
+    /// The profile's entry.
+    pub spec: KafkaSpec,
+    /// The profile's directory (secret files, the CA file).
+    pub base_dir: PathBuf,
+    /// The timeout of each call to the brokers.
+    pub timeout: Duration,
+    /// The site's port-forwards, which `via: port-forward` needs.
+    pub forwards: Option<Forwards>,
+}
+
+impl KafkaTarget {
+    /// The entry of a profile in `base_dir`, reached without forwards.
+    pub fn new(spec: &KafkaSpec, base_dir: &Path, timeout: Duration) -> Self {
+        Self {
+            spec: spec.clone(),
+            base_dir: base_dir.to_path_buf(),
+            timeout,
+            forwards: None,
+        }
+    }
+
+    /// The same, with the site's port-forwards.
+    pub fn through(self, forwards: Option<Forwards>) -> Self {
+        Self { forwards, ..self }
+    }
+
+    /// The client settings (reads the secret: call on the blocking pool),
+    /// with routes through the forwards for `via: port-forward`.
+    fn settings(&self, runtime: &tokio::runtime::Handle) -> Result<client::Settings, KafkaError> {
+        let mut settings = client::Settings::from_spec(&self.spec, &self.base_dir, self.timeout)?;
+        if self.spec.via == KafkaPath::PortForward {
+            let forwards = self.forwards.clone().ok_or_else(|| {
+                KafkaError::Config(format!(
+                    "kafka `{}` goes via port-forward, and sitedeck has no connection to the \
+                     cluster: check the profile's `cluster` and the cluster's row",
+                    self.spec.name.value
+                ))
+            })?;
+            settings.routes = Some(std::sync::Arc::new(routes::Routes::new(
+                forwards,
+                runtime.clone(),
+                self.timeout,
+            )));
+        }
+        Ok(settings)
+    }
+}
+
+/// Reads brokers, topics with watermarks and groups with lag, within the
+/// target's timeout for each call to the brokers.
+pub async fn observe(target: &KafkaTarget) -> Result<KafkaSnapshot, KafkaError> {
+    let (target, runtime) = (target.clone(), tokio::runtime::Handle::current());
+    blocking(move || fetch::snapshot(&target.settings(&runtime)?)).await
 }
 
 /// The last messages of a partition, or the first ones from a time, up to
 /// `limit`. Never joins or commits for a consumer group.
 pub async fn peek(
-    spec: &KafkaSpec,
-    base_dir: &Path,
-    timeout: Duration,
+    target: &KafkaTarget,
     topic: &str,
     partition: i32,
     from: PeekFrom,
     limit: usize,
 ) -> Result<Vec<PeekedMessage>, KafkaError> {
-    let (spec, base_dir, topic) = (spec.clone(), base_dir.to_path_buf(), topic.to_owned());
+    let (target, runtime) = (target.clone(), tokio::runtime::Handle::current());
+    let topic = topic.to_owned();
     blocking(move || {
-        let settings = client::Settings::from_spec(&spec, &base_dir, timeout)?;
+        let settings = target.settings(&runtime)?;
         peek::peek(&settings, &topic, partition, from, limit)
     })
     .await

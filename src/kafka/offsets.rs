@@ -11,10 +11,9 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
-use rdkafka::consumer::BaseConsumer;
 
 use super::admin::{AdminCall, array, event_error, event_opaque, text};
-use super::client::LogKeeper;
+use super::handle::KafkaHandle;
 
 /// A committed offset.
 pub(super) struct Committed {
@@ -29,7 +28,7 @@ pub(super) type GroupOffsets = Result<Vec<Committed>, String>;
 /// The committed offsets of each of `groups` (same order), each request
 /// bounded by `timeout`.
 pub(super) fn committed_offsets(
-    consumer: &BaseConsumer<LogKeeper>,
+    consumer: &KafkaHandle,
     groups: &[String],
     timeout: Duration,
 ) -> Vec<GroupOffsets> {

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::Consumer;
-use rdkafka::message::{Headers, Message};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use super::client::{KafkaError, Settings};
+use super::handle::RawMessage;
 
 /// The most of one key, value or header value kept for the screen.
 const MAX_FIELD_BYTES: usize = 64 * 1024;
@@ -72,10 +72,10 @@ pub(super) fn peek(
             let mut list = TopicPartitionList::new();
             list.add_partition_offset(topic, partition, Offset::Offset(millis))
                 .map_err(explain)?;
-            let found = consumer
-                .offsets_for_times(list, settings.timeout)
+            consumer
+                .offsets_for_times(&mut list, settings.timeout)
                 .map_err(explain)?;
-            match found.elements().first().map(|e| e.offset()) {
+            match list.elements().first().map(|e| e.offset()) {
                 Some(Offset::Offset(n)) => n.max(low),
                 _ => high,
             }
@@ -94,8 +94,11 @@ pub(super) fn peek(
     // A failure that did not end the peek: said if nothing was read.
     let mut last_error = None;
     while Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(message)) => {
+        let Some(message) = consumer.next_message(Duration::from_millis(100)) else {
+            continue;
+        };
+        match message.error() {
+            None => {
                 let offset = message.offset();
                 if offset >= start && offset < stop {
                     messages.push(read(&message));
@@ -106,13 +109,12 @@ pub(super) fn peek(
             }
             // The partition ends before `stop` (compaction, transaction
             // markers): what was read is all there is.
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => break,
-            Some(Err(e)) => last_error = Some(e),
-            None => {}
+            Some(RDKafkaErrorCode::PartitionEOF) => break,
+            Some(_) => last_error = Some(message.error_text()),
         }
     }
     match (messages.is_empty(), last_error) {
-        (true, Some(e)) => Err(explain(e)),
+        (true, Some(said)) => Err(settings.explain_said(&said, &consumer)),
         (true, None) if Instant::now() >= deadline => Err(KafkaError::Timeout {
             seconds: settings.timeout.as_secs_f64(),
             detail: Some(format!(
@@ -123,7 +125,7 @@ pub(super) fn peek(
     }
 }
 
-fn read(message: &rdkafka::message::BorrowedMessage<'_>) -> PeekedMessage {
+fn read(message: &RawMessage) -> PeekedMessage {
     let payload = message.payload();
     let (value, json) = match payload {
         Some(bytes) => match serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -140,17 +142,13 @@ fn read(message: &rdkafka::message::BorrowedMessage<'_>) -> PeekedMessage {
     };
     let headers = message
         .headers()
-        .map(|headers| {
-            headers
-                .iter()
-                .map(|h| (h.key.to_owned(), h.value.map(text).unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .map(|(name, value)| (name, value.map(text).unwrap_or_default()))
+        .collect();
     PeekedMessage {
         partition: message.partition(),
         offset: message.offset(),
-        timestamp: message.timestamp().to_millis(),
+        timestamp: message.timestamp(),
         key: message.key().map(text),
         value,
         json,

@@ -8,14 +8,13 @@ use std::ffi::CString;
 use std::time::Duration;
 
 use rdkafka::bindings as rd;
-use rdkafka::consumer::BaseConsumer;
 
 use super::admin::{AdminCall, array, event_error, text};
-use super::client::LogKeeper;
+use super::handle::KafkaHandle;
 
 /// `retention.ms` and `retention.bytes` of each topic that has them.
 pub(super) fn retention(
-    consumer: &BaseConsumer<LogKeeper>,
+    consumer: &KafkaHandle,
     topics: &[&str],
     timeout: Duration,
 ) -> Result<HashMap<String, String>, String> {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::config::profile::{MiddlewareKind, NodesSpec, SiteProfile};
+use crate::config::profile::{Endpoint, KafkaPath, MiddlewareKind, NodesSpec, SiteProfile};
 
 pub use classify::ProbeFailure;
 
@@ -389,11 +389,27 @@ async fn probe_source(
         }
         SourceKind::Kafka => {
             let spec = profile.kafka.get(source.spec).ok_or_else(vanished)?;
-            // A plain connect first: a refused or unknown server is said at
-            // once and precisely, not after librdkafka's retries.
+            // A plain connect (or the forwards) first: a refused or unknown
+            // server is said at once and precisely, not after librdkafka's
+            // retries.
             let servers: Vec<&str> = spec.bootstrap.iter().map(|s| s.value.as_str()).collect();
-            let (reachable, bootstrap) = net::bootstrap(&servers).await?;
-            let snapshot = crate::kafka::observe(spec, &profile.base_dir, timeout)
+            let (reachable, bootstrap) = match spec.via {
+                KafkaPath::Direct => net::bootstrap(&servers).await.map_err(|mut failure| {
+                    if failure.state == ProbeState::DnsError
+                        && servers.iter().any(|s| s.contains(".svc"))
+                    {
+                        failure.message.push_str(crate::kafka::IN_CLUSTER_HINT);
+                    }
+                    failure
+                })?,
+                KafkaPath::PortForward => {
+                    *path = Some("port-forward (opening)".into());
+                    forwarded_bootstrap(&servers, env, timeout).await?
+                }
+            };
+            let target = crate::kafka::KafkaTarget::new(spec, &profile.base_dir, timeout)
+                .through(env.forwards.clone());
+            let snapshot = crate::kafka::observe(&target)
                 .await
                 .map_err(kafka_failure)?;
             *path = Some(snapshot.path.clone());
@@ -499,6 +515,39 @@ async fn forward_failure(
         Some(why) => forward_error(why),
         None => failure,
     }
+}
+
+/// Opens the port-forward of every bootstrap server (`via: port-forward`):
+/// up when all open, degraded when some do, the first failure when none
+/// does.
+async fn forwarded_bootstrap(
+    servers: &[&str],
+    env: &ProbeEnv,
+    timeout: Duration,
+) -> Result<(ProbeState, String), ProbeFailure> {
+    let Some(forwards) = &env.forwards else {
+        return Err(ProbeFailure::config(
+            "the brokers are reached via port-forward, and there is no cluster connection",
+        ));
+    };
+    let open = |server: &str| {
+        let server = server.to_owned();
+        async move {
+            let endpoint = crate::config::profile::split_host_port(&server)
+                .ok()
+                .and_then(|(host, port)| Endpoint::of_cluster_name(&host, port))
+                .ok_or_else(|| {
+                    ProbeFailure::config(format!("{server} is not an in-cluster name"))
+                })?;
+            match tokio::time::timeout(timeout, forwards.local(&endpoint)).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(why)) => Err(forward_error(why)),
+                Err(_) => Err(ProbeFailure::timeout(timeout)),
+            }
+        }
+    };
+    let results = futures::future::join_all(servers.iter().map(|s| open(s))).await;
+    net::tally(results, "forwarded")
 }
 
 /// A port-forward's error as a probe failure.

@@ -64,20 +64,30 @@ pub async fn ssh_banner(endpoint: &str, timeout: Duration) -> Result<String, Pro
 /// when some do, the first failure when none does.
 pub async fn bootstrap(servers: &[&str]) -> Result<(ProbeState, String), ProbeFailure> {
     let results = futures::future::join_all(servers.iter().map(|s| tcp(s))).await;
-    let reachable = results.iter().filter(|r| r.is_ok()).count();
-    let total = servers.len();
+    tally(results, "accept connections")
+}
+
+/// Bootstrap servers' results: up when all succeeded, degraded when some
+/// did ("2 of 3 bootstrap servers {did}; why the third failed"), the
+/// first failure when none did.
+pub fn tally<T>(
+    results: Vec<Result<T, ProbeFailure>>,
+    did: &str,
+) -> Result<(ProbeState, String), ProbeFailure> {
+    let succeeded = results.iter().filter(|r| r.is_ok()).count();
+    let total = results.len();
     let mut failures = results.into_iter().filter_map(Result::err);
-    match (reachable, failures.next()) {
+    match (succeeded, failures.next()) {
         (0, Some(first)) => Err(first),
         (0, None) => Err(ProbeFailure::config("no bootstrap server configured")),
         (_, None) => Ok((
             ProbeState::Up,
-            format!("{total} of {total} bootstrap servers accept connections"),
+            format!("{total} of {total} bootstrap servers {did}"),
         )),
         (_, Some(first)) => Ok((
             ProbeState::Degraded,
             format!(
-                "{reachable} of {total} bootstrap servers accept connections; {}",
+                "{succeeded} of {total} bootstrap servers {did}; {}",
                 first.message
             ),
         )),

@@ -120,6 +120,16 @@ pub enum Endpoint {
         /// The container port.
         port: u16,
     },
+    /// One pod by its name (a Kafka broker's advertised address), reached
+    /// through a port-forward. Not written in a profile.
+    NamedPod {
+        /// The namespace.
+        namespace: String,
+        /// The pod's name.
+        pod: String,
+        /// The container port.
+        port: u16,
+    },
     /// An endpoint that does not parse: validation reports `error`, with
     /// the entry's name, next to the profile's other problems.
     Invalid {
@@ -133,7 +143,40 @@ pub enum Endpoint {
 impl Endpoint {
     /// Whether the endpoint is reached through the Kubernetes API.
     pub fn in_cluster(&self) -> bool {
-        matches!(self, Self::Service { .. } | Self::Pod { .. })
+        matches!(
+            self,
+            Self::Service { .. } | Self::Pod { .. } | Self::NamedPod { .. }
+        )
+    }
+
+    /// The in-cluster endpoint a cluster DNS name stands for:
+    /// `POD.SERVICE.NAMESPACE.svc[.DOMAIN]` is a pod of a headless
+    /// Service (how StatefulSet brokers advertise themselves) and
+    /// `SERVICE.NAMESPACE.svc[.DOMAIN]` a Service. `None` for any other
+    /// name, since it cannot be told from an outside host name.
+    pub fn of_cluster_name(host: &str, port: u16) -> Option<Self> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let labels: Vec<&str> = host.split('.').collect();
+        let svc = labels.iter().position(|label| *label == "svc")?;
+        let valid = |label: &&str| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        if !labels[..svc].iter().all(valid) {
+            return None;
+        }
+        match labels[..svc] {
+            [pod, _service, namespace] => Some(Self::NamedPod {
+                namespace: namespace.to_owned(),
+                pod: pod.to_owned(),
+                port,
+            }),
+            [name, namespace] => Some(Self::Service {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                port,
+            }),
+            _ => None,
+        }
     }
 
     /// Parses the `ns/name:port` of a `service:` or `pod:` endpoint.
@@ -173,6 +216,11 @@ impl fmt::Display for Endpoint {
                 selector,
                 port,
             } => write!(f, "pod {namespace}/{selector}:{port}"),
+            Self::NamedPod {
+                namespace,
+                pod,
+                port,
+            } => write!(f, "pod {namespace}/{pod}:{port}"),
             Self::Invalid { text, .. } => f.write_str(text),
         }
     }
@@ -505,4 +553,49 @@ fn kind_problems(m: &MiddlewareSpec) -> Vec<String> {
         problems.push("`timeout_seconds` must be more than 0 and at most 300".into());
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_map_to_pods_and_services() {
+        let pod = |namespace: &str, pod: &str| Endpoint::NamedPod {
+            namespace: namespace.into(),
+            pod: pod.into(),
+            port: 9092,
+        };
+        let service = |namespace: &str, name: &str| Endpoint::Service {
+            namespace: namespace.into(),
+            name: name.into(),
+            port: 9092,
+        };
+        let of = |host: &str| Endpoint::of_cluster_name(host, 9092);
+        assert_eq!(
+            of("kafka-0.kafka-headless.data.svc.cluster.local"),
+            Some(pod("data", "kafka-0"))
+        );
+        assert_eq!(
+            of("Kafka-0.kafka-headless.data.svc.cluster.local."),
+            Some(pod("data", "kafka-0"))
+        );
+        assert_eq!(of("kafka-0.brokers.data.svc"), Some(pod("data", "kafka-0")));
+        assert_eq!(
+            of("kafka.data.svc.corp.internal"),
+            Some(service("data", "kafka"))
+        );
+        assert_eq!(of("kafka.data.svc"), Some(service("data", "kafka")));
+        for outside in [
+            "kafka.example.com",
+            "kafka.data",
+            "10.0.0.5",
+            "svc",
+            "a.b.c.d.svc",
+            "bad_name.data.svc",
+            ".data.svc",
+        ] {
+            assert_eq!(of(outside), None, "{outside}");
+        }
+    }
 }

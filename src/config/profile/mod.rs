@@ -75,6 +75,18 @@ pub struct SiteProfile {
     pub source_file: PathBuf,
 }
 
+impl SiteProfile {
+    /// Whether something is reached through port-forwards over the
+    /// Kubernetes API: an in-cluster middleware endpoint, or a Kafka
+    /// cluster `via: port-forward`.
+    pub fn needs_forwards(&self) -> bool {
+        self.middleware
+            .iter()
+            .any(|m| m.endpoint.as_ref().is_some_and(|e| e.value.in_cluster()))
+            || self.kafka.iter().any(|k| k.via == KafkaPath::PortForward)
+    }
+}
+
 /// The kind of site.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -312,6 +324,21 @@ pub struct KafkaSpec {
     /// Further librdkafka properties, by their librdkafka names.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// How the brokers are reached from the bastion.
+    #[serde(default)]
+    pub via: KafkaPath,
+}
+
+/// How sitedeck reaches a Kafka cluster's brokers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KafkaPath {
+    /// The bastion reaches the addresses the brokers advertise.
+    #[default]
+    Direct,
+    /// Every broker address (bootstrap and advertised) is an in-cluster
+    /// name, reached through a port-forward over the Kubernetes API.
+    PortForward,
 }
 
 fn default_security_protocol() -> SecurityProtocol {

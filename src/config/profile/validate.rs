@@ -237,6 +237,9 @@ impl Validation {
             for server in &k.bootstrap {
                 self.endpoint(server, &k.name.value);
             }
+            if k.via == KafkaPath::PortForward {
+                self.forwarded_kafka(p, k);
+            }
             self.sasl(k);
             self.secret_properties(k);
             self.secret(&p.base_dir, k.password.as_ref(), &k.name.value);
@@ -246,6 +249,35 @@ impl Validation {
 }
 
 impl Validation {
+    /// `via: port-forward` needs the cluster, and bootstrap servers by
+    /// their in-cluster names.
+    fn forwarded_kafka(&mut self, p: &SiteProfile, k: &KafkaSpec) {
+        if p.cluster.is_none() {
+            self.problem(
+                k.name.referenced,
+                format!(
+                    "kafka `{}` is reached through the Kubernetes API (via: port-forward), and the profile has no `cluster`",
+                    k.name.value
+                ),
+            );
+        }
+        for server in &k.bootstrap {
+            // A server that does not parse is reported already.
+            if let Ok((host, port)) = split_host_port(&server.value)
+                && Endpoint::of_cluster_name(&host, port).is_none()
+            {
+                self.problem(
+                    server.referenced,
+                    format!(
+                        "kafka `{}` goes via port-forward, so `{}` must be an in-cluster name: \
+                         POD.SERVICE.NAMESPACE.svc:PORT or SERVICE.NAMESPACE.svc:PORT",
+                        k.name.value, server.value
+                    ),
+                );
+            }
+        }
+    }
+
     /// librdkafka properties that hold secrets belong in `password`, where a
     /// secret reference keeps them out of the file.
     fn secret_properties(&mut self, k: &KafkaSpec) {

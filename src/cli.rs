@@ -414,22 +414,41 @@ fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()>
         status.environment,
         if status.readonly { ", readonly" } else { "" }
     )?;
+    let names: Vec<String> = status
+        .sources
+        .iter()
+        .map(|s| crate::text::one_line(&s.source.name))
+        .collect();
+    let targets: Vec<String> = status
+        .sources
+        .iter()
+        .map(|s| crate::text::one_line(&s.source.target))
+        .collect();
+    // Columns as wide as their longest cell, so a long name or an
+    // in-cluster target does not push the rest of its row out of line.
+    let width = |cells: &[String], least: usize| {
+        cells
+            .iter()
+            .map(|c| unicode_width::UnicodeWidthStr::width(c.as_str()))
+            .max()
+            .unwrap_or(0)
+            .max(least)
+    };
+    let (name_width, target_width) = (width(&names, 16), width(&targets, 24));
     writeln!(
         out,
-        "{:<16} {:<10} {:<24} {:<12} {:>8}  DETAIL",
+        "{:<name_width$} {:<10} {:<target_width$} {:<12} {:>8}  DETAIL",
         "NAME", "KIND", "TARGET", "STATE", "LATENCY"
     )?;
-    for s in &status.sources {
+    for ((s, name), target) in status.sources.iter().zip(&names).zip(&targets) {
         let latency = s
             .report
             .latency_ms
             .map_or_else(String::new, |ms| format!("{ms:.0} ms"));
         writeln!(
             out,
-            "{:<16} {:<10} {:<24} {:<12} {:>8}  {}",
-            crate::text::one_line(&s.source.name),
+            "{name:<name_width$} {:<10} {target:<target_width$} {:<12} {:>8}  {}",
             s.source.kind.label(),
-            crate::text::one_line(&s.source.target),
             s.report.state.label(),
             latency,
             s.report.detail

@@ -340,6 +340,7 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
             ("mariadb-in-cluster", "up"),
             ("redis-in-cluster", redis_in_cluster.as_str()),
             ("events", "up"),
+            ("events-in-cluster", "up"),
         ],
         "{stdout}"
     );
@@ -362,7 +363,7 @@ fn assert_status(home: &Path, lab: &Lab, code: i32, redis: &str) {
         Some("up"),
         "the simulator's API answers: {stdout}"
     );
-    let summary = format!("{} of 12 source(s) down", down);
+    let summary = format!("{} of 13 source(s) down", down);
     assert!(stdout.contains(&summary), "{stdout}");
 }
 

@@ -280,33 +280,45 @@ fn create_user(nisshi: &Path, port: u16, user: &KafkaUser, log: &Path) -> Result
     Ok(())
 }
 
+/// The name the lab's in-cluster broker advertises: pod `kafka-0` of the
+/// simulator's namespace `middleware`, behind its headless Service.
+pub const IN_CLUSTER_NAME: &str = "kafka-0.kafka-headless.middleware.svc.cluster.local";
+
+/// The port it advertises: the pod's container port.
+pub const IN_CLUSTER_PORT: u16 = 9092;
+
 /// The lab site's Kafka: a broker with the `sitedeck` user
-/// (SCRAM-SHA-512) and steady traffic, so that lag exists and changes.
+/// (SCRAM-SHA-512) and steady traffic, so that lag exists and changes; and
+/// a second one that advertises an in-cluster name ([`IN_CLUSTER_NAME`]),
+/// reached only through a port-forward to the simulator's pod `kafka-0`.
 #[derive(Debug)]
 pub struct LabKafka {
     /// The broker.
     pub broker: KafkaBroker,
-    /// The user sitedeck logs in as.
+    /// The broker "inside the cluster", with a topic and a lagging group
+    /// made before it advertised its in-cluster name.
+    pub in_cluster: KafkaBroker,
+    /// The user sitedeck logs in as (on both brokers).
     pub user: KafkaUser,
     /// The producer and consumers; dropped before the broker.
     traffic: Option<crate::kafka_traffic::Traffic>,
 }
 
 impl LabKafka {
-    /// Starts the broker in `dir` and its traffic.
+    /// Starts the brokers in `dir` (the in-cluster one in
+    /// `dir/in-cluster`) and the first one's traffic. One after the other,
+    /// on this thread: the brokers end with the thread that started them.
     pub fn start(dir: &Path) -> Result<Self> {
         let user = KafkaUser {
             name: "sitedeck".into(),
             password: crate::lab_secret("kafka"),
             mechanism: Scram::Sha512,
         };
-        let broker = KafkaBroker::start(
-            dir,
-            &BrokerOptions {
-                users: vec![user.clone()],
-                ..Default::default()
-            },
-        )?;
+        let options = BrokerOptions {
+            users: vec![user.clone()],
+            ..Default::default()
+        };
+        let broker = KafkaBroker::start(dir, &options)?;
         let login = broker.login(&user);
         let traffic = crate::kafka_traffic::Traffic::start(&login).with_context(|| {
             format!(
@@ -314,16 +326,60 @@ impl LabKafka {
                 KafkaBroker::log_file(dir).display()
             )
         })?;
+        let in_cluster_dir = dir.join("in-cluster");
+        let in_cluster = start_in_cluster(&in_cluster_dir, &options, &user).with_context(|| {
+            format!(
+                "the lab's in-cluster Kafka did not start (see {})",
+                KafkaBroker::log_file(&in_cluster_dir).display()
+            )
+        })?;
         Ok(Self {
             broker,
+            in_cluster,
             user,
             traffic: Some(traffic),
         })
     }
 
-    /// Stops the traffic, then the broker.
+    /// Stops the traffic, then the brokers.
     pub fn stop(&mut self) {
         self.traffic = None;
         self.broker.stop();
+        self.in_cluster.stop();
     }
+}
+
+/// A broker with topic `ledger` (3 partitions, 40 messages) and group
+/// `settlement` 15 behind, then advertising [`IN_CLUSTER_NAME`].
+fn start_in_cluster(dir: &Path, options: &BrokerOptions, user: &KafkaUser) -> Result<KafkaBroker> {
+    use crate::kafka_traffic::{Produced, commit_many, create_topic, produce};
+    let mut broker = KafkaBroker::start(dir, options)?;
+    let login = broker.login(user);
+    create_topic(&login, "ledger", 3)?;
+    let messages: Vec<Produced> = (0..40)
+        .map(|n| Produced {
+            partition: n % 3,
+            key: Some(format!("payment-{n}")),
+            value: format!(
+                r#"{{"payment":{n},"amount_cents":{},"currency":"EUR"}}"#,
+                1000 + n * 37
+            ),
+            headers: vec![(
+                "trace_id".into(),
+                format!("{:032x}", 0xabc0_u32 + n.unsigned_abs()),
+            )],
+        })
+        .collect();
+    produce(&login, "ledger", &messages)?;
+    commit_many(
+        &login,
+        "settlement",
+        &[
+            ("ledger".into(), 0, 9),
+            ("ledger".into(), 1, 8),
+            ("ledger".into(), 2, 8),
+        ],
+    )?;
+    broker.readvertise(IN_CLUSTER_NAME, IN_CLUSTER_PORT)?;
+    Ok(broker)
 }

@@ -167,6 +167,7 @@ impl Lab {
             }
         };
         lab.forward_middleware_pods();
+        lab.add_kafka_pod()?;
         lab.write_site()?;
         Ok(lab)
     }
@@ -185,6 +186,33 @@ impl Lab {
             self.kube
                 .forward_port("middleware", pod, port, address(target));
         }
+    }
+
+    /// Pod `middleware/kafka-0` in the simulator, running and ready, whose
+    /// port 9092 is the in-cluster broker: the broker advertises the pod's
+    /// cluster name, so sitedeck reaches it only `via: port-forward`.
+    fn add_kafka_pod(&self) -> Result<()> {
+        self.kube.create(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "kafka-0", "namespace": "middleware",
+                         "labels": {"app": "kafka", "statefulset.kubernetes.io/pod-name": "kafka-0"}},
+            "spec": {"containers": [{"name": "kafka", "image": "docker.io/bitnami/kafka:3.7.0",
+                                     "ports": [{"name": "client", "containerPort": crate::kafka::IN_CLUSTER_PORT}]}],
+                     "nodeName": "acme-worker-1"},
+            "status": {"phase": "Running", "podIP": "10.42.1.90",
+                       "conditions": [{"type": "Ready", "status": "True"}],
+                       "containerStatuses": [{"name": "kafka", "ready": true, "restartCount": 0,
+                                              "image": "docker.io/bitnami/kafka:3.7.0",
+                                              "state": {"running": {}}}]},
+        }))?;
+        self.kube.forward_port(
+            "middleware",
+            "kafka-0",
+            crate::kafka::IN_CLUSTER_PORT,
+            self.kafka.in_cluster.address(),
+        );
+        Ok(())
     }
 
     /// The site profile's path.
@@ -285,6 +313,13 @@ impl Lab {
              \x20   sasl_mechanism: {kafka_mechanism}\n\
              \x20   username: {kafka_user}\n\
              \x20   password: {{file: secrets/kafka-password}}\n\
+             \x20 - name: events-in-cluster\n\
+             \x20   via: port-forward\n\
+             \x20   bootstrap: [{kafka_in_cluster}:{kafka_in_cluster_port}]\n\
+             \x20   security_protocol: SASL_PLAINTEXT\n\
+             \x20   sasl_mechanism: {kafka_mechanism}\n\
+             \x20   username: {kafka_user}\n\
+             \x20   password: {{file: secrets/kafka-password}}\n\
              probes:\n\
              \x20 timeout_seconds: 3\n\
              \x20 refresh_seconds: 15\n",
@@ -302,6 +337,8 @@ impl Lab {
             kafka = self.kafka.broker.bootstrap(),
             kafka_mechanism = self.kafka.user.mechanism.name(),
             kafka_user = self.kafka.user.name,
+            kafka_in_cluster = crate::kafka::IN_CLUSTER_NAME,
+            kafka_in_cluster_port = crate::kafka::IN_CLUSTER_PORT,
         );
         std::fs::write(self.dir.join("release.yaml"), RELEASE)?;
         std::fs::write(self.site_file(), site)?;

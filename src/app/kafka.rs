@@ -27,16 +27,33 @@ pub const TOPIC_COLUMNS: &[&str] = &[
     "LAG",
     "RETENTION",
 ];
-/// Topics columns hidden first when narrow: CLUSTER, RETENTION, RF,
-/// OFFLINE.
-pub const TOPIC_HIDE_ORDER: &[usize] = &[0, 8, 3, 5];
+/// Topics columns hidden first when narrow: RETENTION, RF, OFFLINE, and
+/// CLUSTER last (with several clusters a topic's name alone may be
+/// ambiguous).
+const TOPIC_HIDE_ORDER: &[usize] = &[8, 3, 5, 0];
+/// The same with one cluster: CLUSTER first (and always).
+const TOPIC_HIDE_ORDER_ONE: &[usize] = &[0, 8, 3, 5];
 
 /// The Groups table's columns.
 pub const GROUP_COLUMNS: &[&str] = &[
     "CLUSTER", "GROUP", "STATE", "MEMBERS", "ASSIGNOR", "TOPICS", "LAG", "TREND",
 ];
-/// Groups columns hidden first when narrow: CLUSTER, ASSIGNOR, TOPICS.
-pub const GROUP_HIDE_ORDER: &[usize] = &[0, 4, 5];
+/// Groups columns hidden first when narrow: ASSIGNOR, TOPICS, CLUSTER.
+const GROUP_HIDE_ORDER: &[usize] = &[4, 5, 0];
+/// The same with one cluster: CLUSTER first (and always).
+const GROUP_HIDE_ORDER_ONE: &[usize] = &[0, 4, 5];
+
+/// The columns a Kafka table hides first when narrow, and how many of
+/// them it hides whatever the width: with one cluster, its name in every
+/// row says nothing, so CLUSTER goes first and always.
+pub fn hide_order(topics: bool, clusters: usize) -> (&'static [usize], usize) {
+    match (topics, clusters == 1) {
+        (true, true) => (TOPIC_HIDE_ORDER_ONE, 1),
+        (true, false) => (TOPIC_HIDE_ORDER, 0),
+        (false, true) => (GROUP_HIDE_ORDER_ONE, 1),
+        (false, false) => (GROUP_HIDE_ORDER, 0),
+    }
+}
 /// The Groups table sorts by LAG, highest first.
 const LAG_COLUMN: usize = 6;
 

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use crate::app::kafka::{GROUP_HIDE_ORDER, KafkaState, TOPIC_HIDE_ORDER, sparkline};
+use crate::app::kafka::{KafkaState, hide_order, sparkline};
 use crate::app::state::{SiteState, State, View};
 use crate::config::theme::{Role, Theme};
 use crate::probe::SourceKind;
@@ -77,13 +77,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, view: View) {
         .title(Line::from(title));
     let ([table_area, filter_area, detail_area], show_filter) =
         super::table_over_detail(area, state, table);
-    let order = if view == View::Kafka {
-        TOPIC_HIDE_ORDER
-    } else {
-        GROUP_HIDE_ORDER
-    };
-    // With one cluster, its name in every row says nothing: CLUSTER goes.
-    let always = usize::from(kafka.seen.len() == 1);
+    let (order, always) = hide_order(view == View::Kafka, kafka.seen.len());
     super::cluster::draw_table(
         frame,
         table_area,

@@ -20,6 +20,10 @@ pub(super) struct AdminCall {
     options: Vec<*mut rd::rd_kafka_AdminOptions_t>,
     op: rd::rd_kafka_admin_op_t,
     timeout: Duration,
+    /// When the call was prepared: its answers are awaited until a second
+    /// past the timeout from then, so a call can be sent, other work done
+    /// meanwhile, and its answer read after.
+    started: Instant,
 }
 
 impl AdminCall {
@@ -35,6 +39,7 @@ impl AdminCall {
             options: Vec::new(),
             op,
             timeout,
+            started: Instant::now(),
         }
     }
 
@@ -58,10 +63,11 @@ impl AdminCall {
         }
     }
 
-    /// Waits for up to `count` result events (a second past the timeout at
-    /// most), handing each to `read` before destroying it.
+    /// Waits for up to `count` result events (until a second past the
+    /// timeout from when the call was prepared), handing each to `read`
+    /// before destroying it.
     pub fn receive(&self, count: usize, mut read: impl FnMut(*mut rd::rd_kafka_event_t)) {
-        let deadline = Instant::now() + self.timeout + Duration::from_secs(1);
+        let deadline = self.started + self.timeout + Duration::from_secs(1);
         let mut left = count;
         while left > 0 {
             let wait = deadline.saturating_duration_since(Instant::now());

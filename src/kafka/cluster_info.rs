@@ -21,8 +21,9 @@ pub(super) struct ClusterInfo {
     pub racks: HashMap<i32, String>,
 }
 
-/// Asks the cluster to describe itself, within `timeout`.
-pub(super) fn describe(consumer: &KafkaHandle, timeout: Duration) -> Result<ClusterInfo, String> {
+/// Asks the cluster to describe itself, within `timeout`; [`answer`]
+/// reads the reply.
+pub(super) fn ask(consumer: &KafkaHandle, timeout: Duration) -> AdminCall {
     let mut call = AdminCall::new(
         consumer,
         rd::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,
@@ -31,6 +32,11 @@ pub(super) fn describe(consumer: &KafkaHandle, timeout: Duration) -> Result<Clus
     let options = call.options(0);
     // SAFETY: the client, options and queue are live for the call.
     unsafe { rd::rd_kafka_DescribeCluster(call.rk, options, call.queue) };
+    call
+}
+
+/// The reply to [`ask`], waiting for it until the call's timeout.
+pub(super) fn answer(call: &AdminCall) -> Result<ClusterInfo, String> {
     // SAFETY: `receive_one` hands over a live DescribeCluster event.
     call.receive_one(|event| unsafe { read(event) })
 }

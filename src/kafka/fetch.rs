@@ -27,20 +27,10 @@ pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError>
             controller: false,
         })
         .collect();
-    // Controller and racks are extras: an older broker that cannot say
-    // leaves them out, without a finding.
-    let cluster = match super::cluster_info::describe(&consumer, settings.timeout) {
-        Ok(info) => info,
-        Err(e) => {
-            tracing::debug!("DescribeCluster: {e}");
-            super::cluster_info::ClusterInfo::default()
-        }
-    };
-    for broker in &mut brokers {
-        broker.rack = cluster.racks.get(&broker.id).cloned();
-        broker.controller = cluster.controller == Some(broker.id);
-    }
     brokers.sort_by_key(|b| b.id);
+    // Controller and racks are extras, asked for now and read after the
+    // rest: an unanswered request costs its timeout once, not on top.
+    let asked_cluster = super::cluster_info::ask(&consumer, settings.timeout);
     let mut topics: Vec<Topic> = metadata
         .topics()
         .iter()
@@ -68,10 +58,23 @@ pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError>
         })
         .collect();
     topics.sort_by(|a, b| a.name.cmp(&b.name));
-    // Retention is an extra too: a broker that describes no configs
-    // leaves it unknown.
+    // Retention is an extra too.
     let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
-    match super::topic_configs::retention(&consumer, &names, settings.timeout) {
+    let asked_configs = super::topic_configs::ask(&consumer, &names, settings.timeout);
+    let mut notes = Vec::new();
+    read_watermarks(&consumer, settings, &mut topics, &mut notes);
+    let groups = read_groups(&consumer, settings, &topics, &mut notes);
+    // An older broker that cannot say leaves the extras out, without a
+    // finding; so does one that describes no configs (nisshi).
+    let cluster = super::cluster_info::answer(&asked_cluster).unwrap_or_else(|e| {
+        tracing::debug!("DescribeCluster: {e}");
+        super::cluster_info::ClusterInfo::default()
+    });
+    for broker in &mut brokers {
+        broker.rack = cluster.racks.get(&broker.id).cloned();
+        broker.controller = cluster.controller == Some(broker.id);
+    }
+    match super::topic_configs::retention(asked_configs.as_ref()) {
         Ok(mut retention) => {
             for topic in &mut topics {
                 topic.retention = retention.remove(&topic.name);
@@ -79,9 +82,6 @@ pub(super) fn snapshot(settings: &Settings) -> Result<KafkaSnapshot, KafkaError>
         }
         Err(e) => tracing::debug!("DescribeConfigs: {e}"),
     }
-    let mut notes = Vec::new();
-    read_watermarks(&consumer, settings, &mut topics, &mut notes);
-    let groups = read_groups(&consumer, settings, &topics, &mut notes);
     Ok(KafkaSnapshot {
         brokers,
         topics,

@@ -12,14 +12,11 @@ use rdkafka::bindings as rd;
 use super::admin::{AdminCall, array, event_error, text};
 use super::handle::KafkaHandle;
 
-/// `retention.ms` and `retention.bytes` of each topic that has them.
-pub(super) fn retention(
-    consumer: &KafkaHandle,
-    topics: &[&str],
-    timeout: Duration,
-) -> Result<HashMap<String, String>, String> {
+/// Asks for the configs of `topics`, within `timeout`; [`retention`] reads
+/// the reply. `None` without topics.
+pub(super) fn ask(consumer: &KafkaHandle, topics: &[&str], timeout: Duration) -> Option<AdminCall> {
     if topics.is_empty() {
-        return Ok(HashMap::new());
+        return None;
     }
     let names: Vec<CString> = topics
         .iter()
@@ -52,6 +49,15 @@ pub(super) fn retention(
         );
         rd::rd_kafka_ConfigResource_destroy_array(resources.as_mut_ptr(), resources.len());
     }
+    Some(call)
+}
+
+/// `retention.ms` and `retention.bytes` of each topic that has them, from
+/// the reply to [`ask`] (waiting for it until the call's timeout).
+pub(super) fn retention(call: Option<&AdminCall>) -> Result<HashMap<String, String>, String> {
+    let Some(call) = call else {
+        return Ok(HashMap::new());
+    };
     // SAFETY: `receive_one` hands over a live DescribeConfigs event.
     call.receive_one(|event| unsafe { read(event) })
 }

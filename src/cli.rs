@@ -106,7 +106,9 @@ pub enum KafkaCommand {
         /// How many messages at most.
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: usize,
-        /// The first messages at or after this time (RFC 3339) instead of the last ones.
+        /// The first messages at or after this time instead of the last ones:
+        /// 2026-12-03T10:30:00Z, 2026-12-03 10:30 or 10:30 (local time), or
+        /// 90m / 2h / 1d ago.
         #[arg(long, value_name = "TIME")]
         from: Option<String>,
         /// The Kafka cluster's name in the profile (needed when it has several).

@@ -167,6 +167,22 @@ fn status_and_peek_headless_and_the_password_stays_out_of_the_log() {
         "{stdout}"
     );
     assert!(!stdout.contains('\u{1b}'), "{stdout}");
+    // From a time, as an operator types it: everything produced in the
+    // last hour.
+    let (code, stdout, stderr) = headless(
+        home.path(),
+        &site,
+        &["kafka", "peek", "orders", "--from", "1h", "--limit", "1"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("offset 0"), "{stdout}");
+    let (code, _, stderr) = headless(
+        home.path(),
+        &site,
+        &["kafka", "peek", "orders", "--from", "teatime"],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("`teatime` is not a time"), "{stderr}");
 
     // A wrong password: exit 1, the error names the user and mechanism.
     std::fs::write(home.path().join("kafka.pw"), "wrong-pw").expect("secret");

@@ -340,3 +340,38 @@ fn the_palette_peeks_from_an_hour_ago() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn the_palette_peeks_from_any_time_typed() {
+    let mut state = kafka_state("dark", Action::OpenKafka);
+    key(&mut state, ":");
+    update(
+        &mut state,
+        Action::Paste("peek from 2026-11-30T08:15:00Z".into()),
+    );
+    let effects = key(&mut state, "enter");
+    let typed = chrono::DateTime::parse_from_rfc3339("2026-11-30T08:15:00Z")
+        .expect("time")
+        .timestamp_millis();
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::KafkaPeek { from: sitedeck::kafka::PeekFrom::Time(t), title, .. }]
+                if *t == typed && title.contains("20 from 2026-11-30")
+        ),
+        "{effects:?}"
+    );
+
+    // A time that is not one: the palette stays open and says the forms.
+    let mut state = kafka_state("dark", Action::OpenKafka);
+    key(&mut state, ":");
+    update(&mut state, Action::Paste("peek from yesterday-ish".into()));
+    let effects = key(&mut state, "enter");
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(
+        matches!(state.popup, Some(Popup::Palette(_))),
+        "the palette stays open"
+    );
+    let said = common::render_text(&state, 200, 30);
+    assert!(said.contains("is not a time"), "{said}");
+}

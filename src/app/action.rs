@@ -98,6 +98,10 @@ pub enum Action {
     /// minutes ago (internal, from the palette).
     #[serde(skip)]
     PeekSince(u32),
+    /// Peek at the chosen partition's first messages from a time
+    /// (milliseconds since the epoch; internal, typed in the palette).
+    #[serde(skip)]
+    PeekAt(i64),
 
     /// A key the keymap resolves (internal).
     #[serde(skip)]

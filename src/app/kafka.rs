@@ -349,7 +349,7 @@ pub fn move_partition(state: &mut State, delta: i32) {
 
 /// Peeks at the chosen partition of the selected topic: its last
 /// messages, or its first ones from `minutes_ago`.
-pub fn peek(state: &mut State, minutes_ago: Option<u32>) -> Vec<Effect> {
+pub fn peek(state: &mut State, from_millis: Option<i64>) -> Vec<Effect> {
     if state.view != View::Kafka {
         state.say(Level::Info, "p peeks at a topic in Kafka topics (g k)");
         return Vec::new();
@@ -381,19 +381,12 @@ pub fn peek(state: &mut State, minutes_ago: Option<u32>) -> Vec<Effect> {
         );
         return Vec::new();
     };
-    let (from, when) = match minutes_ago {
+    let (from, when) = match from_millis {
         None => (PeekFrom::Last, format!("last {PEEK_LIMIT}")),
-        Some(minutes) => {
-            let since = state.now.unwrap_or_else(chrono::Utc::now)
-                - chrono::Duration::minutes(i64::from(minutes));
-            (
-                PeekFrom::Time(since.timestamp_millis()),
-                format!(
-                    "{PEEK_LIMIT} from {}",
-                    since.with_timezone(&Local).format("%H:%M")
-                ),
-            )
-        }
+        Some(millis) => (
+            PeekFrom::Time(millis),
+            format!("{PEEK_LIMIT} from {}", peek_time_label(state.now, millis)),
+        ),
     };
     let title = peek_title(&cluster, &topic, partition, &when);
     state.popup = Some(Popup::Describe {
@@ -412,6 +405,37 @@ pub fn peek(state: &mut State, minutes_ago: Option<u32>) -> Vec<Effect> {
         partition,
         from,
     }]
+}
+
+/// `peek from TIME` typed in the palette in Kafka topics: when, or why
+/// TIME is not a time. `None` for anything else.
+pub fn typed_peek(state: &State, query: &str) -> Option<Result<i64, String>> {
+    if state.view != View::Kafka {
+        return None;
+    }
+    let time = query.trim().strip_prefix("peek from ")?;
+    // An offered entry's own words (`1h ago`) are a time too.
+    let time = time.trim().strip_suffix(" ago").unwrap_or(time);
+    let now = state
+        .now
+        .unwrap_or_else(chrono::Utc::now)
+        .with_timezone(&Local);
+    Some(crate::kafka::parse_from(time, &now))
+}
+
+/// A peek's start in local time, with the date only when it is not
+/// today's.
+pub fn peek_time_label(now: Option<DateTime<chrono::Utc>>, millis: i64) -> String {
+    let now = now.unwrap_or_else(chrono::Utc::now).with_timezone(&Local);
+    let since = DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .with_timezone(&Local);
+    let format = if since.date_naive() == now.date_naive() {
+        "%H:%M:%S"
+    } else {
+        "%Y-%m-%d %H:%M:%S"
+    };
+    since.format(format).to_string()
 }
 
 /// The peek popup's title, which also tells its result apart.

@@ -208,7 +208,12 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         Action::PrevPartition => super::kafka::move_partition(state, -1),
         Action::NextPartition => super::kafka::move_partition(state, 1),
         Action::Peek => return super::kafka::peek(state, None),
-        Action::PeekSince(minutes) => return super::kafka::peek(state, Some(minutes)),
+        Action::PeekSince(minutes) => {
+            let since = state.now.unwrap_or_else(chrono::Utc::now)
+                - chrono::Duration::minutes(i64::from(minutes));
+            return super::kafka::peek(state, Some(since.timestamp_millis()));
+        }
+        Action::PeekAt(millis) => return super::kafka::peek(state, Some(millis)),
         Action::KafkaPeeked { title, result } => super::kafka::on_peeked(state, &title, result),
         Action::CheckNow => return super::middleware::check_now(state),
         Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
@@ -390,14 +395,25 @@ fn select(state: &mut State) -> Vec<Effect> {
             if query.trim().is_empty() {
                 return Vec::new();
             }
-            match palette.selected_entry().map(|e| e.action.clone()) {
+            // `peek from TIME` in Kafka topics: any time, not only the
+            // offered ones.
+            let typed_peek = super::kafka::typed_peek(state, &query);
+            let action = match &typed_peek {
+                Some(Ok(millis)) => Some(Action::PeekAt(*millis)),
+                _ => palette.selected_entry().map(|e| e.action.clone()),
+            };
+            match action {
                 Some(action) => {
                     state.popup = None;
                     update(state, action)
                 }
                 None => {
                     // The palette stays open with what was typed, to correct it.
-                    state.say(Level::Warn, format!("no command matches `{query}`"));
+                    let said = match typed_peek {
+                        Some(Err(why)) => why,
+                        _ => format!("no command matches `{query}`"),
+                    };
+                    state.say(Level::Warn, said);
                     Vec::new()
                 }
             }
@@ -467,7 +483,8 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
                 .iter()
                 .map(|&(label, minutes)| PaletteEntry {
                     label: format!("peek from {label} ago"),
-                    desc: "Peek at the chosen partition's first messages from then".into(),
+                    desc: "Peek at the first messages from then; or type any time: peek from 10:30"
+                        .into(),
                     action: Action::PeekSince(minutes),
                 }),
         );

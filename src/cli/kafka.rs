@@ -164,7 +164,8 @@ pub struct PeekRequest {
     pub partition: i32,
     /// How many messages at most.
     pub limit: usize,
-    /// From a time (RFC 3339) instead of the last messages.
+    /// From a time (see [`crate::kafka::parse_from`]) instead of the last
+    /// messages.
     pub from: Option<String>,
     /// JSON lines instead of text.
     pub json: bool,
@@ -201,12 +202,12 @@ pub async fn peek(
     let from = match request
         .from
         .as_deref()
-        .map(chrono::DateTime::parse_from_rfc3339)
+        .map(|text| crate::kafka::parse_from(text, &chrono::Local::now()))
     {
         None => PeekFrom::Last,
-        Some(Ok(time)) => PeekFrom::Time(time.timestamp_millis()),
+        Some(Ok(millis)) => PeekFrom::Time(millis),
         Some(Err(e)) => {
-            eprintln!("--from wants an RFC 3339 time like 2026-12-03T10:00:00Z: {e}");
+            eprintln!("--from: {e}");
             return ExitCode::from(2);
         }
     };

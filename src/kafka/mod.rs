@@ -26,7 +26,7 @@ use crate::config::profile::{KafkaPath, KafkaSpec};
 
 pub use client::{IN_CLUSTER_HINT, KafkaError};
 pub use health::health;
-pub use peek::{PeekFrom, PeekedMessage, render};
+pub use peek::{FROM_FORMS, PeekFrom, PeekedMessage, parse_from, render};
 
 /// What one look at a Kafka cluster found.
 #[derive(Debug, Clone, PartialEq, Serialize)]

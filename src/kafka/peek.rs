@@ -22,6 +22,61 @@ pub enum PeekFrom {
     Time(i64),
 }
 
+/// The forms [`parse_from`] takes, for the operator.
+pub const FROM_FORMS: &str =
+    "10:30, 2026-12-03 10:30, 2026-12-03T10:30:00Z or 90m (ago; also 2h, 1d)";
+
+/// When a peek starts, from what the operator typed, in milliseconds
+/// since the epoch: an RFC 3339 time; `YYYY-MM-DD HH:MM[:SS]` or
+/// `HH:MM[:SS]` in `now`'s time zone (a clock time still to come today
+/// means yesterday's); or how long ago, `90m`, `2h`, `1d`.
+pub fn parse_from<Tz: chrono::TimeZone>(
+    text: &str,
+    now: &chrono::DateTime<Tz>,
+) -> Result<i64, String> {
+    use chrono::{NaiveDateTime, NaiveTime};
+    let text = text.trim();
+    let wrong = || format!("`{text}` is not a time: use {FROM_FORMS}");
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.timestamp_millis());
+    }
+    let zone = now.timezone();
+    let local = |naive: NaiveDateTime| {
+        zone.from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.timestamp_millis())
+            .ok_or_else(wrong)
+    };
+    for form in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, form) {
+            return local(naive);
+        }
+    }
+    for form in ["%H:%M:%S", "%H:%M"] {
+        if let Ok(clock) = NaiveTime::parse_from_str(text, form) {
+            let today = now.naive_local().date().and_time(clock);
+            let day = if today > now.naive_local() {
+                today - chrono::Duration::days(1)
+            } else {
+                today
+            };
+            return local(day);
+        }
+    }
+    let ago = text.strip_prefix('-').unwrap_or(text);
+    let unit = ago.chars().last().ok_or_else(wrong)?;
+    let count: i64 = ago[..ago.len() - unit.len_utf8()]
+        .parse()
+        .map_err(|_| wrong())?;
+    let minutes = match unit {
+        'm' => count,
+        'h' => count * 60,
+        'd' => count * 24 * 60,
+        _ => return Err(wrong()),
+    };
+    Ok(now.timestamp_millis() - minutes * 60_000)
+}
+
 /// One message as read (text not yet sanitised: the view and the CLI do
 /// that, so that a JSON value can still be pretty-printed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -204,4 +259,43 @@ pub fn render(m: &PeekedMessage) -> String {
 /// still look different.
 fn field(text: &str) -> String {
     crate::text::sanitize(text).replace('\t', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn peek_times_in_every_form() {
+        // 2026-12-03 10:00 at UTC+8 (the bastion's zone).
+        let zone = chrono::FixedOffset::east_opt(8 * 3600).expect("zone");
+        let now = zone
+            .with_ymd_and_hms(2026, 12, 3, 10, 0, 0)
+            .single()
+            .expect("now");
+        let at = |y, mo, d, h, mi| {
+            zone.with_ymd_and_hms(y, mo, d, h, mi, 0)
+                .single()
+                .expect("time")
+                .timestamp_millis()
+        };
+        let parse = |text: &str| parse_from(text, &now);
+        assert_eq!(parse("2026-12-03T01:30:00Z"), Ok(at(2026, 12, 3, 9, 30)));
+        assert_eq!(parse("2026-12-02 23:15"), Ok(at(2026, 12, 2, 23, 15)));
+        assert_eq!(
+            parse("2026-12-02 23:15:30"),
+            Ok(at(2026, 12, 2, 23, 15) + 30_000)
+        );
+        assert_eq!(parse("09:30"), Ok(at(2026, 12, 3, 9, 30)));
+        // Still to come today: yesterday's.
+        assert_eq!(parse(" 23:30 "), Ok(at(2026, 12, 2, 23, 30)));
+        assert_eq!(parse("90m"), Ok(at(2026, 12, 3, 8, 30)));
+        assert_eq!(parse("-2h"), Ok(at(2026, 12, 3, 8, 0)));
+        assert_eq!(parse("1d"), Ok(at(2026, 12, 2, 10, 0)));
+        for wrong in ["", "soon", "25:00", "10x", "m", "2026-13-01 10:00"] {
+            let error = parse(wrong).expect_err(wrong);
+            assert!(error.contains(FROM_FORMS), "{error}");
+        }
+    }
 }

@@ -132,9 +132,23 @@ pub fn palette(frame: &mut Frame, area: Rect, state: &State, palette: &Palette) 
             Some(ListItem::new(Line::from(spans)))
         })
         .collect();
-    if items.is_empty() {
+    // `peek from TIME` in Kafka topics: what Enter will do, or why TIME
+    // is not a time.
+    let typed = crate::app::kafka::typed_peek(state, &palette.query());
+    let said = match typed {
+        Some(Ok(millis)) => Some(format!(
+            "  Enter: peek at the first messages from {}",
+            crate::app::kafka::peek_time_label(state.now, millis)
+        )),
+        Some(Err(why)) if items.is_empty() => Some(format!("  {why}")),
+        _ if items.is_empty() => Some("  no matching command".to_owned()),
+        _ => None,
+    };
+    if let Some(said) = said {
         frame.render_widget(
-            Paragraph::new("  no matching command").style(theme.style(Role::TextMuted)),
+            Paragraph::new(said)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .style(theme.style(Role::TextMuted)),
             list_area,
         );
         return;

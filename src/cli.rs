@@ -2,6 +2,7 @@
 
 mod cluster_status;
 mod kafka;
+mod logs;
 mod middleware_status;
 
 use std::io::Write;
@@ -89,6 +90,45 @@ pub enum Command {
     /// Kafka commands.
     #[command(subcommand)]
     Kafka(KafkaCommand),
+    /// Pods' logs merged by time, parsed and sanitised: a workload's, a
+    /// selector's, or one trace's from every pod. Exits 1 if the cluster or
+    /// the pods cannot be read, 2 on a usage error.
+    Logs(LogsArgs),
+}
+
+/// `sitedeck logs`' flags.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("pods").required(true).args(["workload", "selector", "trace"])))]
+pub struct LogsArgs {
+    /// The pods of a Deployment, StatefulSet or DaemonSet.
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "selector")]
+    pub workload: Option<String>,
+    /// The pods a label selector matches, e.g. acme-prod/app=billing.
+    #[arg(long, value_name = "NAMESPACE/SELECTOR")]
+    pub selector: Option<String>,
+    /// Only the lines of this trace id (or of the ids it starts, at least
+    /// 8 characters); alone, from every pod of --namespace (default: every
+    /// namespace), the last 15 minutes.
+    #[arg(long, value_name = "ID")]
+    pub trace: Option<String>,
+    /// With --trace alone: the namespace whose pods are read.
+    #[arg(long, value_name = "NAMESPACE", requires = "trace")]
+    pub namespace: Option<String>,
+    /// Lines from this long ago: 30s, 10m, 2h, 1d.
+    #[arg(long, value_name = "AGE")]
+    pub since: Option<String>,
+    /// Keep reading: new lines, resumed streams and new pods.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// One container (default: every container of each pod).
+    #[arg(long, short, value_name = "NAME")]
+    pub container: Option<String>,
+    /// The previous (crashed) container's log.
+    #[arg(long, short)]
+    pub previous: bool,
+    /// Output format (`text` is the table).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// Kafka commands.
@@ -134,6 +174,7 @@ pub enum ProfileCommand {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Aligned columns for people.
+    #[value(alias = "text")]
     Table,
     /// JSON for programs.
     Json,
@@ -157,6 +198,25 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
             }
             print!("{}", keymap.markdown_table());
             ExitCode::SUCCESS
+        }
+        Command::Logs(args) => {
+            let loaded = match load_site(cli, paths) {
+                Ok(loaded) => loaded,
+                Err(code) => return code,
+            };
+            let request = match logs::request(args, &loaded.profile) {
+                Ok(request) => request,
+                Err(why) => {
+                    eprintln!("{why}");
+                    return ExitCode::from(2);
+                }
+            };
+            let target = ClusterTarget::of_site(
+                &loaded.profile,
+                cli.kubeconfig.as_deref(),
+                cli.context.as_deref(),
+            );
+            logs::logs(&loaded.profile, target.as_ref(), &paths.state_dir, request).await
         }
         Command::Kafka(KafkaCommand::Peek {
             topic,
@@ -183,10 +243,7 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 cli.kubeconfig.as_deref(),
                 cli.context.as_deref(),
             );
-            let forwards =
-                middleware_status::forwards(&loaded.profile, target.as_ref(), &paths.state_dir)
-                    .await;
-            kafka::peek(&loaded.profile, &request, forwards).await
+            kafka::peek(&loaded.profile, &request, target.as_ref(), &paths.state_dir).await
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod kafka;
 pub mod logging;
+pub mod logs;
 pub mod middleware;
 pub mod probe;
 pub mod store;

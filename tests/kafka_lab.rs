@@ -469,5 +469,8 @@ async fn brokers_advertising_in_cluster_names_are_reached_through_port_forwards(
         .expect("delete pod");
     let report = probe::run(source, &loaded.profile, &env).await;
     assert!(report.state.is_down(), "{report:?}");
-    assert!(report.detail.contains("kafka-0"), "{report:?}");
+    assert!(
+        report.detail.contains("pod middleware/kafka-0 not found"),
+        "{report:?}"
+    );
 }

@@ -345,19 +345,20 @@ fn the_palette_peeks_from_an_hour_ago() {
 fn the_palette_peeks_from_any_time_typed() {
     let mut state = kafka_state("dark", Action::OpenKafka);
     key(&mut state, ":");
+    // Noon UTC: the 15th wherever the tests run; before the fixed now.
     update(
         &mut state,
-        Action::Paste("peek from 2026-11-30T08:15:00Z".into()),
+        Action::Paste("peek from 2026-11-15T12:00:00Z".into()),
     );
     let effects = key(&mut state, "enter");
-    let typed = chrono::DateTime::parse_from_rfc3339("2026-11-30T08:15:00Z")
+    let typed = chrono::DateTime::parse_from_rfc3339("2026-11-15T12:00:00Z")
         .expect("time")
         .timestamp_millis();
     assert!(
         matches!(
             effects.as_slice(),
             [Effect::KafkaPeek { from: sitedeck::kafka::PeekFrom::Time(t), title, .. }]
-                if *t == typed && title.contains("20 from 2026-11-30")
+                if *t == typed && title.contains("20 from 2026-11-15")
         ),
         "{effects:?}"
     );

@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 use std::sync::Once;
 
 use sitedeck::config::profile::{
-    self, ClusterVia, Environment, MiddlewareKind, NodesSpec, ProfileError, SaslMechanism,
-    SecurityProtocol,
+    self, ClusterVia, Endpoint, Environment, MiddlewareKind, NodesSpec, ProfileError,
+    SaslMechanism, SecurityProtocol,
 };
 use sitedeck::config::secret::SecretSource;
 
@@ -38,7 +38,7 @@ const BAD: &[(&str, &str)] = &[
         "bad-unknown-key.yaml",
         "bad-unknown-key.yaml:2:1: unknown key `enviroment` (did you mean `environment`?); \
          expected one of: name, environment, readonly, description, cluster, ssh, release, \
-         middleware, kafka, checklist, runbooks, probes",
+         middleware, kafka, checklist, runbooks, probes, logs",
     ),
     (
         "bad-unknown-nested-key.yaml",
@@ -480,7 +480,7 @@ fn a_typo_for_a_required_key_is_one_problem_and_a_missing_key_another() {
         "s.yaml:1:1: missing required key `name`\n\
          s.yaml:2:1: unknown key `enviroment` (did you mean `environment`?); expected one of: \
          name, environment, readonly, description, cluster, ssh, release, middleware, kafka, \
-         checklist, runbooks, probes"
+         checklist, runbooks, probes, logs"
     );
 }
 
@@ -691,4 +691,51 @@ fn kafka_via_port_forward_needs_the_cluster_and_in_cluster_names() {
     );
     let loaded = profile::parse(&text, &dir.path().join("a.yaml"), dir.path()).expect("valid");
     assert!(loaded.profile.needs_forwards());
+}
+
+#[test]
+fn cluster_names_map_to_pods_and_services() {
+    let pod = |namespace: &str, pod: &str| Endpoint::NamedPod {
+        namespace: namespace.into(),
+        pod: pod.into(),
+        port: 9092,
+    };
+    let service = |namespace: &str, name: &str| Endpoint::Service {
+        namespace: namespace.into(),
+        name: name.into(),
+        port: 9092,
+    };
+    let of = |host: &str| Endpoint::of_cluster_name(host, 9092);
+    assert_eq!(
+        of("kafka-0.kafka-headless.data.svc.cluster.local"),
+        Some(pod("data", "kafka-0"))
+    );
+    assert_eq!(
+        of("Kafka-0.kafka-headless.data.svc.cluster.local."),
+        Some(pod("data", "kafka-0"))
+    );
+    assert_eq!(of("kafka-0.brokers.data.svc"), Some(pod("data", "kafka-0")));
+    assert_eq!(
+        of("kafka.data.svc.corp.internal"),
+        Some(service("data", "kafka"))
+    );
+    assert_eq!(of("kafka.data.svc"), Some(service("data", "kafka")));
+    // A Service, or a namespace, may be called svc itself.
+    assert_eq!(of("svc.data.svc"), Some(service("data", "svc")));
+    assert_eq!(of("kafka-0.svc.data.svc"), Some(pod("data", "kafka-0")));
+    assert_eq!(
+        of("kafka.svc.svc.cluster.local"),
+        Some(service("svc", "kafka"))
+    );
+    for outside in [
+        "kafka.example.com",
+        "kafka.data",
+        "10.0.0.5",
+        "svc",
+        "a.b.c.d.svc",
+        "bad_name.data.svc",
+        ".data.svc",
+    ] {
+        assert_eq!(of(outside), None, "{outside}");
+    }
 }

@@ -348,7 +348,7 @@ pub fn move_partition(state: &mut State, delta: i32) {
 }
 
 /// Peeks at the chosen partition of the selected topic: its last
-/// messages, or its first ones from `minutes_ago`.
+/// messages, or its first ones from `from_millis` (milliseconds since the epoch).
 pub fn peek(state: &mut State, from_millis: Option<i64>) -> Vec<Effect> {
     if state.view != View::Kafka {
         state.say(Level::Info, "p peeks at a topic in Kafka topics (g k)");

@@ -175,7 +175,8 @@ pub struct PeekRequest {
 pub async fn peek(
     profile: &crate::config::profile::SiteProfile,
     request: &PeekRequest,
-    forwards: Option<crate::cluster::portforward::Forwards>,
+    cluster: Option<&crate::cluster::connect::ClusterTarget>,
+    state_dir: &std::path::Path,
 ) -> ExitCode {
     let spec = match &request.cluster {
         Some(name) => profile.kafka.iter().find(|k| &k.name.value == name),
@@ -212,6 +213,26 @@ pub async fn peek(
         }
     };
     let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0));
+    // The cluster only when this entry's brokers are reached through it.
+    let forwards = match (spec.via, cluster) {
+        (crate::config::profile::KafkaPath::Direct, _) => None,
+        (_, None) => {
+            eprintln!(
+                "kafka {}: via: port-forward needs the profile's `cluster` section",
+                spec.name.value
+            );
+            return ExitCode::from(2);
+        }
+        (_, Some(cluster)) => {
+            match super::middleware_status::connect_forwards(profile, cluster, state_dir).await {
+                Ok(forwards) => Some(forwards),
+                Err(e) => {
+                    eprintln!("kafka {} (via: port-forward): {e}", spec.name.value);
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    };
     let target = crate::kafka::KafkaTarget::new(spec, &profile.base_dir, timeout).through(forwards);
     let result = crate::kafka::peek(
         &target,

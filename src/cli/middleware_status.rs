@@ -112,13 +112,26 @@ pub async fn forwards(
     state_dir: &Path,
 ) -> Option<Forwards> {
     let target = target.filter(|_| profile.needs_forwards())?;
-    let (store, _) = crate::store::trust::TrustStore::load(state_dir);
-    let trusted = store.trusted(&profile.source_file);
-    match crate::cluster::connect::connect(target, &trusted).await {
-        Ok(connection) => Some(Forwards::new(connection.client)),
+    match connect_forwards(profile, target, state_dir).await {
+        Ok(forwards) => Some(forwards),
         Err(e) => {
-            tracing::warn!("no port-forwards: cannot connect to the cluster: {e}");
+            tracing::warn!("no port-forwards: {e}");
             None
         }
     }
+}
+
+/// Port-forwards over a client of their own, or why the cluster cannot be
+/// reached.
+pub async fn connect_forwards(
+    profile: &SiteProfile,
+    target: &ClusterTarget,
+    state_dir: &Path,
+) -> Result<Forwards, String> {
+    let (store, _) = crate::store::trust::TrustStore::load(state_dir);
+    let trusted = store.trusted(&profile.source_file);
+    crate::cluster::connect::connect(target, &trusted)
+        .await
+        .map(|connection| Forwards::new(connection.client))
+        .map_err(|e| format!("cannot connect to the cluster: {e}"))
 }

@@ -71,14 +71,16 @@ impl AdminCall {
         let mut left = count;
         while left > 0 {
             let wait = deadline.saturating_duration_since(Instant::now());
-            if wait.is_zero() {
-                break;
-            }
             // SAFETY: the queue is live; the event is destroyed once, after
             // `read` is done with it.
             unsafe {
+                // Polled even past the deadline: an answer that arrived
+                // while other work went on is waiting there.
                 let event = rd::rd_kafka_queue_poll(self.queue, millis(wait));
                 if event.is_null() {
+                    if wait.is_zero() {
+                        break;
+                    }
                     continue;
                 }
                 left -= 1;

@@ -186,6 +186,13 @@ impl Settings {
         })
     }
 
+    /// Forgets a pasted property: `client.dns.lookup` would make
+    /// librdkafka resolve (and rename) the bootstrap servers itself, past
+    /// the routes.
+    pub fn forget_property(&mut self, key: &str) {
+        self.properties.remove(key);
+    }
+
     /// How the brokers are reached, for the view's PATH.
     pub fn path(&self) -> String {
         self.routes
@@ -306,6 +313,11 @@ impl Settings {
                 detail: line.clone(),
             };
         }
+        // A forward's own failure (pod gone, not ready, forbidden) first:
+        // librdkafka's "Failed to resolve" that follows it says less.
+        if let Some(line) = all.clone().find(|l| l.contains("cannot forward")) {
+            return KafkaError::Unreachable(line.clone());
+        }
         if let Some(line) = all.clone().find(|l| {
             contains_any(
                 l,
@@ -317,12 +329,7 @@ impl Settings {
         if let Some(line) = all.clone().find(|l| {
             contains_any(
                 l,
-                &[
-                    "Connection refused",
-                    "Failed to resolve",
-                    "Connect to",
-                    "cannot forward",
-                ],
+                &["Connection refused", "Failed to resolve", "Connect to"],
             )
         }) {
             let hint = if self.routes.is_none()

@@ -44,8 +44,12 @@ pub(super) struct KafkaHandle {
     client: Client<LogKeeper>,
 }
 
-/// A message read by [`KafkaHandle::next_message`], destroyed when dropped.
-pub(super) struct RawMessage(*mut rd::rd_kafka_message_t);
+/// A message read by [`KafkaHandle::next_message`], destroyed when dropped
+/// (before its client: it borrows the handle).
+pub(super) struct RawMessage<'a>(
+    *mut rd::rd_kafka_message_t,
+    std::marker::PhantomData<&'a KafkaHandle>,
+);
 
 impl KafkaHandle {
     /// Makes the client; when `keeper` has routes, every address librdkafka
@@ -163,14 +167,14 @@ impl KafkaHandle {
 
     /// The next message of the assigned partitions, waiting up to `wait`;
     /// `None` when none came.
-    pub fn next_message(&self, wait: Duration) -> Option<RawMessage> {
+    pub fn next_message(&self, wait: Duration) -> Option<RawMessage<'_>> {
         // SAFETY: a returned message is owned by the `RawMessage`.
         let message = unsafe { rd::rd_kafka_consumer_poll(self.native_ptr(), millis(wait)) };
-        (!message.is_null()).then_some(RawMessage(message))
+        (!message.is_null()).then_some(RawMessage(message, std::marker::PhantomData))
     }
 }
 
-impl RawMessage {
+impl RawMessage<'_> {
     fn get(&self) -> &rd::rd_kafka_message_t {
         // SAFETY: non-null and live until dropped.
         unsafe { &*self.0 }
@@ -263,7 +267,7 @@ impl RawMessage {
     }
 }
 
-impl Drop for RawMessage {
+impl Drop for RawMessage<'_> {
     fn drop(&mut self) {
         // SAFETY: owned, destroyed once.
         unsafe { rd::rd_kafka_message_destroy(self.0) }

@@ -242,6 +242,7 @@ impl KafkaTarget {
                     self.spec.name.value
                 ))
             })?;
+            settings.forget_property("client.dns.lookup");
             settings.routes = Some(std::sync::Arc::new(routes::Routes::new(
                 forwards,
                 runtime.clone(),

@@ -29,21 +29,39 @@ pub const FROM_FORMS: &str =
 /// When a peek starts, from what the operator typed, in milliseconds
 /// since the epoch: an RFC 3339 time; `YYYY-MM-DD HH:MM[:SS]` or
 /// `HH:MM[:SS]` in `now`'s time zone (a clock time still to come today
-/// means yesterday's); or how long ago, `90m`, `2h`, `1d`.
+/// means yesterday's; one in a daylight-saving gap, the hour after); or
+/// how long ago, `90m`, `2h`, `1d`. A time after `now` or before 1970 is
+/// refused: a peek from then would find nothing.
 pub fn parse_from<Tz: chrono::TimeZone>(
     text: &str,
     now: &chrono::DateTime<Tz>,
 ) -> Result<i64, String> {
-    use chrono::{NaiveDateTime, NaiveTime};
     let text = text.trim();
+    let millis = parse_time(text, now)?;
+    if millis > now.timestamp_millis() {
+        return Err(format!(
+            "`{text}` is in the future: a peek from then finds nothing"
+        ));
+    }
+    if millis < 0 {
+        return Err(format!("`{text}` is before 1970"));
+    }
+    Ok(millis)
+}
+
+fn parse_time<Tz: chrono::TimeZone>(text: &str, now: &chrono::DateTime<Tz>) -> Result<i64, String> {
+    use chrono::{NaiveDateTime, NaiveTime};
     let wrong = || format!("`{text}` is not a time: use {FROM_FORMS}");
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(time.timestamp_millis());
     }
     let zone = now.timezone();
     let local = |naive: NaiveDateTime| {
-        zone.from_local_datetime(&naive)
-            .earliest()
+        // In a daylight-saving gap the clock time does not exist: the
+        // hour after it does.
+        [naive, naive + chrono::Duration::hours(1)]
+            .iter()
+            .find_map(|n| zone.from_local_datetime(n).earliest())
             .map(|t| t.timestamp_millis())
             .ok_or_else(wrong)
     };
@@ -67,14 +85,19 @@ pub fn parse_from<Tz: chrono::TimeZone>(
     let unit = ago.chars().last().ok_or_else(wrong)?;
     let count: i64 = ago[..ago.len() - unit.len_utf8()]
         .parse()
-        .map_err(|_| wrong())?;
-    let minutes = match unit {
-        'm' => count,
-        'h' => count * 60,
-        'd' => count * 24 * 60,
+        .ok()
+        .filter(|count| *count >= 0)
+        .ok_or_else(wrong)?;
+    let minutes_per = match unit {
+        'm' => 1,
+        'h' => 60,
+        'd' => 24 * 60,
         _ => return Err(wrong()),
     };
-    Ok(now.timestamp_millis() - minutes * 60_000)
+    count
+        .checked_mul(minutes_per * 60_000)
+        .and_then(|back| now.timestamp_millis().checked_sub(back))
+        .ok_or_else(|| format!("`{text}` is too long ago"))
 }
 
 /// One message as read (text not yet sanitised: the view and the CLI do
@@ -180,7 +203,7 @@ pub(super) fn peek(
     }
 }
 
-fn read(message: &RawMessage) -> PeekedMessage {
+fn read(message: &RawMessage<'_>) -> PeekedMessage {
     let payload = message.payload();
     let (value, json) = match payload {
         Some(bytes) => match serde_json::from_slice::<serde_json::Value>(bytes) {
@@ -293,9 +316,22 @@ mod tests {
         assert_eq!(parse("90m"), Ok(at(2026, 12, 3, 8, 30)));
         assert_eq!(parse("-2h"), Ok(at(2026, 12, 3, 8, 0)));
         assert_eq!(parse("1d"), Ok(at(2026, 12, 2, 10, 0)));
-        for wrong in ["", "soon", "25:00", "10x", "m", "2026-13-01 10:00"] {
+        for wrong in ["", "soon", "25:00", "10x", "m", "2026-13-01 10:00", "--2h"] {
             let error = parse(wrong).expect_err(wrong);
             assert!(error.contains(FROM_FORMS), "{error}");
         }
+        for refused in [
+            "2026-12-04 09:00",
+            "2030-01-01T00:00:00Z",
+            "1969-12-31T00:00:00Z",
+        ] {
+            let error = parse(refused).expect_err(refused);
+            assert!(
+                error.contains("in the future") || error.contains("before 1970"),
+                "{error}"
+            );
+        }
+        let error = parse("9999999999999999d").expect_err("overflow");
+        assert!(error.contains("too long ago"), "{error}");
     }
 }

@@ -84,12 +84,19 @@ impl Routes {
     pub fn failure(&self) -> Option<String> {
         let used = self.used();
         self.runtime.block_on(async {
-            for (endpoint, _) in &used {
-                if let Some(why) = self.forwards.failure(endpoint, Duration::ZERO).await {
-                    return Some(why);
+            let look = async {
+                for (endpoint, _) in &used {
+                    if let Some(why) = self.forwards.failure(endpoint, Duration::ZERO).await {
+                        return Some(why);
+                    }
                 }
-            }
-            None
+                None
+            };
+            // A forward being opened holds its slot: not worth waiting for.
+            tokio::time::timeout(Duration::from_millis(100), look)
+                .await
+                .ok()
+                .flatten()
         })
     }
 

@@ -67,6 +67,9 @@ pub struct SiteProfile {
     /// How sources are probed.
     #[serde(default)]
     pub probes: ProbeSettings,
+    /// How pods' logs are read and taken apart.
+    #[serde(default)]
+    pub logs: LogSettings,
     /// The directory the profile was read from; relative paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -343,6 +346,29 @@ pub enum KafkaPath {
 
 fn default_security_protocol() -> SecurityProtocol {
     SecurityProtocol::Plaintext
+}
+
+/// How pods' logs are read and taken apart.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// The field names this site's services log level, message, time and
+    /// trace id under (each list replaces the common names).
+    pub fields: crate::logs::parse::FieldNames,
+    /// The most lines kept; the oldest go first.
+    pub max_lines: usize,
+    /// How many log streams are read at once.
+    pub concurrency: usize,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            fields: crate::logs::parse::FieldNames::default(),
+            max_lines: crate::logs::buffer::DEFAULT_CAP,
+            concurrency: crate::logs::stream::DEFAULT_CONCURRENCY,
+        }
+    }
 }
 
 /// Probe timing.

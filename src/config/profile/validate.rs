@@ -38,6 +38,7 @@ impl Validation {
         self.file(base, p.checklist.as_ref(), "checklist");
         self.runbooks(base, p.runbooks.as_ref());
         self.probes(&p.probes);
+        self.logs(&p.logs);
         self.middleware(p);
         self.kafka(p);
     }
@@ -125,6 +126,30 @@ impl Validation {
                 self.spans.probe_at("refresh_seconds"),
                 "`probes.refresh_seconds` must be at least 1".into(),
             );
+        }
+    }
+
+    pub(super) fn logs(&mut self, logs: &LogSettings) {
+        let at = self.spans.top_at("logs");
+        if logs.max_lines < 1000 {
+            self.problem(at, "`logs.max_lines` must be at least 1000".into());
+        }
+        if !(1..=500).contains(&logs.concurrency) {
+            self.problem(at, "`logs.concurrency` must be 1 to 500".into());
+        }
+        let fields = &logs.fields;
+        for (key, names) in [
+            ("level", &fields.level),
+            ("message", &fields.message),
+            ("time", &fields.time),
+            ("trace_id", &fields.trace_id),
+        ] {
+            if names.is_empty() {
+                self.problem(
+                    at,
+                    format!("`logs.fields.{key}` is empty: leave it out for the common names"),
+                );
+            }
         }
     }
 

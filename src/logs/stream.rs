@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::{AsyncBufReadExt, StreamExt};
+use futures::AsyncBufReadExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
@@ -330,12 +330,19 @@ async fn follow_container(
                 continue;
             }
         };
-        let mut stream = std::pin::pin!(stream.lines());
-        while let Some(read) = stream.next().await {
-            let Ok(text) = read else {
-                break;
-            };
-            let Some((at, text)) = split_timestamp(&text) else {
+        let mut stream = std::pin::pin!(stream);
+        let mut bytes = Vec::new();
+        loop {
+            bytes.clear();
+            match stream.read_until(b'\n', &mut bytes).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            // Pod output is any bytes: invalid UTF-8 is shown lossily, not
+            // taken for the end of the stream.
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.trim_end_matches(['\n', '\r']);
+            let Some((at, text)) = split_timestamp(text) else {
                 continue;
             };
             if !resume.accept(at) {

@@ -1,0 +1,254 @@
+//! Pods' logs over the lab's Kubernetes API simulator (which serves
+//! `pods/log` as the kubelet does behind the API server): a followed
+//! stream the API drops resumes without repeats or gaps, and `sitedeck
+//! logs` follows one request's trace id across three services.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use sitedeck::cluster::connect::{ClusterTarget, connect};
+use sitedeck::logs::buffer::LogLine;
+use sitedeck::logs::stream::{LogSource, ReadOptions, read};
+use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
+use tokio::sync::mpsc;
+
+fn simulator(dir: &Path, log_interval: Option<Duration>) -> KubeSim {
+    KubeSim::start_with(
+        dir,
+        KubeSimOptions {
+            log_interval,
+            ..KubeSimOptions::default()
+        },
+    )
+    .expect("simulator")
+}
+
+async fn client(sim: &KubeSim) -> kube::Client {
+    let target = ClusterTarget {
+        kubeconfig: Some(sim.kubeconfig().to_path_buf()),
+        context: None,
+    };
+    connect(&target, &[]).await.expect("connect").client
+}
+
+/// The next `count` lines, or what came within 20 s.
+async fn receive(lines: &mut mpsc::Receiver<LogLine>, count: usize) -> Vec<LogLine> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        match tokio::time::timeout(Duration::from_secs(20), lines.recv()).await {
+            Ok(Some(line)) => got.push(line),
+            _ => break,
+        }
+    }
+    got
+}
+
+fn texts(lines: &[LogLine], pod: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|l| &*l.pod == pod)
+        .map(|l| l.raw.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_followed_stream_the_api_drops_resumes_without_repeats_or_gaps() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Only the lines the test writes.
+    let sim = simulator(dir.path(), None);
+    let client = client(&sim).await;
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), "acme-prod");
+    let listed = pods
+        .list(&kube::api::ListParams::default().labels("app=api-gateway"))
+        .await
+        .expect("pods");
+    let names: Vec<String> = listed
+        .items
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    let [a, b] = names.as_slice() else {
+        panic!("two api-gateway pods: {names:?}");
+    };
+
+    let (tx, mut rx) = mpsc::channel(64);
+    let options = ReadOptions {
+        follow: true,
+        ..ReadOptions::default()
+    };
+    let source = LogSource::Selector {
+        namespace: "acme-prod".into(),
+        selector: "app=api-gateway".into(),
+    };
+    let reading = tokio::spawn(read(client, source, options, tx));
+    // Three lines written at once share one timestamp: a resumed stream
+    // starts at their second and must skip exactly those.
+    sim.append_log("acme-prod", a, "", b"a1\na2\na3\n")
+        .expect("append");
+    sim.append_log("acme-prod", b, "", b"b1\n").expect("append");
+    let first = receive(&mut rx, 4).await;
+    assert_eq!(texts(&first, a), ["a1", "a2", "a3"]);
+    assert_eq!(texts(&first, b), ["b1"]);
+
+    // The API restarts: every stream ends. Lines written meanwhile come
+    // once the streams are resumed, and nothing read comes again.
+    sim.faults().restart(Duration::from_millis(400));
+    sim.append_log("acme-prod", a, "", b"a4\na5\n")
+        .expect("append");
+    let second = receive(&mut rx, 2).await;
+    assert_eq!(texts(&second, a), ["a4", "a5"], "{second:?}");
+    sim.append_log("acme-prod", b, "", b"b2\n").expect("append");
+    let third = receive(&mut rx, 1).await;
+    assert_eq!(texts(&third, b), ["b2"], "{third:?}");
+    // Any bytes: invalid UTF-8 comes lossily and does not end the stream.
+    sim.append_log(
+        "acme-prod",
+        a,
+        "",
+        b"bad \xff\xfe line\n\x1b]52;c;ZXZpbA==\x07\na6\n",
+    )
+    .expect("append");
+    let fourth = receive(&mut rx, 3).await;
+    assert_eq!(
+        texts(&fourth, a),
+        [
+            "bad \u{fffd}\u{fffd} line",
+            "\u{1b}]52;c;ZXZpbA==\u{7}",
+            "a6"
+        ]
+    );
+    let shown = sitedeck::logs::print::text(&fourth[1], false);
+    assert!(!shown.chars().any(char::is_control), "{shown}");
+    let more = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await;
+    assert!(more.is_err(), "a repeated line: {more:?}");
+    drop(rx);
+    let ended = tokio::time::timeout(Duration::from_secs(10), reading).await;
+    assert!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "reading ends with the receiver"
+    );
+}
+
+/// `sitedeck logs` with `args`, against the simulator's cluster.
+fn logs_command(home: &Path, site: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sitedeck"))
+        .arg("--site")
+        .arg(site)
+        .arg("logs")
+        .args(args)
+        .env("SITEDECK_CONFIG_DIR", home.join("config"))
+        .env("SITEDECK_STATE_DIR", home.join("state"))
+        .env("HOME", home)
+        .output()
+        .expect("run sitedeck");
+    (
+        output.status.code().expect("an exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_command_follows_one_trace_across_three_services_in_time_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Requests pass through the site every 200 ms, each logging its trace
+    // id in every service it touches.
+    let sim = simulator(&dir.path().join("kube"), Some(Duration::from_millis(200)));
+    let site = dir.path().join("site.yaml");
+    std::fs::write(
+        &site,
+        format!(
+            "name: logs-test\nenvironment: poc\ncluster:\n  kubeconfig: {}\n",
+            sim.kubeconfig().display()
+        ),
+    )
+    .expect("profile");
+
+    let (code, stdout, stderr) = logs_command(
+        dir.path(),
+        &site,
+        &[
+            "--workload",
+            "acme-prod/billing-service",
+            "--since",
+            "10m",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "billing-service logged nothing: {stderr}"
+    );
+    assert!(lines.iter().all(|l| {
+        l["pod"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("billing-service-"))
+    }));
+    let trace = lines
+        .iter()
+        .rev()
+        .find_map(|l| l["trace_id"].as_str())
+        .expect("a line with a trace id")
+        .to_owned();
+
+    // The pivot: that trace from every pod of the namespace, by the
+    // 16 characters the text output shows.
+    let (code, stdout, stderr) = logs_command(
+        dir.path(),
+        &site,
+        &[
+            "--trace",
+            &trace[..16],
+            "--namespace",
+            "acme-prod",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let services: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .filter_map(|l| l["fields"]["service"].as_str())
+        .collect();
+    assert!(
+        ["api-gateway", "order-service", "billing-service"]
+            .iter()
+            .all(|s| services.contains(s)),
+        "{services:?}\n{stdout}"
+    );
+    assert!(lines.iter().all(|l| l["trace_id"] == trace.as_str()));
+    let times: Vec<&str> = lines.iter().filter_map(|l| l["time"].as_str()).collect();
+    let mut sorted = times.clone();
+    sorted.sort_unstable();
+    assert_eq!(times, sorted, "merged by time");
+
+    // The same as text: one line each, the trace id's start in every one.
+    let (code, stdout, _) = logs_command(
+        dir.path(),
+        &site,
+        &["--trace", &trace[..16], "--namespace", "acme-prod"],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(stdout.lines().count(), lines.len());
+    assert!(stdout.lines().all(|l| l.contains(&trace[..16])), "{stdout}");
+
+    // A workload that is not there is said, with exit 1.
+    let (code, _, stderr) = logs_command(dir.path(), &site, &["--workload", "acme-prod/nope"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("no Deployment, StatefulSet or DaemonSet acme-prod/nope"),
+        "{stderr}"
+    );
+}

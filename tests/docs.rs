@@ -205,3 +205,39 @@ fn the_kafka_guide_example_loads_and_names_every_key() {
         assert!(guide.contains(key), "docs/kafka.md does not mention {key}");
     }
 }
+
+#[test]
+fn the_logs_guide_example_loads_and_names_the_keys() {
+    let guide = read("docs/logs.md");
+    let examples = fenced(&guide, "yaml profile");
+    assert_eq!(examples.len(), 1, "one profile example");
+    let loaded = profile::parse(&examples[0], Path::new("logs.md"), Path::new("/"))
+        .unwrap_or_else(|e| panic!("docs/logs.md example: {e}"));
+    let logs = &loaded.profile.logs;
+    assert!(logs.fields.trace_id.iter().any(|n| n == "x-request-id"));
+    // The defaults the guide lists are the parser's.
+    let defaults = sitedeck::logs::parse::FieldNames::default();
+    for name in defaults
+        .level
+        .iter()
+        .chain(&defaults.message)
+        .chain(&defaults.time)
+        .chain(&defaults.trace_id)
+    {
+        assert!(
+            guide.contains(&format!("`{name}`")),
+            "docs/logs.md does not list `{name}`"
+        );
+    }
+    for key in [
+        "`l`",
+        "`f`",
+        "`v`",
+        "`t`",
+        "--trace",
+        "--workload",
+        "--selector",
+    ] {
+        assert!(guide.contains(key), "docs/logs.md does not mention {key}");
+    }
+}

@@ -275,3 +275,129 @@ fn describe_asks_for_the_object_and_shows_it_sanitised() {
     assert!(text.starts_with("kind: Pod\nmetadata:"), "{text}");
     assert!(!text.contains('\u{1b}'), "escapes are gone: {text:?}");
 }
+
+/// A log line of pod `pod` at second `second`, as the stream reads it.
+fn log_line(pod: &str, second: i64, raw: &str) -> sitedeck::logs::buffer::LogLine {
+    sitedeck::logs::buffer::LogLine {
+        namespace: "shop".into(),
+        pod: pod.into(),
+        container: "app".into(),
+        // From the fixed local time: the view shows local time, the same
+        // wherever the tests run.
+        at: (common::fixed_time() + chrono::Duration::seconds(second)).to_utc(),
+        raw: raw.into(),
+        parsed: sitedeck::logs::parse::parse(raw, &Default::default()),
+    }
+}
+
+#[test]
+fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
+    let mut state = listed();
+    key(&mut state, "g");
+    key(&mut state, "p");
+    let pod = state
+        .table()
+        .and_then(|t| t.selected_row())
+        .map(|r| r.target.name.clone())
+        .expect("a pod selected");
+    let effects = key(&mut state, "l");
+    let [
+        Effect::StreamLogs {
+            generation, source, ..
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        *source,
+        sitedeck::logs::stream::LogSource::Pod {
+            namespace: "shop".into(),
+            name: pod.clone()
+        }
+    );
+    assert_eq!(state.view, View::Logs);
+    let generation = *generation;
+    let lines = vec![
+        log_line(
+            &pod,
+            1,
+            r#"{"level":"info","msg":"started","trace_id":"aaaa1111bbbb2222"}"#,
+        ),
+        log_line(
+            &pod,
+            2,
+            "ERROR payment \u{1b}]52;c;ZXZpbA==\u{7} declined traceId=cccc3333dddd4444",
+        ),
+        log_line(&pod, 3, "level=warn msg=\"slow\" trace_id=cccc3333dddd4444"),
+    ];
+    update(&mut state, Action::LogLines { generation, lines });
+    // Lines of an older stream are ignored.
+    update(
+        &mut state,
+        Action::LogLines {
+            generation: generation - 1,
+            lines: vec![log_line(&pod, 4, "stale")],
+        },
+    );
+    for (width, height) in [(80, 24), (200, 50)] {
+        insta::assert_snapshot!(
+            format!("logs_view_{width}x{height}"),
+            common::render_with_styles(&state, width, height)
+        );
+    }
+    // Following: the newest line is selected. Up pauses; v shows warn+.
+    key(&mut state, "up");
+    let logs = state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs");
+    assert!(!logs.follow);
+    key(&mut state, "v");
+    key(&mut state, "v");
+    let logs = state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs");
+    let shown: Vec<&str> = logs
+        .shown()
+        .iter()
+        .map(|l| l.parsed.message.as_str())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "ERROR payment \u{1b}]52;c;ZXZpbA==\u{7} declined traceId=cccc3333dddd4444",
+            "slow"
+        ]
+    );
+
+    // t: the selected line's trace from every pod of its namespace.
+    let effects = key(&mut state, "t");
+    let [
+        Effect::StreamLogs {
+            source, options, ..
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        *source,
+        sitedeck::logs::stream::LogSource::Namespace("shop".into())
+    );
+    assert_eq!(options.since, Some(sitedeck::app::logs::PIVOT_WINDOW));
+    let logs = state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs");
+    assert_eq!(logs.trace.as_deref(), Some("cccc3333dddd4444"));
+    assert!(logs.buffer.is_empty(), "a new reading");
+
+    let effects = key(&mut state, "esc");
+    assert_eq!(effects, [Effect::StopLogs]);
+    assert_eq!(state.view, View::Cluster(ClusterView::Pods));
+}

@@ -102,6 +102,30 @@ pub enum Action {
     /// (milliseconds since the epoch; internal, typed in the palette).
     #[serde(skip)]
     PeekAt(i64),
+    /// Logs of the selected pod or workload.
+    OpenLogs,
+    /// Logs: follow the newest line, or stay.
+    ToggleFollow,
+    /// Logs: show lines of at least the next level.
+    CycleLevel,
+    /// Logs: the selected line's trace from every pod of its namespace.
+    TracePivot,
+    /// Log lines read (internal).
+    #[serde(skip)]
+    LogLines {
+        /// The stream they belong to; older streams' lines are ignored.
+        generation: u64,
+        /// The lines, each stream's in order.
+        lines: Vec<crate::logs::buffer::LogLine>,
+    },
+    /// Reading logs ended (internal).
+    #[serde(skip)]
+    LogsEnded {
+        /// The stream.
+        generation: u64,
+        /// Why, when it failed.
+        error: Option<String>,
+    },
 
     /// A key the keymap resolves (internal).
     #[serde(skip)]

@@ -65,6 +65,18 @@ pub enum Effect {
     StopCluster,
     /// Fetch an object and send `Described` with its YAML.
     Describe(Target),
+    /// Read pods' logs and send `LogLines` as they come (then
+    /// `LogsEnded`); replaces the logs being read.
+    StreamLogs {
+        /// The number the lines carry.
+        generation: u64,
+        /// Whose logs.
+        source: crate::logs::stream::LogSource,
+        /// How to read.
+        options: crate::logs::stream::ReadOptions,
+    },
+    /// Stop reading logs.
+    StopLogs,
     /// Read the last messages of a Kafka partition and send `KafkaPeeked`.
     KafkaPeek {
         /// The popup's title, which the answer carries.

@@ -6,6 +6,7 @@ pub mod action;
 pub mod cluster;
 pub mod effect;
 pub mod kafka;
+pub mod logs;
 pub mod middleware;
 pub mod palette;
 pub mod run;

@@ -227,6 +227,8 @@ pub struct EffectRunner {
     last_states: Arc<Mutex<HashMap<String, ProbeState>>>,
     /// Port-forwards to in-cluster middleware, over the session's client.
     forwards: Option<crate::cluster::portforward::Forwards>,
+    /// The Logs view's reading, aborted when replaced or stopped.
+    logs: Option<JoinHandle<()>>,
 }
 
 /// Logs a source's state when it changed since the last probe.
@@ -308,7 +310,71 @@ impl EffectRunner {
             cluster: None,
             last_states: Arc::default(),
             forwards: None,
+            logs: None,
         }
+    }
+
+    /// Reads logs for the Logs view: lines go out in batches (every
+    /// 100 ms, or 2000 lines), then `LogsEnded`.
+    fn stream_logs(
+        &mut self,
+        generation: u64,
+        source: crate::logs::stream::LogSource,
+        options: crate::logs::stream::ReadOptions,
+    ) {
+        if let Some(running) = self.logs.take() {
+            running.abort();
+        }
+        let tx = self.tx.clone();
+        let client = self
+            .cluster
+            .as_ref()
+            .and_then(crate::cluster::Session::client);
+        self.logs = Some(tokio::spawn(async move {
+            let Some(client) = client else {
+                let _ = tx.send(Action::LogsEnded {
+                    generation,
+                    error: Some("not connected to the cluster".into()),
+                });
+                return;
+            };
+            let (lines_tx, mut lines) = tokio::sync::mpsc::channel(4096);
+            let reading = crate::logs::stream::read(client, source, options, lines_tx);
+            let forwarding = async {
+                let mut batch = Vec::new();
+                let mut open = true;
+                while open {
+                    let window = tokio::time::sleep(Duration::from_millis(100));
+                    tokio::pin!(window);
+                    loop {
+                        tokio::select! {
+                            line = lines.recv() => match line {
+                                Some(line) => {
+                                    batch.push(line);
+                                    if batch.len() >= 2000 {
+                                        break;
+                                    }
+                                }
+                                None => {
+                                    open = false;
+                                    break;
+                                }
+                            },
+                            () = &mut window => break,
+                        }
+                    }
+                    if !batch.is_empty() {
+                        let lines = std::mem::take(&mut batch);
+                        let _ = tx.send(Action::LogLines { generation, lines });
+                    }
+                }
+            };
+            let (read, ()) = tokio::join!(reading, forwarding);
+            let _ = tx.send(Action::LogsEnded {
+                generation,
+                error: read.err(),
+            });
+        }));
     }
 
     /// Starts one effect.
@@ -377,6 +443,16 @@ impl EffectRunner {
                     });
                 });
                 self.cluster = Some(crate::cluster::start(target, trusted, sink));
+            }
+            Effect::StreamLogs {
+                generation,
+                source,
+                options,
+            } => self.stream_logs(generation, source, options),
+            Effect::StopLogs => {
+                if let Some(running) = self.logs.take() {
+                    running.abort();
+                }
             }
             Effect::StopCluster => {
                 self.cluster = None;

@@ -25,6 +25,8 @@ pub enum View {
     Cluster(ClusterView),
     /// The site profiles found, to open one.
     Sites,
+    /// Pods' logs, merged by time (opened with `l`; not a tab).
+    Logs,
 }
 
 impl View {
@@ -55,6 +57,7 @@ impl View {
             Self::Cluster(ClusterView::Nodes) => "Nodes",
             Self::Cluster(ClusterView::Events) => "Events",
             Self::Sites => "Sites",
+            Self::Logs => "Logs",
         }
     }
 }
@@ -149,6 +152,8 @@ pub struct SiteState {
     pub checking_now: Option<usize>,
     /// The Kafka views' tables, snapshots and lag trends.
     pub kafka: crate::app::kafka::KafkaState,
+    /// The Logs view: what it reads and shows.
+    pub logs: Option<crate::app::logs::LogsState>,
 }
 
 impl SiteState {

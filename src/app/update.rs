@@ -192,6 +192,9 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
                 }
                 return Vec::new();
             }
+            if state.view == View::Logs {
+                return super::logs::close(state);
+            }
             if state.view == View::Cluster(ClusterView::Pods)
                 && let Some(cluster) = state.cluster_mut()
                 && cluster.pod_scope.take().is_some()
@@ -214,6 +217,12 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             return super::kafka::peek(state, Some(since.timestamp_millis()));
         }
         Action::PeekAt(millis) => return super::kafka::peek(state, Some(millis)),
+        Action::OpenLogs => return super::logs::open(state),
+        Action::TracePivot => return super::logs::pivot(state),
+        Action::ToggleFollow => super::logs::toggle_follow(state),
+        Action::CycleLevel => super::logs::cycle_level(state),
+        Action::LogLines { generation, lines } => super::logs::on_lines(state, generation, lines),
+        Action::LogsEnded { generation, error } => super::logs::on_ended(state, generation, error),
         Action::KafkaPeeked { title, result } => super::kafka::on_peeked(state, &title, result),
         Action::CheckNow => return super::middleware::check_now(state),
         Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
@@ -380,6 +389,7 @@ fn move_by(state: &mut State, delta: isize) {
                 }
             }
             View::Sites => state.sites_selected = clamp(state.sites_selected, state.sites.len()),
+            View::Logs => super::logs::move_by(state, delta),
             View::Overview => {
                 let len = state.site.as_ref().map_or(0, |s| s.sources.len());
                 state.overview_selected = clamp(state.overview_selected, len);
@@ -590,6 +600,7 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 middleware,
                 checking_now: None,
                 kafka,
+                logs: None,
             };
             super::middleware::rebuild(&mut site);
             let clusters: Vec<String> = site

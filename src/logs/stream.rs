@@ -39,6 +39,13 @@ pub enum LogSource {
         /// The label selector, e.g. `app=billing`.
         selector: String,
     },
+    /// One pod.
+    Pod {
+        /// The namespace.
+        namespace: String,
+        /// The pod's name.
+        name: String,
+    },
     /// Every pod of a namespace.
     Namespace(String),
     /// Every pod of the cluster (a trace followed across the site).
@@ -72,7 +79,9 @@ impl LogSource {
 
     fn namespace(&self) -> Option<&str> {
         match self {
-            Self::Workload { namespace, .. } | Self::Selector { namespace, .. } => Some(namespace),
+            Self::Workload { namespace, .. }
+            | Self::Selector { namespace, .. }
+            | Self::Pod { namespace, .. } => Some(namespace),
             Self::Namespace(namespace) => Some(namespace),
             Self::Everywhere => None,
         }
@@ -80,7 +89,7 @@ impl LogSource {
 }
 
 /// How to read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReadOptions {
     /// One container by name; `None`: every container (init containers
     /// too, with `init`).
@@ -128,7 +137,9 @@ struct StreamKey {
 async fn selector_of(client: &kube::Client, source: &LogSource) -> Result<Option<String>, String> {
     let (namespace, name) = match source {
         LogSource::Selector { selector, .. } => return Ok(Some(selector.clone())),
-        LogSource::Namespace(_) | LogSource::Everywhere => return Ok(None),
+        LogSource::Namespace(_) | LogSource::Everywhere | LogSource::Pod { .. } => {
+            return Ok(None);
+        }
         LogSource::Workload { namespace, name } => (namespace, name),
     };
     let labels =
@@ -187,9 +198,12 @@ async fn containers(
         ),
         None => (Api::all(client.clone()), "in any namespace".to_owned()),
     };
-    let params = match selector {
-        Some(selector) => ListParams::default().labels(selector),
-        None => ListParams::default(),
+    let params = match (selector, source) {
+        (Some(selector), _) => ListParams::default().labels(selector),
+        (None, LogSource::Pod { name, .. }) => {
+            ListParams::default().fields(&format!("metadata.name={name}"))
+        }
+        (None, _) => ListParams::default(),
     };
     let listed = pods
         .list(&params)

@@ -26,6 +26,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
         View::Middleware => views::middleware::draw(frame, main, state),
         View::Kafka | View::KafkaGroups => views::kafka::draw(frame, main, state, state.view),
         View::Sites => views::sites::draw(frame, main, state),
+        View::Logs => views::logs::draw(frame, main, state),
         View::Cluster(view) => views::cluster::draw(frame, main, state, view),
     }
     chrome::status_bar(frame, status, state);

@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod cluster_pane;
 pub mod kafka;
+pub mod logs;
 pub mod middleware;
 pub mod overview;
 pub mod sites;

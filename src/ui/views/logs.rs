@@ -1,0 +1,206 @@
+//! The Logs view: lines merged by time (time, pod, level, trace id,
+//! message), the newest at the bottom while following; under them the
+//! selected line whole, a JSON line pretty-printed. Every text from the
+//! pods goes through the sanitiser.
+
+use chrono::Local;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::logs::LogsState;
+use crate::app::state::State;
+use crate::config::theme::{Role, Theme};
+use crate::logs::buffer::LogLine;
+use crate::logs::parse::{Format, Level};
+use crate::text::{one_line, sanitize};
+
+/// The widest pod name shown (its end kept: pods differ at the end).
+const POD_WIDTH: usize = 28;
+/// The trace id's characters shown on a wide screen.
+const TRACE_WIDTH: usize = 16;
+
+/// Draws the Logs view.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let Some(logs) = state.site.as_ref().and_then(|s| s.logs.as_ref()) else {
+        let text =
+            "No logs open: select a pod or a workload in Pods (g p) or Versions (g v) and press l.";
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: true })
+                .block(Block::bordered().title(" Logs ")),
+            area,
+        );
+        return;
+    };
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(area);
+    let shown = logs.shown();
+    let block = Block::bordered()
+        .border_style(theme.style(Role::BorderFocus))
+        .title(title(theme, logs, shown.len()));
+    let inner = block.inner(list_area);
+    frame.render_widget(block, list_area);
+    let height = usize::from(inner.height).max(1);
+    let selected = logs.selected.min(shown.len().saturating_sub(1));
+    let first = selected.saturating_sub(height - 1);
+    let lines: Vec<Line> = shown
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(at, line)| row(theme, line, at == selected, usize::from(inner.width)))
+        .collect();
+    if lines.is_empty() {
+        let waiting = match &logs.ended {
+            Some(why) => format!("no lines: {}", one_line(why)),
+            None => "waiting for lines…".to_owned(),
+        };
+        frame.render_widget(
+            Paragraph::new(waiting).style(theme.style(Role::TextMuted)),
+            inner,
+        );
+    } else {
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+    detail(frame, detail_area, theme, shown.get(selected).copied());
+}
+
+fn title(theme: &Theme, logs: &LogsState, shown: usize) -> Line<'static> {
+    let mut spans = vec![
+        Span::styled(
+            format!(" Logs {} ", one_line(&logs.title)),
+            theme.style(Role::TextTitle),
+        ),
+        Span::raw(format!("· {shown} line(s) ")),
+    ];
+    if logs.buffer.dropped() > 0 {
+        spans.push(Span::styled(
+            format!("· {} oldest dropped ", logs.buffer.dropped()),
+            theme.style(Role::StatusWarn),
+        ));
+    }
+    let following = if logs.follow {
+        "· FOLLOW "
+    } else {
+        "· PAUSED "
+    };
+    spans.push(Span::styled(following, theme.style(Role::TextKey)));
+    if let Some(level) = logs.min_level {
+        spans.push(Span::raw(format!("· {level}+ ")));
+    }
+    if let Some(why) = &logs.ended {
+        spans.push(Span::styled(
+            format!("· ended: {} ", one_line(why)),
+            theme.style(Role::StatusWarn),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// One line in the list: time, pod, level, trace id, message.
+fn row(theme: &Theme, line: &LogLine, selected: bool, width: usize) -> Line<'static> {
+    let time = line.at.with_timezone(&Local).format("%H:%M:%S%.3f");
+    // Narrow screens keep room for the message.
+    let pod_width = (width / 5).clamp(8, POD_WIDTH);
+    let trace_width = if width < 120 { 8 } else { TRACE_WIDTH };
+    let pod = tail(&one_line(&line.pod), pod_width);
+    let level = line.parsed.level.map_or("-", Level::name);
+    let trace: String = line
+        .parsed
+        .trace_id
+        .as_deref()
+        .map_or_else(|| "-".to_owned(), one_line)
+        .chars()
+        .take(trace_width)
+        .collect();
+    let message = sanitize(&line.parsed.message).replace(['\t', '\n'], " ");
+    let text = format!(
+        "{} {time} {pod:<pod_width$} {level:<5} {trace:<trace_width$} {message}",
+        if selected { "▶" } else { " " }
+    );
+    let text: String = text.chars().take(width).collect();
+    let role = if selected {
+        Role::Selection
+    } else {
+        match line.parsed.level {
+            Some(Level::Error | Level::Fatal) => Role::StatusCrit,
+            Some(Level::Warn) => Role::StatusWarn,
+            Some(Level::Trace | Level::Debug) => Role::TextMuted,
+            _ => Role::Text,
+        }
+    };
+    Line::styled(text, theme.style(role))
+}
+
+/// The last `width` characters of `text`, marked when cut.
+fn tail(text: &str, width: usize) -> String {
+    let count = text.chars().count();
+    if count <= width {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().skip(count - width + 1).collect();
+    format!("…{kept}")
+}
+
+/// The selected line whole: where it comes from, then its message and
+/// fields, a JSON line pretty-printed.
+fn detail(frame: &mut Frame, area: Rect, theme: &Theme, line: Option<&LogLine>) {
+    let block = Block::bordered().border_style(theme.style(Role::Border));
+    let Some(line) = line else {
+        frame.render_widget(block, area);
+        return;
+    };
+    let block = block.title(Line::styled(
+        format!(
+            " {}/{} · {} · {} ",
+            one_line(&line.namespace),
+            one_line(&line.pod),
+            one_line(&line.container),
+            line.at
+                .with_timezone(&Local)
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+        ),
+        theme.style(Role::TextTitle),
+    ));
+    let mut lines = Vec::new();
+    if let Some(trace) = &line.parsed.trace_id {
+        lines.push(Line::from(vec![
+            Span::styled("trace ", theme.style(Role::TextMuted)),
+            Span::raw(one_line(trace)),
+            Span::styled(
+                "  (t: this trace from every pod of the namespace)",
+                theme.style(Role::TextMuted),
+            ),
+        ]));
+    }
+    let body = match line.parsed.format {
+        Format::Json => serde_json::from_str::<serde_json::Value>(&line.raw)
+            .ok()
+            .and_then(|value| serde_json::to_string_pretty(&value).ok())
+            .unwrap_or_else(|| line.raw.clone()),
+        Format::Logfmt | Format::Plain => line.raw.clone(),
+    };
+    for text in body.lines() {
+        lines.push(Line::raw(sanitize(text).replace('\t', "    ")));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail;
+
+    #[test]
+    fn long_pod_names_keep_their_end() {
+        assert_eq!(tail("billing-7d9f", 28), "billing-7d9f");
+        assert_eq!(tail("abcdefghij", 5), "…ghij");
+    }
+}

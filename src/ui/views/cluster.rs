@@ -453,7 +453,7 @@ pub(crate) fn filter_line(
 /// Shortens `text` to `width` by cutting its middle: Kubernetes names
 /// differ at the end (`order-service-5f6d7c8b9-x2x4k`), repositories at
 /// both ends; text that is not ASCII is cut at the end.
-fn ellipsize_middle(text: &str, width: usize) -> String {
+pub(crate) fn ellipsize_middle(text: &str, width: usize) -> String {
     if text.len() <= width || !text.is_ascii() {
         return ellipsize(text, width);
     }

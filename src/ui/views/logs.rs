@@ -16,7 +16,8 @@ use crate::logs::buffer::LogLine;
 use crate::logs::parse::{Format, Level};
 use crate::text::{one_line, sanitize};
 
-/// The widest pod name shown (its end kept: pods differ at the end).
+/// The widest pod name shown (its start and end kept: workloads differ at
+/// the start, their pods at the end).
 const POD_WIDTH: usize = 28;
 /// The trace id's characters shown on a wide screen.
 const TRACE_WIDTH: usize = 16;
@@ -106,7 +107,7 @@ fn row(theme: &Theme, line: &LogLine, selected: bool, width: usize) -> Line<'sta
     // Narrow screens keep room for the message.
     let pod_width = (width / 5).clamp(8, POD_WIDTH);
     let trace_width = if width < 120 { 8 } else { TRACE_WIDTH };
-    let pod = tail(&one_line(&line.pod), pod_width);
+    let pod = super::cluster::ellipsize_middle(&one_line(&line.pod), pod_width);
     let level = line.parsed.level.map_or("-", Level::name);
     let trace: String = line
         .parsed
@@ -133,16 +134,6 @@ fn row(theme: &Theme, line: &LogLine, selected: bool, width: usize) -> Line<'sta
         }
     };
     Line::styled(text, theme.style(role))
-}
-
-/// The last `width` characters of `text`, marked when cut.
-fn tail(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    if count <= width {
-        return text.to_owned();
-    }
-    let kept: String = text.chars().skip(count - width + 1).collect();
-    format!("…{kept}")
 }
 
 /// The selected line whole: where it comes from, then its message and
@@ -192,15 +183,4 @@ fn detail(frame: &mut Frame, area: Rect, theme: &Theme, line: Option<&LogLine>) 
             .block(block),
         area,
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tail;
-
-    #[test]
-    fn long_pod_names_keep_their_end() {
-        assert_eq!(tail("billing-7d9f", 28), "billing-7d9f");
-        assert_eq!(tail("abcdefghij", 5), "…ghij");
-    }
 }

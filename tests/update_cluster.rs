@@ -374,6 +374,26 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
         ]
     );
 
+    // w saves the lines shown (as `sitedeck logs` prints them); y copies
+    // the selected line, sanitised.
+    let effects = key(&mut state, "w");
+    let [Effect::SaveText { name, text, lines }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert!(
+        name.starts_with("logs-acme-prod-shop_api-1-") && name.ends_with(".log"),
+        "{name}"
+    );
+    assert_eq!((*lines, text.lines().count()), (2, 2));
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let effects = key(&mut state, "y");
+    assert_eq!(
+        effects,
+        [Effect::CopyToClipboard(
+            "level=warn msg=\"slow\" trace_id=cccc3333dddd4444".into()
+        )]
+    );
+
     // t: the selected line's trace from every pod of its namespace.
     let effects = key(&mut state, "t");
     let [

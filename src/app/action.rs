@@ -110,6 +110,13 @@ pub enum Action {
     CycleLevel,
     /// Logs: the selected line's trace from every pod of its namespace.
     TracePivot,
+    /// Logs: save the lines shown to a file.
+    SaveLogs,
+    /// Logs: copy the selected line to the clipboard (OSC 52).
+    CopyLine,
+    /// The lines were saved, or why not (internal).
+    #[serde(skip)]
+    LogsSaved(Result<(std::path::PathBuf, usize), String>),
     /// Log lines read (internal).
     #[serde(skip)]
     LogLines {

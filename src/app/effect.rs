@@ -77,6 +77,19 @@ pub enum Effect {
     },
     /// Stop reading logs.
     StopLogs,
+    /// Write `text` to `name` in the state directory's `saved/` (atomic,
+    /// owner-only), then send `LogsSaved`.
+    SaveText {
+        /// The file's name.
+        name: String,
+        /// What goes in it.
+        text: String,
+        /// How many lines, for the answer.
+        lines: usize,
+    },
+    /// Put `text` on the terminal's clipboard with OSC 52 (works over SSH
+    /// and in tmux with `set-clipboard on`).
+    CopyToClipboard(String),
     /// Read the last messages of a Kafka partition and send `KafkaPeeked`.
     KafkaPeek {
         /// The popup's title, which the answer carries.

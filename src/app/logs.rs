@@ -226,6 +226,75 @@ pub fn move_by(state: &mut State, delta: isize) {
     }
 }
 
+/// `w`: the lines shown, as `sitedeck logs` prints them, to a file in the
+/// state directory (the status bar says where).
+pub fn save(state: &mut State) -> Vec<Effect> {
+    let site_name = state
+        .site
+        .as_ref()
+        .map(|s| s.loaded.profile.name.clone())
+        .unwrap_or_default();
+    let Some(logs) = logs(state) else {
+        return Vec::new();
+    };
+    let shown = logs.shown();
+    if shown.is_empty() {
+        state.say(Say::Info, "no lines shown: nothing to save");
+        return Vec::new();
+    }
+    let mut text = String::new();
+    for line in &shown {
+        text.push_str(&crate::logs::print::text(line, true));
+        text.push('\n');
+    }
+    let stamp = state
+        .now
+        .unwrap_or_else(chrono::Utc::now)
+        .with_timezone(&chrono::Local)
+        .format("%Y%m%d-%H%M%S");
+    let what: String = format!("{site_name}-{}", logs.title)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let lines = shown.len();
+    vec![Effect::SaveText {
+        name: format!("logs-{what}-{stamp}.log"),
+        text,
+        lines,
+    }]
+}
+
+/// The answer to [`save`].
+pub fn on_saved(state: &mut State, result: Result<(std::path::PathBuf, usize), String>) {
+    match result {
+        Ok((path, lines)) => state.say(
+            Say::Info,
+            format!("saved {lines} line(s) to {}", path.display()),
+        ),
+        Err(why) => state.say(Say::Warn, format!("could not save the lines: {why}")),
+    }
+}
+
+/// `y`: the selected line, sanitised, to the clipboard.
+pub fn copy(state: &mut State) -> Vec<Effect> {
+    let Some(line) = logs(state).and_then(LogsState::selected_line) else {
+        return Vec::new();
+    };
+    // Sanitised: a line pasted into a shell must not carry escapes.
+    let text = crate::text::sanitize(&line.raw);
+    state.say(
+        Say::Info,
+        "copied the line (OSC 52: in tmux, set-clipboard must be on)",
+    );
+    vec![Effect::CopyToClipboard(text)]
+}
+
 /// `esc` in Logs: stop reading and go back.
 pub fn close(state: &mut State) -> Vec<Effect> {
     state.view = state

@@ -449,6 +449,26 @@ impl EffectRunner {
                 source,
                 options,
             } => self.stream_logs(generation, source, options),
+            Effect::SaveText { name, text, lines } => {
+                let dir = self.paths.state_dir.join("saved");
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let path = dir.join(name);
+                    let result = std::fs::create_dir_all(&dir)
+                        .and_then(|()| crate::store::write_atomic(&path, text.as_bytes()))
+                        .map(|()| (path.clone(), lines))
+                        .map_err(|e| format!("{}: {e}", path.display()));
+                    let _ = tx.send(Action::LogsSaved(result));
+                });
+            }
+            Effect::CopyToClipboard(text) => {
+                use base64::Engine;
+                use std::io::Write;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+                let _ = out.flush();
+            }
             Effect::StopLogs => {
                 if let Some(running) = self.logs.take() {
                     running.abort();

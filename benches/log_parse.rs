@@ -79,6 +79,9 @@ fn logs_state(buffer: LogBuffer) -> LogsState {
         min_level: Some(Level::Warn),
         trace: None,
         ended: None,
+        filter_input: Default::default(),
+        filter: sitedeck::app::table::Filter::None,
+        filter_error: None,
     }
 }
 

@@ -374,6 +374,25 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
         ]
     );
 
+    // / filters the lines by text or regex; esc clears the filter only.
+    key(&mut state, "/");
+    type_text(&mut state, "DECLINED");
+    let logs = state.site.as_ref().and_then(|s| s.logs.as_ref()).expect("logs");
+    assert_eq!(logs.shown().len(), 1);
+    let screen = common::render_text(&state, 120, 30);
+    assert!(screen.contains("/DECLINED"), "{screen}");
+    key(&mut state, "esc");
+    assert_eq!(state.view, View::Logs);
+    let logs = state.site.as_ref().and_then(|s| s.logs.as_ref()).expect("logs");
+    assert_eq!(logs.shown().len(), 2);
+    key(&mut state, "/");
+    type_text(&mut state, "sl(o|a)w");
+    key(&mut state, "enter");
+    let logs = state.site.as_ref().and_then(|s| s.logs.as_ref()).expect("logs");
+    let shown: Vec<&str> = logs.shown().iter().map(|l| l.parsed.message.as_str()).collect();
+    assert_eq!(shown, ["slow"]);
+    assert!(!state.filtering, "enter keeps the filter");
+
     // w saves the lines shown (as `sitedeck logs` prints them); y copies
     // the selected line, sanitised.
     let effects = key(&mut state, "w");
@@ -384,7 +403,7 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
         name.starts_with("logs-acme-prod-shop_api-1-") && name.ends_with(".log"),
         "{name}"
     );
-    assert_eq!((*lines, text.lines().count()), (2, 2));
+    assert_eq!((*lines, text.lines().count()), (1, 1));
     assert!(!text.contains('\u{1b}'), "{text}");
     let effects = key(&mut state, "y");
     assert_eq!(

@@ -5,8 +5,11 @@
 
 use std::time::Duration;
 
+use ratatui_textarea::TextArea;
+
 use super::effect::Effect;
 use super::state::{Level as Say, State, View};
+use super::table::Filter;
 use crate::app::cluster::ClusterView;
 use crate::logs::buffer::{LogBuffer, LogLine};
 use crate::logs::parse::Level;
@@ -35,6 +38,12 @@ pub struct LogsState {
     pub trace: Option<String>,
     /// Why the reading ended, if it did.
     pub ended: Option<String>,
+    /// The filter line (`/`): text, or a regex.
+    pub filter_input: TextArea<'static>,
+    /// The filter it makes, over each line as written.
+    pub filter: Filter,
+    /// Why the typed regex was taken as text, if it was.
+    pub filter_error: Option<String>,
 }
 
 impl LogsState {
@@ -49,6 +58,9 @@ impl LogsState {
             .filter(|line| match &self.trace {
                 Some(trace) => line.parsed.trace_id.as_deref() == Some(trace.as_str()),
                 None => true,
+            })
+            .filter(|line| {
+                self.filter.matches_text(&line.raw) || self.filter.matches_text(&line.pod)
             })
             .collect()
     }
@@ -89,6 +101,9 @@ fn start(
         min_level: None,
         trace: trace.clone(),
         ended: None,
+        filter_input: empty_input(),
+        filter: Filter::None,
+        filter_error: None,
     });
     let options = crate::logs::stream::ReadOptions {
         since,
@@ -163,6 +178,48 @@ pub fn pivot(state: &mut State) -> Vec<Effect> {
         Some(trace),
         Some(PIVOT_WINDOW),
     )
+}
+
+fn empty_input() -> TextArea<'static> {
+    let mut input = TextArea::default();
+    input.set_cursor_line_style(ratatui::style::Style::default());
+    input
+}
+
+/// `/` in Logs: the keys go to the filter line.
+pub fn start_filter(state: &mut State) {
+    if logs(state).is_some() {
+        state.filtering = true;
+    }
+}
+
+/// A key or pasted text for the filter line; the lines shown follow.
+pub fn type_filter(state: &mut State, key: Option<crossterm::event::KeyEvent>, text: &str) {
+    let Some(logs) = logs_mut(state) else {
+        return;
+    };
+    match key {
+        Some(key) => {
+            logs.filter_input.input(key);
+        }
+        None => {
+            logs.filter_input.insert_str(text);
+        }
+    }
+    let (filter, error) = Filter::parse(&logs.filter_input.lines().join(" "));
+    logs.filter = filter;
+    logs.filter_error = error;
+    logs.selected = logs.shown().len().saturating_sub(1);
+}
+
+/// `esc` on the filter line: every line again.
+pub fn clear_filter(state: &mut State) {
+    if let Some(logs) = logs_mut(state) {
+        logs.filter_input = empty_input();
+        logs.filter = Filter::None;
+        logs.filter_error = None;
+        logs.selected = logs.shown().len().saturating_sub(1);
+    }
 }
 
 fn logs(state: &State) -> Option<&LogsState> {

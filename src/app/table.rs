@@ -124,9 +124,16 @@ impl Filter {
     pub fn matches(&self, row: &TableRow) -> bool {
         match self {
             Self::None => true,
-            Self::Text(needle) => row.cells.iter().any(|c| {
-                let text = c.text();
-                // Most cells are ASCII: skip the allocation then.
+            _ => row.cells.iter().any(|c| self.matches_text(c.text())),
+        }
+    }
+
+    /// Whether one text matches.
+    pub fn matches_text(&self, text: &str) -> bool {
+        match self {
+            Self::None => true,
+            Self::Text(needle) => {
+                // Most texts are ASCII: skip the allocation then.
                 if text.is_ascii() && needle.is_ascii() {
                     text.as_bytes()
                         .windows(needle.len().max(1))
@@ -134,8 +141,8 @@ impl Filter {
                 } else {
                     text.to_lowercase().contains(needle.as_str())
                 }
-            }),
-            Self::Regex(regex) => row.cells.iter().any(|c| regex.is_match(c.text())),
+            }
+            Self::Regex(regex) => regex.is_match(text),
         }
     }
 }

@@ -31,6 +31,8 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Paste(text) => {
             if let Some(Popup::Palette(palette)) = &mut state.popup {
                 palette.paste(&text);
+            } else if state.filtering && state.view == View::Logs {
+                super::logs::type_filter(state, None, text.lines().next().unwrap_or_default());
             } else if state.filtering
                 && let Some(table) = state.table_mut()
             {
@@ -144,6 +146,9 @@ fn on_key(state: &mut State, chord: KeyChord) -> Vec<Effect> {
         Lookup::Unbound => {
             if let Some(Popup::Palette(palette)) = &mut state.popup {
                 palette.type_key(chord);
+            } else if focus == Focus::Filter && state.view == View::Logs {
+                let key = crossterm::event::KeyEvent::new(chord.code, chord.modifiers);
+                super::logs::type_filter(state, Some(key), "");
             } else if focus == Focus::Filter
                 && let Some(table) = state.table_mut()
             {
@@ -187,6 +192,9 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             }
             if state.filtering {
                 state.filtering = false;
+                if state.view == View::Logs {
+                    super::logs::clear_filter(state);
+                }
                 if let Some(table) = state.table_mut() {
                     table.clear_filter();
                 }
@@ -234,7 +242,9 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         Action::OpenNodes => show_view(state, View::Cluster(ClusterView::Nodes)),
         Action::OpenEvents => show_view(state, View::Cluster(ClusterView::Events)),
         Action::Filter => {
-            if state.table().is_some() {
+            if state.view == View::Logs {
+                super::logs::start_filter(state);
+            } else if state.table().is_some() {
                 state.filtering = true;
             } else {
                 state.say(Level::Info, "nothing to filter here");

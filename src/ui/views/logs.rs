@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use crate::app::logs::LogsState;
 use crate::app::state::State;
+use crate::app::table::Filter;
 use crate::config::theme::{Role, Theme};
 use crate::logs::buffer::LogLine;
 use crate::logs::parse::{Format, Level};
@@ -41,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let shown = logs.shown();
     let block = Block::bordered()
         .border_style(theme.style(Role::BorderFocus))
-        .title(title(theme, logs, shown.len()));
+        .title(title(theme, logs, shown.len(), state.filtering));
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
     let height = usize::from(inner.height).max(1);
@@ -52,7 +53,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .enumerate()
         .skip(first)
         .take(height)
-        .map(|(at, line)| row(theme, line, at == selected, usize::from(inner.width)))
+        .map(|(at, line)| {
+            row(
+                theme,
+                line,
+                at == selected,
+                usize::from(inner.width),
+                &logs.filter,
+            )
+        })
         .collect();
     if lines.is_empty() {
         let waiting = match &logs.ended {
@@ -69,7 +78,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     detail(frame, detail_area, theme, shown.get(selected).copied());
 }
 
-fn title(theme: &Theme, logs: &LogsState, shown: usize) -> Line<'static> {
+fn title(theme: &Theme, logs: &LogsState, shown: usize, typing: bool) -> Line<'static> {
     let mut spans = vec![
         Span::styled(
             format!(" Logs {} ", one_line(&logs.title)),
@@ -92,6 +101,20 @@ fn title(theme: &Theme, logs: &LogsState, shown: usize) -> Line<'static> {
     if let Some(level) = logs.min_level {
         spans.push(Span::raw(format!("· {level}+ ")));
     }
+    let typed = logs.filter_input.lines().join(" ");
+    if typing || !typed.is_empty() {
+        let cursor = if typing { "▏" } else { "" };
+        spans.push(Span::styled(
+            format!("· /{}{cursor} ", one_line(&typed)),
+            theme.style(Role::TextMatch),
+        ));
+    }
+    if let Some(why) = &logs.filter_error {
+        spans.push(Span::styled(
+            format!("· {why} "),
+            theme.style(Role::StatusWarn),
+        ));
+    }
     if let Some(why) = &logs.ended {
         spans.push(Span::styled(
             format!("· ended: {} ", one_line(why)),
@@ -102,7 +125,13 @@ fn title(theme: &Theme, logs: &LogsState, shown: usize) -> Line<'static> {
 }
 
 /// One line in the list: time, pod, level, trace id, message.
-fn row(theme: &Theme, line: &LogLine, selected: bool, width: usize) -> Line<'static> {
+fn row(
+    theme: &Theme,
+    line: &LogLine,
+    selected: bool,
+    width: usize,
+    filter: &Filter,
+) -> Line<'static> {
     let time = line.at.with_timezone(&Local).format("%H:%M:%S%.3f");
     // Narrow screens keep room for the message.
     let pod_width = (width / 5).clamp(8, POD_WIDTH);
@@ -133,7 +162,37 @@ fn row(theme: &Theme, line: &LogLine, selected: bool, width: usize) -> Line<'sta
             _ => Role::Text,
         }
     };
-    Line::styled(text, theme.style(role))
+    let style = theme.style(role);
+    // What the filter matched, marked (past the time, pod and level).
+    let skip = text.char_indices().nth(16).map_or(text.len(), |(at, _)| at);
+    match found(filter, &text[skip..]) {
+        Some((start, end)) => {
+            let (start, end) = (skip + start, skip + end);
+            Line::from(vec![
+                Span::styled(text[..start].to_owned(), style),
+                Span::styled(text[start..end].to_owned(), theme.style(Role::TextMatch)),
+                Span::styled(text[end..].to_owned(), style),
+            ])
+        }
+        None => Line::styled(text, style),
+    }
+}
+
+/// Where the filter matches `text` (byte range), for ASCII text or a regex.
+fn found(filter: &Filter, text: &str) -> Option<(usize, usize)> {
+    match filter {
+        Filter::None => None,
+        Filter::Text(needle) if text.is_ascii() && !needle.is_empty() => text
+            .as_bytes()
+            .windows(needle.len())
+            .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+            .map(|at| (at, at + needle.len())),
+        Filter::Text(_) => None,
+        Filter::Regex(regex) => regex
+            .find(text)
+            .filter(|m| !m.is_empty())
+            .map(|m| (m.start(), m.end())),
+    }
 }
 
 /// The selected line whole: where it comes from, then its message and

@@ -82,6 +82,8 @@ fn logs_state(buffer: LogBuffer) -> LogsState {
         filter_input: Default::default(),
         filter: sitedeck::app::table::Filter::None,
         filter_error: None,
+        pods_in: Vec::new(),
+        pods_out: Vec::new(),
     }
 }
 

@@ -377,19 +377,45 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
     // / filters the lines by text or regex; esc clears the filter only.
     key(&mut state, "/");
     type_text(&mut state, "DECLINED");
-    let logs = state.site.as_ref().and_then(|s| s.logs.as_ref()).expect("logs");
+    let logs = state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs");
     assert_eq!(logs.shown().len(), 1);
     let screen = common::render_text(&state, 120, 30);
     assert!(screen.contains("/DECLINED"), "{screen}");
     key(&mut state, "esc");
     assert_eq!(state.view, View::Logs);
-    let logs = state.site.as_ref().and_then(|s| s.logs.as_ref()).expect("logs");
+    let logs = state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs");
     assert_eq!(logs.shown().len(), 2);
+    // pod:NAME shows only that pod's lines, -pod:NAME hides them.
     key(&mut state, "/");
-    type_text(&mut state, "sl(o|a)w");
+    type_text(&mut state, "-pod:api-1");
+    let logs = state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs");
+    assert!(logs.shown().is_empty());
+    key(&mut state, "esc");
+    key(&mut state, "/");
+    type_text(&mut state, "pod:api sl(o|a)w");
     key(&mut state, "enter");
-    let logs = state.site.as_ref().and_then(|s| s.logs.as_ref()).expect("logs");
-    let shown: Vec<&str> = logs.shown().iter().map(|l| l.parsed.message.as_str()).collect();
+    let logs = state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs");
+    let shown: Vec<&str> = logs
+        .shown()
+        .iter()
+        .map(|l| l.parsed.message.as_str())
+        .collect();
     assert_eq!(shown, ["slow"]);
     assert!(!state.filtering, "enter keeps the filter");
 

@@ -44,6 +44,11 @@ pub struct LogsState {
     pub filter: Filter,
     /// Why the typed regex was taken as text, if it was.
     pub filter_error: Option<String>,
+    /// Pods (by a part of their name) whose lines alone are shown:
+    /// `pod:NAME` words of the filter line.
+    pub pods_in: Vec<String>,
+    /// Pods whose lines are hidden: `-pod:NAME` words.
+    pub pods_out: Vec<String>,
 }
 
 impl LogsState {
@@ -58,6 +63,11 @@ impl LogsState {
             .filter(|line| match &self.trace {
                 Some(trace) => line.parsed.trace_id.as_deref() == Some(trace.as_str()),
                 None => true,
+            })
+            .filter(|line| {
+                let pod = &*line.pod;
+                (self.pods_in.is_empty() || self.pods_in.iter().any(|p| pod.contains(p.as_str())))
+                    && !self.pods_out.iter().any(|p| pod.contains(p.as_str()))
             })
             .filter(|line| {
                 self.filter.matches_text(&line.raw) || self.filter.matches_text(&line.pod)
@@ -104,6 +114,8 @@ fn start(
         filter_input: empty_input(),
         filter: Filter::None,
         filter_error: None,
+        pods_in: Vec::new(),
+        pods_out: Vec::new(),
     });
     let options = crate::logs::stream::ReadOptions {
         since,
@@ -206,9 +218,23 @@ pub fn type_filter(state: &mut State, key: Option<crossterm::event::KeyEvent>, t
             logs.filter_input.insert_str(text);
         }
     }
-    let (filter, error) = Filter::parse(&logs.filter_input.lines().join(" "));
+    // `pod:NAME` and `-pod:NAME` words pick pods; the rest is the filter.
+    let typed = logs.filter_input.lines().join(" ");
+    let (mut pods_in, mut pods_out, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for word in typed.split(' ') {
+        if let Some(pod) = word.strip_prefix("-pod:").filter(|p| !p.is_empty()) {
+            pods_out.push(pod.to_owned());
+        } else if let Some(pod) = word.strip_prefix("pod:").filter(|p| !p.is_empty()) {
+            pods_in.push(pod.to_owned());
+        } else {
+            rest.push(word);
+        }
+    }
+    let (filter, error) = Filter::parse(&rest.join(" "));
     logs.filter = filter;
     logs.filter_error = error;
+    logs.pods_in = pods_in;
+    logs.pods_out = pods_out;
     logs.selected = logs.shown().len().saturating_sub(1);
 }
 
@@ -218,6 +244,8 @@ pub fn clear_filter(state: &mut State) {
         logs.filter_input = empty_input();
         logs.filter = Filter::None;
         logs.filter_error = None;
+        logs.pods_in.clear();
+        logs.pods_out.clear();
         logs.selected = logs.shown().len().saturating_sub(1);
     }
 }

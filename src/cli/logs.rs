@@ -29,7 +29,9 @@ pub struct LogsRequest {
 
 /// How long a followed line waits for lines of other pods that are older:
 /// streams deliver each pod in order, not the pods among themselves.
-const REORDER_WINDOW: Duration = Duration::from_millis(750);
+/// 400 ms: a line waits at most about half a second (with the 100 ms
+/// tick), within the 1 s a line may take to show.
+const REORDER_WINDOW: Duration = Duration::from_millis(400);
 
 /// Prints the logs; exits 1 when the cluster or the pods cannot be read.
 pub async fn logs(
@@ -75,7 +77,7 @@ pub async fn logs(
         // Lines wait a moment for older lines of other pods, then go out
         // in time order.
         let mut held: Vec<(LogLine, tokio::time::Instant)> = Vec::new();
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
             tokio::select! {
                 line = rx.recv() => match line {

@@ -1,0 +1,202 @@
+//! Logs at scale (issue #7): 200 pods × 100 lines/s from the Kubernetes API
+//! simulator for a while, followed by the real `sitedeck logs --follow`
+//! (release build), as an operator's script would run it.
+//!
+//! The simulator (in this process) gets 200 running pods labelled
+//! `app=load`. A writer thread appends, once a second, 100 JSON lines to
+//! each pod's log, each carrying the time it was written (`sent`, µs
+//! since 1970). `sitedeck logs --selector scale/app=load --follow --format
+//! json` reads every pod (`logs.concurrency: 200` in the profile) and its
+//! output is read here: for each line, the lag from `sent` to the moment
+//! its JSON line arrives on stdout. Every second the harness notes the
+//! lines received and sitedeck's RSS (VmRSS from /proc).
+//!
+//! Reported: lines written and received, lag p50/p99/max, the received
+//! rate over the last half of the run against the written rate (a growing
+//! backlog would fall behind), and RSS at the start, middle and end.
+//!
+//! Run: `cargo bench --bench logs_scale` (`SITEDECK_SECONDS` sets the
+//! duration, default 60). Note: the simulator, the writer and sitedeck
+//! share the machine; on two cores the simulator's own work is part of
+//! what is measured.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
+
+const PODS: usize = 200;
+const LINES_PER_SECOND: usize = 100;
+
+fn micros_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn main() -> Result<()> {
+    let seconds: u64 = std::env::var("SITEDECK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let dir = tempfile::tempdir()?;
+    let sim = Arc::new(KubeSim::start_with(
+        &dir.path().join("kube"),
+        KubeSimOptions {
+            seed_site: false,
+            log_interval: None,
+            ..KubeSimOptions::default()
+        },
+    )?);
+    sim.create(serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "scale"}}))?;
+    for n in 0..PODS {
+        sim.create(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("load-{n:03}"), "namespace": "scale", "labels": {"app": "load"}},
+            "spec": {"containers": [{"name": "app", "image": "load:1"}]},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                       "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0,
+                                              "image": "load:1", "state": {"running": {}}}]},
+        }))?;
+    }
+    let site = dir.path().join("site.yaml");
+    std::fs::write(
+        &site,
+        format!(
+            "name: scale\nenvironment: poc\ncluster:\n  kubeconfig: {}\nlogs:\n  concurrency: {PODS}\n",
+            sim.kubeconfig().display()
+        ),
+    )?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sitedeck"))
+        .args(["--site"])
+        .arg(&site)
+        .args([
+            "logs",
+            "--selector",
+            "scale/app=load",
+            "--follow",
+            "--format",
+            "json",
+        ])
+        .env("SITEDECK_CONFIG_DIR", dir.path().join("config"))
+        .env("SITEDECK_STATE_DIR", dir.path().join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("start sitedeck logs")?;
+    let pid = child.id();
+    let stdout = child.stdout.take().context("stdout")?;
+
+    // The reader: lag of each line from its `sent`.
+    let received = Arc::new(AtomicU64::new(0));
+    let reader = {
+        let received = received.clone();
+        std::thread::spawn(move || {
+            let mut lags = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let now = micros_now();
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if let Some(sent) = value["fields"]["sent"]
+                    .as_str()
+                    .and_then(|s| s.parse::<u64>().ok())
+                {
+                    lags.push(now.saturating_sub(sent));
+                    received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            lags
+        })
+    };
+    // Give the streams time to open before writing.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (sim, stop, written) = (sim.clone(), stop.clone(), written.clone());
+        std::thread::spawn(move || -> Result<()> {
+            let mut tick = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                for n in 0..PODS {
+                    let sent = micros_now();
+                    let mut batch = String::new();
+                    for k in 0..LINES_PER_SECOND {
+                        batch.push_str(&format!(
+                            "{{\"level\":\"info\",\"msg\":\"tick {k}\",\"trace_id\":\"{n:016x}{k:016x}\",\"sent\":\"{sent}\"}}\n"
+                        ));
+                    }
+                    sim.append_log("scale", &format!("load-{n:03}"), "", batch.as_bytes())?;
+                    written.fetch_add(LINES_PER_SECOND as u64, Ordering::Relaxed);
+                }
+                tick += Duration::from_secs(1);
+                std::thread::sleep(tick.saturating_duration_since(Instant::now()));
+            }
+            Ok(())
+        })
+    };
+
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_secs(1));
+        samples.push((
+            started.elapsed().as_secs_f64(),
+            written.load(Ordering::Relaxed),
+            received.load(Ordering::Relaxed),
+            rss_kib(pid).unwrap_or(0),
+        ));
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    // Let the last lines through, then end sitedeck.
+    std::thread::sleep(Duration::from_secs(3));
+    let final_written = written.load(Ordering::Relaxed);
+    let final_received = received.load(Ordering::Relaxed);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut lags = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("reader panicked"))?;
+    ensure!(!lags.is_empty(), "no line arrived");
+    lags.sort_unstable();
+    let pct = |p: f64| lags[((lags.len() as f64 - 1.0) * p) as usize] as f64 / 1000.0;
+    let half = samples.len() / 2;
+    let (t0, w0, r0, _) = samples[half];
+    let (t1, w1, r1, _) = samples[samples.len() - 1];
+    let rss: Vec<u64> = [0, half, samples.len() - 1]
+        .iter()
+        .map(|&i| samples[i].3 / 1024)
+        .collect();
+    println!(
+        "logs_scale: {PODS} pods x {LINES_PER_SECOND} lines/s for {seconds} s: written {final_written}, received {final_received}; \
+         lag p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; second half: written {:.0}/s, received {:.0}/s; RSS {} / {} / {} MiB (start/middle/end)",
+        pct(0.50),
+        pct(0.99),
+        pct(1.0),
+        (w1 - w0) as f64 / (t1 - t0),
+        (r1 - r0) as f64 / (t1 - t0),
+        rss[0],
+        rss[1],
+        rss[2]
+    );
+    Ok(())
+}

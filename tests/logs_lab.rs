@@ -150,6 +150,14 @@ fn logs_command(home: &Path, site: &Path, args: &[&str]) -> (i32, String, String
     )
 }
 
+/// `--format json` output, a value per line.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_command_follows_one_trace_across_three_services_in_time_order() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -179,10 +187,7 @@ async fn the_command_follows_one_trace_across_three_services_in_time_order() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    let lines = json_lines(&stdout);
     assert!(
         !lines.is_empty(),
         "billing-service logged nothing: {stderr}"
@@ -214,10 +219,7 @@ async fn the_command_follows_one_trace_across_three_services_in_time_order() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    let lines = json_lines(&stdout);
     let services: std::collections::BTreeSet<&str> = lines
         .iter()
         .filter_map(|l| l["fields"]["service"].as_str())

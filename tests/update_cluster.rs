@@ -276,6 +276,15 @@ fn describe_asks_for_the_object_and_shows_it_sanitised() {
     assert!(!text.contains('\u{1b}'), "escapes are gone: {text:?}");
 }
 
+/// The Logs view's state.
+fn logs_of(state: &State) -> &sitedeck::app::logs::LogsState {
+    state
+        .site
+        .as_ref()
+        .and_then(|s| s.logs.as_ref())
+        .expect("logs")
+}
+
 /// A log line of pod `pod` at second `second`, as the stream reads it.
 fn log_line(pod: &str, second: i64, raw: &str) -> sitedeck::logs::buffer::LogLine {
     sitedeck::logs::buffer::LogLine {
@@ -348,19 +357,11 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
     }
     // Following: the newest line is selected. Up pauses; v shows warn+.
     key(&mut state, "up");
-    let logs = state
-        .site
-        .as_ref()
-        .and_then(|s| s.logs.as_ref())
-        .expect("logs");
+    let logs = logs_of(&state);
     assert!(!logs.follow);
     key(&mut state, "v");
     key(&mut state, "v");
-    let logs = state
-        .site
-        .as_ref()
-        .and_then(|s| s.logs.as_ref())
-        .expect("logs");
+    let logs = logs_of(&state);
     let shown: Vec<&str> = logs
         .shown()
         .iter()
@@ -377,40 +378,24 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
     // / filters the lines by text or regex; esc clears the filter only.
     key(&mut state, "/");
     type_text(&mut state, "DECLINED");
-    let logs = state
-        .site
-        .as_ref()
-        .and_then(|s| s.logs.as_ref())
-        .expect("logs");
+    let logs = logs_of(&state);
     assert_eq!(logs.shown().len(), 1);
     let screen = common::render_text(&state, 120, 30);
     assert!(screen.contains("/DECLINED"), "{screen}");
     key(&mut state, "esc");
     assert_eq!(state.view, View::Logs);
-    let logs = state
-        .site
-        .as_ref()
-        .and_then(|s| s.logs.as_ref())
-        .expect("logs");
+    let logs = logs_of(&state);
     assert_eq!(logs.shown().len(), 2);
     // pod:NAME shows only that pod's lines, -pod:NAME hides them.
     key(&mut state, "/");
     type_text(&mut state, "-pod:api-1");
-    let logs = state
-        .site
-        .as_ref()
-        .and_then(|s| s.logs.as_ref())
-        .expect("logs");
+    let logs = logs_of(&state);
     assert!(logs.shown().is_empty());
     key(&mut state, "esc");
     key(&mut state, "/");
     type_text(&mut state, "pod:api sl(o|a)w");
     key(&mut state, "enter");
-    let logs = state
-        .site
-        .as_ref()
-        .and_then(|s| s.logs.as_ref())
-        .expect("logs");
+    let logs = logs_of(&state);
     let shown: Vec<&str> = logs
         .shown()
         .iter()
@@ -454,11 +439,7 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
         sitedeck::logs::stream::LogSource::Namespace("shop".into())
     );
     assert_eq!(options.since, Some(sitedeck::app::logs::PIVOT_WINDOW));
-    let logs = state
-        .site
-        .as_ref()
-        .and_then(|s| s.logs.as_ref())
-        .expect("logs");
+    let logs = logs_of(&state);
     assert_eq!(logs.trace.as_deref(), Some("cccc3333dddd4444"));
     assert!(logs.buffer.is_empty(), "a new reading");
 

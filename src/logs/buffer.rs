@@ -139,18 +139,7 @@ impl Resume {
         let last = self.last?;
         self.skip_at_last = self.at_last;
         self.at_last = 0;
-        last.with_nanosecond_floor()
-    }
-}
-
-/// Whole seconds, as the API's `sinceTime` takes them.
-trait SecondFloor {
-    fn with_nanosecond_floor(self) -> Option<DateTime<Utc>>;
-}
-
-impl SecondFloor for DateTime<Utc> {
-    fn with_nanosecond_floor(self) -> Option<DateTime<Utc>> {
-        DateTime::from_timestamp(self.timestamp(), 0)
+        DateTime::from_timestamp(last.timestamp(), 0)
     }
 }
 

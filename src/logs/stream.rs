@@ -142,28 +142,25 @@ async fn selector_of(client: &kube::Client, source: &LogSource) -> Result<Option
         }
         LogSource::Workload { namespace, name } => (namespace, name),
     };
-    let labels =
-        |selector: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>| {
-            selector
-                .and_then(|s| s.match_labels.clone())
-                .unwrap_or_default()
-        };
+    let labels = |selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector| {
+        selector.match_labels.clone().unwrap_or_default()
+    };
     let found: Option<BTreeMap<String, String>> = if let Ok(d) =
         Api::<Deployment>::namespaced(client.clone(), namespace)
             .get(name)
             .await
     {
-        Some(labels(Some(&d.spec.selector)))
+        Some(labels(&d.spec.selector))
     } else if let Ok(s) = Api::<StatefulSet>::namespaced(client.clone(), namespace)
         .get(name)
         .await
     {
-        Some(labels(Some(&s.spec.selector)))
+        Some(labels(&s.spec.selector))
     } else if let Ok(d) = Api::<DaemonSet>::namespaced(client.clone(), namespace)
         .get(name)
         .await
     {
-        Some(labels(Some(&d.spec.selector)))
+        Some(labels(&d.spec.selector))
     } else {
         None
     };

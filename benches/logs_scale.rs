@@ -16,11 +16,15 @@
 //! backlog would fall behind), and RSS at the start, middle and end.
 //!
 //! Run: `cargo bench --bench logs_scale` (`SITEDECK_SECONDS` sets the
-//! duration, default 60). Note: the simulator, the writer and sitedeck
+//! duration, default 60). `SITEDECK_COMPARE=kubetail` runs Debian's
+//! `kubetail` (a `kubectl logs -f` per pod, merged by a shell; kubectl
+//! from `scripts/lib.sh`) on the same load instead, RSS summed over its
+//! processes. Note: the simulator, the writer and sitedeck
 //! share the machine; on two cores the simulator's own work is part of
 //! what is measured.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,6 +49,28 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The RSS of every process of the group `pgid` (kubetail runs a kubectl
+/// per pod).
+fn group_rss_kib(pgid: u32) -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // After the command's `(name)`: state, ppid, pgrp.
+                    let rest = &stat[stat.rfind(')')? + 2..];
+                    rest.split(' ').nth(2)?.parse::<u32>().ok()
+                })
+                == Some(pgid)
+        })
+        .filter_map(rss_kib)
+        .sum()
 }
 
 fn main() -> Result<()> {
@@ -81,23 +107,42 @@ fn main() -> Result<()> {
             sim.kubeconfig().display()
         ),
     )?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sitedeck"))
-        .args(["--site"])
-        .arg(&site)
-        .args([
-            "logs",
-            "--selector",
-            "scale/app=load",
-            "--follow",
-            "--format",
-            "json",
-        ])
-        .env("SITEDECK_CONFIG_DIR", dir.path().join("config"))
-        .env("SITEDECK_STATE_DIR", dir.path().join("state"))
+    // The tool compared: `kubetail` (Debian's package: a kubectl per pod,
+    // merged by a shell) on the same simulator, when asked.
+    let kubetail = std::env::var("SITEDECK_COMPARE").is_ok_and(|tool| tool == "kubetail");
+    let mut command = if kubetail {
+        let mut command = Command::new("kubetail");
+        command
+            .args([
+                "load", "-n", "scale", "-s", "5s", "-k", "false", "-b", "true",
+            ])
+            .env("KUBECONFIG", sim.kubeconfig());
+        command
+    } else {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sitedeck"));
+        command
+            .args(["--site"])
+            .arg(&site)
+            .args([
+                "logs",
+                "--selector",
+                "scale/app=load",
+                "--follow",
+                "--format",
+                "json",
+            ])
+            .env("SITEDECK_CONFIG_DIR", dir.path().join("config"))
+            .env("SITEDECK_STATE_DIR", dir.path().join("state"));
+        command
+    };
+    // Its own process group: kubetail's kubectl processes are measured
+    // and stopped with it.
+    let mut child = command
+        .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .context("start sitedeck logs")?;
+        .context("start the log reader")?;
     let pid = child.id();
     let stdout = child.stdout.take().context("stdout")?;
 
@@ -110,13 +155,17 @@ fn main() -> Result<()> {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let now = micros_now();
-                let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+                // kubetail prefixes `[pod] ` to the line as written.
+                let json = line.find('{').map_or("", |at| &line[at..]);
+                let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
                     continue;
                 };
-                if let Some(sent) = value["fields"]["sent"]
-                    .as_str()
-                    .and_then(|s| s.parse::<u64>().ok())
-                {
+                let value = if value["fields"].is_object() {
+                    value["fields"].clone()
+                } else {
+                    value
+                };
+                if let Some(sent) = value["sent"].as_str().and_then(|s| s.parse::<u64>().ok()) {
                     lags.push(now.saturating_sub(sent));
                     received.fetch_add(1, Ordering::Relaxed);
                 }
@@ -160,7 +209,7 @@ fn main() -> Result<()> {
             started.elapsed().as_secs_f64(),
             written.load(Ordering::Relaxed),
             received.load(Ordering::Relaxed),
-            rss_kib(pid).unwrap_or(0),
+            group_rss_kib(pid),
         ));
     }
     stop.store(true, Ordering::Relaxed);
@@ -171,6 +220,10 @@ fn main() -> Result<()> {
     std::thread::sleep(Duration::from_secs(3));
     let final_written = written.load(Ordering::Relaxed);
     let final_received = received.load(Ordering::Relaxed);
+    let _ = Command::new("kill")
+        .arg("--")
+        .arg(format!("-{pid}"))
+        .status();
     let _ = child.kill();
     let _ = child.wait();
     let mut lags = reader
@@ -186,8 +239,9 @@ fn main() -> Result<()> {
         .iter()
         .map(|&i| samples[i].3 / 1024)
         .collect();
+    let tool = if kubetail { "kubetail" } else { "sitedeck" };
     println!(
-        "logs_scale: {PODS} pods x {LINES_PER_SECOND} lines/s for {seconds} s: written {final_written}, received {final_received}; \
+        "logs_scale ({tool}): {PODS} pods x {LINES_PER_SECOND} lines/s for {seconds} s: written {final_written}, received {final_received}; \
          lag p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; second half: written {:.0}/s, received {:.0}/s; RSS {} / {} / {} MiB (start/middle/end)",
         pct(0.50),
         pct(0.99),

@@ -126,6 +126,9 @@ pub struct LogsArgs {
     /// The previous (crashed) container's log.
     #[arg(long, short)]
     pub previous: bool,
+    /// Init containers too (their logs first, as they ran first).
+    #[arg(long)]
+    pub init_containers: bool,
     /// Output format (`text` is the table).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -24,7 +24,8 @@ pub fn sanitize(text: &str) -> String {
     out
 }
 
-fn is_bidi_control(c: char) -> bool {
+/// Whether `c` reorders text (a bidi override, embedding or isolate).
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c as u32, 0x061c | 0x200e | 0x200f | 0x202a..=0x202e | 0x2066..=0x2069)
 }
 

@@ -83,6 +83,7 @@ fn a_workloads_logs_filtered_by_level_then_one_trace_across_services() {
                 && text.contains("│  ")
                 && text.contains(" api-gat")
                 && text.contains(" billing-")
+                && text.contains("container logs read")
         })
         .contents();
     assert!(screen.contains("request received"), "{screen}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sitedeck::cluster::connect::{ClusterTarget, connect};
 use sitedeck::logs::buffer::LogLine;
-use sitedeck::logs::stream::{LogSource, ReadOptions, read};
+use sitedeck::logs::stream::{LogSource, ReadOptions, ReadProgress, read};
 use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
 use tokio::sync::mpsc;
 
@@ -82,7 +82,7 @@ async fn a_followed_stream_the_api_drops_resumes_without_repeats_or_gaps() {
         namespace: "acme-prod".into(),
         selector: "app=api-gateway".into(),
     };
-    let reading = tokio::spawn(read(client, source, options, tx));
+    let reading = tokio::spawn(read(client, source, options, tx, Default::default()));
     // Three lines written at once share one timestamp: a resumed stream
     // starts at their second and must skip exactly those.
     sim.append_log("acme-prod", a, "", b"a1\na2\na3\n")
@@ -253,4 +253,103 @@ async fn the_command_follows_one_trace_across_three_services_in_time_order() {
         stderr.contains("no Deployment, StatefulSet or DaemonSet acme-prod/nope"),
         "{stderr}"
     );
+}
+
+/// A running pod of `app=batch` in `acme-prod`.
+fn batch_pod(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "acme-prod", "labels": {"app": "batch"}},
+        "spec": {"containers": [{"name": "app", "image": "batch:1"}]},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+                   "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0,
+                                          "image": "batch:1", "state": {"running": {}}}]},
+    })
+}
+
+/// Waits up to 20 s for the progress to satisfy `done`.
+async fn progress_until(
+    progress: &ReadProgress,
+    what: &str,
+    done: impl Fn(&sitedeck::logs::stream::Progress) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(&progress.get()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: {:?}",
+            progress.get()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_past_the_limit_wait_a_finished_pod_frees_its_slot_and_a_recreated_pod_is_read_again()
+ {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = simulator(dir.path(), None);
+    for name in ["batch-0", "batch-1", "batch-2"] {
+        sim.create(batch_pod(name)).expect("pod");
+    }
+    let client = client(&sim).await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let options = ReadOptions {
+        follow: true,
+        concurrency: 2,
+        ..ReadOptions::default()
+    };
+    let source = LogSource::Selector {
+        namespace: "acme-prod".into(),
+        selector: "app=batch".into(),
+    };
+    let progress = std::sync::Arc::new(ReadProgress::default());
+    let reading = tokio::spawn(read(client, source, options, tx, progress.clone()));
+    // Two slots: batch-2 (sorted last) waits, and is said to.
+    progress_until(&progress, "two open, one waiting", |p| {
+        p.found == 3 && p.open == 2 && p.waiting == 1
+    })
+    .await;
+    sim.append_log("acme-prod", "batch-0", "", b"b0 done\n")
+        .expect("append");
+    let first = receive(&mut rx, 1).await;
+    assert_eq!(texts(&first, "batch-0"), ["b0 done"]);
+
+    // batch-0 completes: its stream ends for good, and batch-2 gets the slot.
+    sim.modify("pods", "acme-prod", "batch-0", |pod| {
+        pod["status"]["phase"] = "Succeeded".into();
+        pod["status"]["containerStatuses"][0]["state"] =
+            serde_json::json!({"terminated": {"exitCode": 0, "reason": "Completed"}});
+    })
+    .expect("complete");
+    progress_until(&progress, "batch-0 finished", |p| {
+        p.finished == 1 && p.open == 2 && p.waiting == 0
+    })
+    .await;
+    sim.append_log("acme-prod", "batch-2", "", b"b2 hello\n")
+        .expect("append");
+    let second = receive(&mut rx, 1).await;
+    assert_eq!(texts(&second, "batch-2"), ["b2 hello"]);
+    // And it is not asked for again (the next look at the pods is 5 s on).
+    let asked = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/pods/batch-0/log"))
+            .count()
+    };
+    let before = asked();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(asked(), before, "a completed pod's log is asked for again");
+
+    // batch-1 is deleted and created again under its name: the new pod's
+    // log is read from its start.
+    sim.delete("pods", "acme-prod", "batch-1").expect("delete");
+    sim.create(batch_pod("batch-1")).expect("recreate");
+    sim.append_log("acme-prod", "batch-1", "", b"b1 again\n")
+        .expect("append");
+    let third = receive(&mut rx, 1).await;
+    assert_eq!(texts(&third, "batch-1"), ["b1 again"]);
+    drop(rx);
+    let ended = tokio::time::timeout(Duration::from_secs(10), reading).await;
+    assert!(matches!(ended, Ok(Ok(Ok(())))));
 }

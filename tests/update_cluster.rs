@@ -439,11 +439,83 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
         sitedeck::logs::stream::LogSource::Namespace("shop".into())
     );
     assert_eq!(options.since, Some(sitedeck::app::logs::PIVOT_WINDOW));
+    // Read once, keeping only the trace's lines as they are read.
+    assert!(!options.follow);
+    assert_eq!(options.trace.as_deref(), Some("cccc3333dddd4444"));
     let logs = logs_of(&state);
     assert_eq!(logs.trace.as_deref(), Some("cccc3333dddd4444"));
     assert!(logs.buffer.is_empty(), "a new reading");
+    let pivot = logs.generation;
+    assert!(pivot > generation, "a new number");
+    // A bar shows how many container logs are read.
+    update(
+        &mut state,
+        Action::LogsProgress {
+            generation: pivot,
+            progress: sitedeck::logs::stream::Progress {
+                found: 8,
+                open: 2,
+                finished: 2,
+                ..Default::default()
+            },
+        },
+    );
+    let screen = common::render_text(&state, 80, 24);
+    assert!(
+        screen.contains("█████░░░░░░░░░░░░░░░ 2/8 container logs read"),
+        "{screen}"
+    );
 
     let effects = key(&mut state, "esc");
     assert_eq!(effects, [Effect::StopLogs]);
     assert_eq!(state.view, View::Cluster(ClusterView::Pods));
+}
+
+#[test]
+fn a_paused_selection_stays_on_its_line_and_z_wraps_long_lines() {
+    let mut state = listed();
+    key(&mut state, "g");
+    key(&mut state, "p");
+    let effects = key(&mut state, "l");
+    let [Effect::StreamLogs { generation, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    let generation = *generation;
+    let long = format!("level=info msg=\"{}end\"", "word ".repeat(40));
+    let lines = vec![
+        log_line("api-1", 1, "level=info msg=first"),
+        log_line("api-1", 3, &long),
+        log_line("api-1", 5, "level=info msg=last"),
+    ];
+    update(&mut state, Action::LogLines { generation, lines });
+    key(&mut state, "up");
+    let selected = |state: &State| {
+        logs_of(state)
+            .selected_line()
+            .map(|l| l.parsed.message.clone())
+    };
+    assert!(selected(&state).is_some_and(|m| m.ends_with("end")));
+    // Lines before and after it come; the selection stays on it.
+    update(
+        &mut state,
+        Action::LogLines {
+            generation,
+            lines: vec![
+                log_line("api-2", 2, "level=info msg=between"),
+                log_line("api-2", 6, "level=info msg=newer"),
+            ],
+        },
+    );
+    assert!(selected(&state).is_some_and(|m| m.ends_with("end")));
+    assert_eq!(logs_of(&state).selected, 2);
+    // Cut at the edge, then wrapped over several rows (the newest line
+    // selected: the pane below shows the long one no more).
+    key(&mut state, "end");
+    let cut = common::render_text(&state, 80, 24);
+    assert!(!cut.contains("word end"), "{cut}");
+    key(&mut state, "z");
+    assert!(logs_of(&state).wrap);
+    let wrapped = common::render_text(&state, 80, 24);
+    assert!(wrapped.contains("WRAP"), "{wrapped}");
+    assert!(wrapped.contains("word end"), "{wrapped}");
 }

@@ -108,6 +108,10 @@ pub enum Action {
     ToggleFollow,
     /// Logs: show lines of at least the next level.
     CycleLevel,
+    /// Logs: wrap long lines, or cut them.
+    ToggleWrap,
+    /// Logs: the previous (crashed) containers' logs, or the current ones.
+    TogglePrevious,
     /// Logs: the selected line's trace from every pod of its namespace.
     TracePivot,
     /// Logs: save the lines shown to a file.
@@ -124,6 +128,14 @@ pub enum Action {
         generation: u64,
         /// The lines, each stream's in order.
         lines: Vec<crate::logs::buffer::LogLine>,
+    },
+    /// How the log streams go (internal).
+    #[serde(skip)]
+    LogsProgress {
+        /// The stream.
+        generation: u64,
+        /// Streams found, open, waiting, finished, failed.
+        progress: crate::logs::stream::Progress,
     },
     /// Reading logs ended (internal).
     #[serde(skip)]

@@ -13,10 +13,13 @@ use super::table::Filter;
 use crate::app::cluster::ClusterView;
 use crate::logs::buffer::{LogBuffer, LogLine};
 use crate::logs::parse::Level;
-use crate::logs::stream::LogSource;
+use crate::logs::stream::{LogSource, Progress};
 
 /// How far back the trace pivot looks.
 pub const PIVOT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The most bytes `y` copies: terminals and tmux cap OSC 52 around there.
+const COPY_LIMIT: usize = 100_000;
 
 /// What the Logs view shows and follows.
 #[derive(Debug, Clone)]
@@ -36,6 +39,11 @@ pub struct LogsState {
     pub min_level: Option<Level>,
     /// Show only lines of this trace id.
     pub trace: Option<String>,
+    /// A trace pivot: a window read once, with a progress bar, rather
+    /// than streams followed.
+    pub pivot: bool,
+    /// How the streams go.
+    pub progress: Progress,
     /// Why the reading ended, if it did.
     pub ended: Option<String>,
     /// The filter line (`/`): text, or a regex.
@@ -49,44 +57,152 @@ pub struct LogsState {
     pub pods_in: Vec<String>,
     /// Pods whose lines are hidden: `-pod:NAME` words.
     pub pods_out: Vec<String>,
+    /// Long lines wrap in the list instead of being cut.
+    pub wrap: bool,
+    /// What is read.
+    pub source: Option<LogSource>,
+    /// The previous (crashed) containers' logs are read, not followed.
+    pub previous: bool,
+    /// The buffer's indices of the lines the filters let through, kept as
+    /// lines come so that a full buffer is not filtered again each time.
+    shown: Vec<usize>,
 }
 
 impl LogsState {
-    /// The lines shown: the buffer through the level and trace filters.
+    /// An empty view of `title`, keeping at most `cap` lines.
+    pub fn new(title: String, generation: u64, cap: usize) -> Self {
+        Self {
+            title,
+            generation,
+            buffer: LogBuffer::new(cap),
+            follow: true,
+            selected: 0,
+            min_level: None,
+            trace: None,
+            pivot: false,
+            progress: Progress::default(),
+            ended: None,
+            filter_input: empty_input(),
+            filter: Filter::None,
+            filter_error: None,
+            pods_in: Vec::new(),
+            pods_out: Vec::new(),
+            wrap: false,
+            source: None,
+            previous: false,
+            shown: Vec::new(),
+        }
+    }
+
+    /// Whether the filters (level, trace, pods, text) let `line` through.
+    pub fn passes(&self, line: &LogLine) -> bool {
+        let level = match self.min_level {
+            Some(min) => line.parsed.level.is_some_and(|level| level >= min),
+            None => true,
+        };
+        let trace = match &self.trace {
+            Some(trace) => line.parsed.trace_id.as_deref() == Some(trace.as_str()),
+            None => true,
+        };
+        let pod = &*line.pod;
+        let pods = (self.pods_in.is_empty()
+            || self.pods_in.iter().any(|p| pod.contains(p.as_str())))
+            && !self.pods_out.iter().any(|p| pod.contains(p.as_str()));
+        level
+            && trace
+            && pods
+            && (self.filter.matches_text(&line.raw) || self.filter.matches_text(&line.pod))
+    }
+
+    /// Filters the whole buffer again (after a filter changed); the
+    /// newest line shown is selected.
+    pub fn refilter(&mut self) {
+        self.shown = (0..self.buffer.len())
+            .filter(|&at| {
+                self.buffer
+                    .get(at)
+                    .is_some_and(|(line, _)| self.passes(line))
+            })
+            .collect();
+        self.selected = self.shown.len().saturating_sub(1);
+    }
+
+    /// Adds lines read: merged into the buffer, and into the lines shown
+    /// from where they changed. Following, the newest line is selected;
+    /// paused, the selected line stays selected while it is kept.
+    pub fn add(&mut self, lines: Vec<LogLine>) {
+        let kept_arrival = (!self.follow)
+            .then(|| self.shown.get(self.selected))
+            .flatten()
+            .and_then(|&at| self.buffer.get(at))
+            .map(|(_, arrival)| arrival);
+        let dropped_before = self.buffer.dropped();
+        let changed_from = self.buffer.extend(lines);
+        let dropped = usize::try_from(self.buffer.dropped() - dropped_before).unwrap_or(usize::MAX);
+        // Indices before the change only moved down by the lines dropped.
+        self.shown
+            .retain(|&at| at >= dropped && at - dropped < changed_from);
+        for at in &mut self.shown {
+            *at -= dropped;
+        }
+        for at in changed_from..self.buffer.len() {
+            if self
+                .buffer
+                .get(at)
+                .is_some_and(|(line, _)| self.passes(line))
+            {
+                self.shown.push(at);
+            }
+        }
+        self.selected = match kept_arrival {
+            None => self.shown.len().saturating_sub(1),
+            Some(arrival) => self
+                .buffer
+                .position(arrival)
+                .and_then(|at| self.shown.binary_search(&at).ok())
+                .unwrap_or(0),
+        };
+    }
+
+    /// How many lines are shown.
+    pub fn shown_len(&self) -> usize {
+        self.shown.len()
+    }
+
+    /// The `index`-th line shown.
+    pub fn shown_line(&self, index: usize) -> Option<&LogLine> {
+        let at = *self.shown.get(index)?;
+        self.buffer.get(at).map(|(line, _)| line)
+    }
+
+    /// The lines shown, oldest first.
     pub fn shown(&self) -> Vec<&LogLine> {
-        self.buffer
-            .iter()
-            .filter(|line| match self.min_level {
-                Some(min) => line.parsed.level.is_some_and(|level| level >= min),
-                None => true,
-            })
-            .filter(|line| match &self.trace {
-                Some(trace) => line.parsed.trace_id.as_deref() == Some(trace.as_str()),
-                None => true,
-            })
-            .filter(|line| {
-                let pod = &*line.pod;
-                (self.pods_in.is_empty() || self.pods_in.iter().any(|p| pod.contains(p.as_str())))
-                    && !self.pods_out.iter().any(|p| pod.contains(p.as_str()))
-            })
-            .filter(|line| {
-                self.filter.matches_text(&line.raw) || self.filter.matches_text(&line.pod)
-            })
+        (0..self.shown.len())
+            .filter_map(|index| self.shown_line(index))
             .collect()
     }
 
     /// The selected line, if any is shown.
     pub fn selected_line(&self) -> Option<&LogLine> {
-        let shown = self.shown();
-        let at = self.selected.min(shown.len().saturating_sub(1));
-        shown.get(at).copied()
+        self.shown_line(self.selected.min(self.shown.len().saturating_sub(1)))
     }
 
     fn follow_newest(&mut self) {
         if self.follow {
-            self.selected = self.shown().len().saturating_sub(1);
+            self.selected = self.shown.len().saturating_sub(1);
         }
     }
+}
+
+/// How [`start`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// The newest lines, followed.
+    Follow,
+    /// The previous (crashed) containers' logs, once.
+    Previous,
+    /// A trace's lines over the pivot's window, once.
+    Pivot,
 }
 
 /// Starts reading `source` in the Logs view (replacing what it read).
@@ -95,35 +211,33 @@ fn start(
     title: String,
     source: LogSource,
     trace: Option<String>,
-    since: Option<Duration>,
+    reading: Reading,
 ) -> Vec<Effect> {
+    state.last_logs += 1;
+    let generation = state.last_logs;
     let Some(site) = &mut state.site else {
         return Vec::new();
     };
     let settings = &site.loaded.profile.logs;
-    let generation = site.logs.as_ref().map_or(1, |logs| logs.generation + 1);
-    site.logs = Some(LogsState {
-        title,
-        generation,
-        buffer: LogBuffer::new(settings.max_lines),
-        follow: true,
-        selected: 0,
-        min_level: None,
-        trace: trace.clone(),
-        ended: None,
-        filter_input: empty_input(),
-        filter: Filter::None,
-        filter_error: None,
-        pods_in: Vec::new(),
-        pods_out: Vec::new(),
-    });
+    let pivot = reading == Reading::Pivot;
+    let mut logs = LogsState::new(title, generation, settings.max_lines);
+    logs.trace = trace.clone();
+    logs.pivot = pivot;
+    logs.previous = reading == Reading::Previous;
+    logs.source = Some(source.clone());
+    site.logs = Some(logs);
     let options = crate::logs::stream::ReadOptions {
-        since,
+        since: pivot.then_some(PIVOT_WINDOW),
         // Without a window, the last lines of each container: a pod that
         // logged for weeks must not flood the buffer first.
-        tail: since.is_none().then_some(500),
-        follow: true,
+        tail: (!pivot).then_some(500),
+        follow: reading == Reading::Follow,
+        previous: reading == Reading::Previous,
+        // A pod stuck in Init is explained by its init containers.
+        init: true,
         concurrency: settings.concurrency,
+        // The pivot keeps only the trace's lines of every pod it reads.
+        trace,
         names: std::sync::Arc::new(settings.fields.clone()),
         ..Default::default()
     };
@@ -136,6 +250,30 @@ fn start(
         source,
         options,
     }]
+}
+
+/// `P` in Logs: the previous (crashed) containers' logs of what is read,
+/// or back to the current ones, followed.
+pub fn toggle_previous(state: &mut State) -> Vec<Effect> {
+    let Some(logs) = logs(state) else {
+        return Vec::new();
+    };
+    let (Some(source), false) = (logs.source.clone(), logs.pivot) else {
+        state.say(Say::Info, "P reads the previous logs of a pod or workload");
+        return Vec::new();
+    };
+    let title = logs.title.trim_end_matches(" (previous)").to_owned();
+    if logs.previous {
+        start(state, title, source, None, Reading::Follow)
+    } else {
+        start(
+            state,
+            format!("{title} (previous)"),
+            source,
+            None,
+            Reading::Previous,
+        )
+    }
 }
 
 /// `l`: the logs of the selected pod, or of the selected workload's pods.
@@ -168,11 +306,17 @@ pub fn open(state: &mut State) -> Vec<Effect> {
             return Vec::new();
         }
     };
-    start(state, format!("{namespace}/{name}"), source, None, None)
+    start(
+        state,
+        format!("{namespace}/{name}"),
+        source,
+        None,
+        Reading::Follow,
+    )
 }
 
 /// `t`: the selected line's trace, from every pod of its namespace over
-/// the last 15 minutes, merged by time.
+/// the last 15 minutes, merged by time (read once, with a progress bar).
 pub fn pivot(state: &mut State) -> Vec<Effect> {
     let Some(line) = logs(state).and_then(LogsState::selected_line) else {
         return Vec::new();
@@ -188,7 +332,7 @@ pub fn pivot(state: &mut State) -> Vec<Effect> {
         format!("trace {short} in {namespace}"),
         LogSource::Namespace(namespace),
         Some(trace),
-        Some(PIVOT_WINDOW),
+        Reading::Pivot,
     )
 }
 
@@ -235,7 +379,7 @@ pub fn type_filter(state: &mut State, key: Option<crossterm::event::KeyEvent>, t
     logs.filter_error = error;
     logs.pods_in = pods_in;
     logs.pods_out = pods_out;
-    logs.selected = logs.shown().len().saturating_sub(1);
+    logs.refilter();
 }
 
 /// `esc` on the filter line: every line again.
@@ -246,7 +390,7 @@ pub fn clear_filter(state: &mut State) {
         logs.filter_error = None;
         logs.pods_in.clear();
         logs.pods_out.clear();
-        logs.selected = logs.shown().len().saturating_sub(1);
+        logs.refilter();
     }
 }
 
@@ -260,19 +404,34 @@ fn logs_mut(state: &mut State) -> Option<&mut LogsState> {
 
 /// Lines read by the stream `generation`.
 pub fn on_lines(state: &mut State, generation: u64, lines: Vec<LogLine>) {
-    let Some(logs) = logs_mut(state).filter(|l| l.generation == generation) else {
-        return;
-    };
-    for line in lines {
-        logs.buffer.push(line);
+    if let Some(logs) = logs_mut(state).filter(|l| l.generation == generation) {
+        logs.add(lines);
     }
-    logs.follow_newest();
+}
+
+/// How the streams of `generation` go.
+pub fn on_progress(state: &mut State, generation: u64, progress: Progress) {
+    if let Some(logs) = logs_mut(state).filter(|l| l.generation == generation) {
+        logs.progress = progress;
+    }
 }
 
 /// The stream `generation` ended.
 pub fn on_ended(state: &mut State, generation: u64, error: Option<String>) {
     if let Some(logs) = logs_mut(state).filter(|l| l.generation == generation) {
-        logs.ended = Some(error.unwrap_or_else(|| "every stream ended".into()));
+        let why = match (error, logs.pivot || logs.previous) {
+            (Some(error), _) => error,
+            (None, true) => "every log read".into(),
+            (None, false) => "every stream ended".into(),
+        };
+        logs.ended = Some(why);
+    }
+}
+
+/// `W` in Logs: wrap long lines, or cut them.
+pub fn toggle_wrap(state: &mut State) {
+    if let Some(logs) = logs_mut(state) {
+        logs.wrap = !logs.wrap;
     }
 }
 
@@ -294,7 +453,7 @@ pub fn cycle_level(state: &mut State) {
             Some(Level::Warn) => Some(Level::Error),
             Some(Level::Error | Level::Fatal) => None,
         };
-        logs.selected = logs.shown().len().saturating_sub(1);
+        logs.refilter();
     }
 }
 
@@ -302,7 +461,7 @@ pub fn cycle_level(state: &mut State) {
 /// line follows again.
 pub fn move_by(state: &mut State, delta: isize) {
     if let Some(logs) = logs_mut(state) {
-        let len = logs.shown().len();
+        let len = logs.shown_len();
         let at = (logs.selected as isize)
             .saturating_add(delta)
             .clamp(0, len.saturating_sub(1) as isize) as usize;
@@ -372,11 +531,19 @@ pub fn copy(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     // Sanitised: a line pasted into a shell must not carry escapes.
-    let text = crate::text::sanitize(&line.raw);
-    state.say(
-        Say::Info,
-        "copied the line (OSC 52: in tmux, set-clipboard must be on)",
-    );
+    let mut text = crate::text::sanitize(&line.raw);
+    // Terminals and tmux refuse (or choke on) huge OSC 52 payloads.
+    let said = if text.len() > COPY_LIMIT {
+        let mut end = COPY_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        "copied the line's first 100 KB (w saves it whole)"
+    } else {
+        "copied the line (OSC 52: in tmux, set-clipboard must be on)"
+    };
+    state.say(Say::Info, said);
     vec![Effect::CopyToClipboard(text)]
 }
 

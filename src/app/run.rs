@@ -339,10 +339,13 @@ impl EffectRunner {
                 return;
             };
             let (lines_tx, mut lines) = tokio::sync::mpsc::channel(4096);
-            let reading = crate::logs::stream::read(client, source, options, lines_tx);
+            let progress = std::sync::Arc::new(crate::logs::stream::ReadProgress::default());
+            let reading =
+                crate::logs::stream::read(client, source, options, lines_tx, progress.clone());
             let forwarding = async {
                 let mut batch = Vec::new();
                 let mut open = true;
+                let mut told = crate::logs::stream::Progress::default();
                 while open {
                     let window = tokio::time::sleep(Duration::from_millis(100));
                     tokio::pin!(window);
@@ -366,6 +369,14 @@ impl EffectRunner {
                     if !batch.is_empty() {
                         let lines = std::mem::take(&mut batch);
                         let _ = tx.send(Action::LogLines { generation, lines });
+                    }
+                    let now = progress.get();
+                    if now != told {
+                        told = now.clone();
+                        let _ = tx.send(Action::LogsProgress {
+                            generation,
+                            progress: now,
+                        });
                     }
                 }
             };

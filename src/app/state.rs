@@ -226,6 +226,9 @@ pub struct State {
     pub last_load: u64,
     /// The last cluster session started.
     pub last_cluster: u64,
+    /// The last logs read started (in any site: a reload must not reuse
+    /// a number whose lines may still be on their way).
+    pub last_logs: u64,
     /// The filter line of the table on screen takes the keys.
     pub filtering: bool,
     /// The time ages are counted to; `None`: the wall clock (tests fix it).
@@ -258,6 +261,7 @@ impl State {
             options,
             last_round: 0,
             last_load: 0,
+            last_logs: 0,
             last_cluster: 0,
             filtering: false,
             now: None,

@@ -229,11 +229,17 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         Action::TracePivot => return super::logs::pivot(state),
         Action::ToggleFollow => super::logs::toggle_follow(state),
         Action::CycleLevel => super::logs::cycle_level(state),
+        Action::ToggleWrap => super::logs::toggle_wrap(state),
+        Action::TogglePrevious => return super::logs::toggle_previous(state),
         Action::SaveLogs => return super::logs::save(state),
         Action::CopyLine => return super::logs::copy(state),
         Action::LogsSaved(result) => super::logs::on_saved(state, result),
         Action::LogLines { generation, lines } => super::logs::on_lines(state, generation, lines),
         Action::LogsEnded { generation, error } => super::logs::on_ended(state, generation, error),
+        Action::LogsProgress {
+            generation,
+            progress,
+        } => super::logs::on_progress(state, generation, progress),
         Action::KafkaPeeked { title, result } => super::kafka::on_peeked(state, &title, result),
         Action::CheckNow => return super::middleware::check_now(state),
         Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
@@ -603,6 +609,14 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 .filter(|_| reload)
                 .map(|old| std::mem::take(&mut old.kafka))
                 .unwrap_or_default();
+            // The logs read belong to the site as it was: they stop.
+            let logs_open = state.site.as_ref().is_some_and(|old| old.logs.is_some());
+            if state.view == View::Logs {
+                state.view = state
+                    .previous_view
+                    .take()
+                    .unwrap_or(View::Cluster(ClusterView::Pods));
+            }
             let mut site = SiteState {
                 loaded,
                 reports,
@@ -625,6 +639,9 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
             site.kafka.retain_clusters(&clusters);
             state.site = Some(site);
             let mut effects = Vec::new();
+            if logs_open {
+                effects.push(Effect::StopLogs);
+            }
             if needs_session {
                 if let Some(site) = &mut state.site {
                     site.cluster = Some(ClusterState::new(0, load.release.clone()));

@@ -4,21 +4,20 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use crate::cluster::connect::ClusterTarget;
 use crate::logs::buffer::{LogBuffer, LogLine};
-use crate::logs::stream::{LogSource, ReadOptions};
+use crate::logs::stream::{LogSource, Progress, ReadOptions, ReadProgress};
 
 /// What `sitedeck logs` was asked.
 #[derive(Debug, Clone)]
 pub struct LogsRequest {
     /// Whose logs.
     pub source: LogSource,
-    /// Only lines of this trace id.
-    pub trace: Option<String>,
     /// How to read.
     pub options: ReadOptions,
     /// The most lines kept (the oldest go first).
@@ -55,22 +54,14 @@ pub async fn logs(
     };
     let (tx, mut rx) = mpsc::channel::<LogLine>(4096);
     let follow = request.options.follow;
+    let progress = Arc::new(ReadProgress::default());
     let reading = tokio::spawn(crate::logs::stream::read(
         client,
         request.source.clone(),
         request.options.clone(),
         tx,
+        progress.clone(),
     ));
-    // The text output shows a trace id's first 16 characters: those are
-    // enough to ask for it.
-    let wanted = |line: &LogLine| match &request.trace {
-        Some(id) => line
-            .parsed
-            .trace_id
-            .as_deref()
-            .is_some_and(|trace| trace.starts_with(id.as_str())),
-        None => true,
-    };
     let mut out = std::io::stdout().lock();
     let mut buffer = LogBuffer::new(request.cap);
     if follow {
@@ -81,8 +72,7 @@ pub async fn logs(
         loop {
             tokio::select! {
                 line = rx.recv() => match line {
-                    Some(line) if wanted(&line) => held.push((line, tokio::time::Instant::now())),
-                    Some(_) => {}
+                    Some(line) => held.push((line, tokio::time::Instant::now())),
                     None => break,
                 },
                 _ = tick.tick() => {
@@ -93,23 +83,24 @@ pub async fn logs(
                         .rposition(|(_, came)| now.duration_since(*came) >= REORDER_WINDOW)
                         .map_or(0, |at| at + 1);
                     for (line, _) in held.drain(..ready) {
-                        if print(&mut out, &line, request.json).is_err() {
-                            return ExitCode::SUCCESS; // stdout closed (a pipe to head)
+                        if let Err(code) = print(&mut out, &line, request.json) {
+                            return code;
                         }
                     }
                 }
             }
         }
-        held.sort_by_key(|(line, _)| line.at);
-        for (line, _) in held {
-            buffer.push(line);
-        }
+        buffer.extend(held.into_iter().map(|(line, _)| line).collect());
     } else {
+        // Every line first, then one sort: pods come one after another.
+        let mut batch = Vec::new();
         while let Some(line) = rx.recv().await {
-            if wanted(&line) {
-                buffer.push(line);
+            batch.push(line);
+            if batch.len() >= BATCH {
+                buffer.extend(std::mem::take(&mut batch));
             }
         }
+        buffer.extend(batch);
     }
     let failed = match reading.await {
         Ok(Ok(())) => None,
@@ -117,8 +108,8 @@ pub async fn logs(
         Err(e) => Some(format!("the log reader ended unexpectedly: {e}")),
     };
     for line in buffer.iter() {
-        if print(&mut out, line, request.json).is_err() {
-            return ExitCode::SUCCESS;
+        if let Err(code) = print(&mut out, line, request.json) {
+            return code;
         }
     }
     if buffer.dropped() > 0 {
@@ -128,23 +119,59 @@ pub async fn logs(
             buffer.cap()
         );
     }
-    match failed {
-        Some(why) => {
-            eprintln!("logs: {why}");
-            ExitCode::from(1)
+    if let Some(why) = failed {
+        eprintln!("logs: {}", crate::text::sanitize(&why));
+        return ExitCode::from(1);
+    }
+    outcome(&progress.get())
+}
+
+/// Lines sorted into the buffer at a time when not following.
+const BATCH: usize = 10_000;
+
+/// The exit code and the words on stderr once every stream is read: 1
+/// when no stream could be read at all, a warning when some could not.
+fn outcome(progress: &Progress) -> ExitCode {
+    let why = progress
+        .last_failure
+        .as_deref()
+        .map(crate::text::sanitize)
+        .unwrap_or_default();
+    if progress.found == 0 {
+        eprintln!("logs: no pod matched");
+        ExitCode::SUCCESS
+    } else if progress.failed == progress.found {
+        eprintln!("logs: no log could be read: {why}");
+        ExitCode::from(1)
+    } else {
+        if progress.failed > 0 {
+            eprintln!(
+                "logs: {} of {} container logs could not be read; the last: {why}",
+                progress.failed, progress.found
+            );
         }
-        None => ExitCode::SUCCESS,
+        ExitCode::SUCCESS
     }
 }
 
-fn print(out: &mut impl Write, line: &LogLine, json: bool) -> std::io::Result<()> {
-    if json {
-        let text = serde_json::to_string(&crate::logs::print::json(line))
-            .map_err(std::io::Error::other)?;
-        writeln!(out, "{text}")
+/// Writes one line. A closed pipe (`| head`) ends the output quietly;
+/// any other write error is reported and exits 1.
+fn print(out: &mut impl Write, line: &LogLine, json: bool) -> Result<(), ExitCode> {
+    let written = if json {
+        crate::logs::print::json_text(line)
+            .map_err(std::io::Error::other)
+            .and_then(|text| writeln!(out, "{text}"))
     } else {
         writeln!(out, "{}", crate::logs::print::text(line, false))
-    }
+    };
+    written.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("logs: cannot write the output: {e}");
+            ExitCode::from(1)
+        }
+    })
 }
 
 /// The request the command line's flags make, with the site's log
@@ -178,18 +205,25 @@ pub fn request(
             "--trace {trace}: give at least 8 characters of the trace id"
         ));
     }
+    if args.previous && args.follow {
+        return Err(
+            "--previous reads a crashed container's last log, which has ended: \
+             it cannot be followed; drop --follow"
+                .into(),
+        );
+    }
     Ok(LogsRequest {
         source,
-        trace: args.trace.clone(),
         options: ReadOptions {
             container: args.container.clone(),
-            init: false,
+            init: args.init_containers,
             since,
             tail: None,
             previous: args.previous,
             follow: args.follow,
             concurrency: settings.concurrency,
-            names: std::sync::Arc::new(settings.fields.clone()),
+            trace: args.trace.clone(),
+            names: Arc::new(settings.fields.clone()),
         },
         cap: settings.max_lines,
         json: args.format == super::Format::Json,

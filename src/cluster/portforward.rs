@@ -334,6 +334,18 @@ async fn accept(socket: TcpListener, route: Arc<Route>) {
     }
 }
 
+/// How a relayed connection ended.
+enum Relayed {
+    /// The kubelet's error for the forward.
+    Said(String),
+    /// The forward's task ended without a word: its API connection broke,
+    /// possibly before the kubelet's error was read.
+    Broke,
+    /// The copy ended; whether the client spoke and the server never did
+    /// (or the copy broke).
+    Copied { unanswered: bool },
+}
+
 /// Carries one local connection through a port-forward of its own. A
 /// failure closes the connection and is kept for the next `local()`.
 async fn relay(mut local: TcpStream, route: Arc<Route>) {
@@ -348,36 +360,49 @@ async fn relay(mut local: TcpStream, route: Arc<Route>) {
         return;
     };
     let mut error = error.fuse();
-    let mut unanswered = false;
-    let said = tokio::select! {
+    let ended = tokio::select! {
         biased;
-        Some(message) = &mut error => Some(message),
-        copied = tokio::io::copy_bidirectional(&mut local, &mut remote) => {
-            // The client spoke and the server never did (or the copy broke):
-            // unlike a connect-only check that sends nothing.
-            unanswered = copied.is_err()
-                || copied.is_ok_and(|(to_server, from_server)| to_server > 0 && from_server == 0);
-            None
-        }
+        said = &mut error => match said {
+            Some(message) => Relayed::Said(message),
+            None => Relayed::Broke,
+        },
+        copied = tokio::io::copy_bidirectional(&mut local, &mut remote) => Relayed::Copied {
+            // Unlike a connect-only check that sends nothing.
+            unanswered: copied.is_err()
+                || copied.is_ok_and(|(to_server, from_server)| to_server > 0 && from_server == 0),
+        },
     };
     drop(remote);
-    // A forward that failed may have closed the stream just before its
-    // error arrived; one that worked closes and ends its task.
-    let said = match said {
-        Some(message) => Some(message),
-        None => tokio::time::timeout(CLOSE_GRACE, error)
-            .await
-            .ok()
-            .flatten(),
-    };
-    match said {
-        Some(message) => route.failed(forward_error(&target, &message)),
-        // Closed without a word and without an answer from the server:
-        // the next local() checks the pod again rather than trust it.
-        None if unanswered => {
-            route.failed(format!("{} closed before the server answered", target.path))
+    drop(local);
+    match ended {
+        Relayed::Said(message) => route.failed(forward_error(&target, &message)),
+        // kube-rs ends the forward's task when the client's bytes cannot
+        // be sent, which can happen before it reads the kubelet's error
+        // (a refused port closes the WebSocket at once): a forward of its
+        // own, with nothing sent, hears what the kubelet says now.
+        Relayed::Broke => {
+            drop(forward);
+            let _recorded = route.check().await;
         }
-        None => {}
+        Relayed::Copied { unanswered } => {
+            // A forward that failed may have closed the stream just
+            // before its error arrived; one that worked closes and ends
+            // its task.
+            match tokio::time::timeout(CLOSE_GRACE, error)
+                .await
+                .ok()
+                .flatten()
+            {
+                Some(message) => route.failed(forward_error(&target, &message)),
+                // Closed without a word and without an answer from the
+                // server: the next local() checks the pod again rather
+                // than trust it.
+                None if unanswered => {
+                    route.failed(format!("{} closed before the server answered", target.path))
+                }
+                None => {}
+            }
+        }
     }
 }
 

@@ -66,6 +66,51 @@ impl LogBuffer {
         }
     }
 
+    /// Adds lines that came together (a batch of many streams): sorted by
+    /// time, each stream's order kept, and merged with the lines kept
+    /// from the first one's time on, so a late batch costs what it
+    /// overlaps rather than a move of the whole buffer per line. Past the
+    /// cap, the oldest lines go. Returns the index from which the lines
+    /// kept are new or moved; those before it are as they were, less the
+    /// [`Self::dropped`] lines taken off the front.
+    pub fn extend(&mut self, mut batch: Vec<LogLine>) -> usize {
+        // Stable: lines of one time keep the order they came in.
+        batch.sort_by_key(|line| line.at);
+        let Some(first) = batch.first() else {
+            return self.lines.len();
+        };
+        let from = self.lines.partition_point(|(kept, _)| kept.at <= first.at);
+        let mut overlapped = self.lines.drain(from..).collect::<Vec<_>>().into_iter();
+        let mut next_kept = overlapped.next();
+        for line in batch {
+            while let Some(kept) = next_kept.take_if(|(kept, _)| kept.at <= line.at) {
+                self.lines.push_back(kept);
+                next_kept = overlapped.next();
+            }
+            self.lines.push_back((line, self.arrivals));
+            self.arrivals += 1;
+        }
+        self.lines.extend(next_kept);
+        self.lines.extend(overlapped);
+        let over = self.lines.len().saturating_sub(self.cap);
+        self.lines.drain(..over);
+        self.dropped += over as u64;
+        from.saturating_sub(over)
+    }
+
+    /// The line at `index` (oldest first) and its arrival number, which
+    /// stays with it as lines come and go.
+    pub fn get(&self, index: usize) -> Option<(&LogLine, u64)> {
+        self.lines
+            .get(index)
+            .map(|(line, arrival)| (line, *arrival))
+    }
+
+    /// The index of the line that arrived `arrival`-th, if it is kept.
+    pub fn position(&self, arrival: u64) -> Option<usize> {
+        self.lines.iter().position(|(_, kept)| *kept == arrival)
+    }
+
     /// The lines, oldest first.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogLine> + ExactSizeIterator {
         self.lines.iter().map(|(line, _)| line)
@@ -96,49 +141,67 @@ impl LogBuffer {
 /// rotation, the kubelet's idle timeout, a restart) neither repeats nor
 /// skips lines. The API's `sinceTime` has whole seconds, so a resumed
 /// stream starts at the second of the last line and repeats what was
-/// already read of that second: those lines are skipped by their time and
-/// by how many of that exact time were read.
+/// already read of that second: while it replays, lines older than the
+/// last one are skipped, and of the lines of exactly that time as many as
+/// were read before.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resume {
-    /// The last line's time.
+    /// The newest line's time.
     last: Option<DateTime<Utc>>,
-    /// How many lines of exactly that time were read.
+    /// How many lines of exactly that time were read, in every stream.
     at_last: usize,
-    /// In a resumed stream: lines of time `last` still to skip.
-    skip_at_last: usize,
+    /// How many lines of that time the current stream brought.
+    seen_at_last: usize,
+    /// The current stream is a resumed one that has not yet passed the
+    /// lines read before.
+    replaying: bool,
 }
 
 impl Resume {
     /// Whether a line of this time is new (and then counts it).
     pub fn accept(&mut self, at: DateTime<Utc>) -> bool {
-        match self.last {
-            Some(last) if at < last => false,
-            Some(last) if at == last && self.skip_at_last > 0 => {
-                // Read before: it still counts as read at that time.
-                self.skip_at_last -= 1;
-                self.at_last += 1;
-                false
-            }
-            Some(last) if at == last => {
-                self.at_last += 1;
-                true
-            }
-            _ => {
-                self.last = Some(at);
-                self.at_last = 1;
-                self.skip_at_last = 0;
-                true
-            }
+        let Some(last) = self.last else {
+            self.newest(at);
+            return true;
+        };
+        if at > last {
+            self.newest(at);
+            return true;
         }
+        if at == last {
+            self.seen_at_last += 1;
+            if self.replaying && self.seen_at_last <= self.at_last {
+                return false; // read before
+            }
+            self.replaying = false;
+            self.at_last += 1;
+            self.seen_at_last = self.at_last;
+            return true;
+        }
+        // Older than the newest line: replayed, or (live) a clock that
+        // stepped back, whose lines are shown all the same.
+        !self.replaying
+    }
+
+    fn newest(&mut self, at: DateTime<Utc>) {
+        self.last = Some(at);
+        self.at_last = 1;
+        self.seen_at_last = 1;
+        self.replaying = false;
+    }
+
+    /// Whether any line was read.
+    pub fn started(&self) -> bool {
+        self.last.is_some()
     }
 
     /// The `sinceTime` to resume from (the last line's second), if a line
-    /// was read; from now on, the lines of the last time already read are
-    /// skipped.
+    /// was read; from now on, the lines read before are skipped as the
+    /// new stream repeats them.
     pub fn resume_from(&mut self) -> Option<DateTime<Utc>> {
         let last = self.last?;
-        self.skip_at_last = self.at_last;
-        self.at_last = 0;
+        self.seen_at_last = 0;
+        self.replaying = true;
         DateTime::from_timestamp(last.timestamp(), 0)
     }
 }
@@ -187,6 +250,56 @@ mod tests {
         buffer.push(line("b", 0, "b0"));
         assert_eq!(texts(&buffer), ["a2", "a3", "a4"]);
         assert_eq!(buffer.dropped(), 3);
+    }
+
+    #[test]
+    fn a_batch_merges_with_the_lines_it_overlaps() {
+        let mut buffer = LogBuffer::new(5);
+        assert_eq!(
+            buffer.extend(vec![line("a", 1, "a1"), line("a", 4, "a4")]),
+            0
+        );
+        // b's batch comes late and out of order; a line of a's time goes
+        // after a's.
+        let from = buffer.extend(vec![line("b", 4, "b4"), line("b", 2, "b2")]);
+        assert_eq!(texts(&buffer), ["a1", "b2", "a4", "b4"]);
+        assert_eq!(from, 1, "a1 stays where it was");
+        // Past the cap the oldest go; the index counts after the drop.
+        let from = buffer.extend(vec![line("c", 5, "c5"), line("c", 6, "c6")]);
+        assert_eq!(texts(&buffer), ["b2", "a4", "b4", "c5", "c6"]);
+        assert_eq!((from, buffer.dropped()), (3, 1));
+        assert_eq!(buffer.extend(Vec::new()), 5);
+        // Arrival numbers stay with their lines.
+        let arrival = buffer.get(1).map(|(_, arrival)| arrival).expect("a4");
+        buffer.extend(vec![line("d", 3, "d3")]);
+        assert_eq!(
+            buffer.position(arrival),
+            Some(1),
+            "b2 dropped, d3 before a4"
+        );
+        assert_eq!(texts(&buffer), ["d3", "a4", "b4", "c5", "c6"]);
+    }
+
+    #[test]
+    fn a_resume_that_fails_midway_still_repeats_nothing() {
+        let t = |nanos: u32| DateTime::from_timestamp(1_764_756_000, nanos).expect("time");
+        let mut resume = Resume::default();
+        for _ in 0..3 {
+            assert!(resume.accept(t(7)));
+        }
+        // The first resumed stream replays one of the three, then breaks.
+        resume.resume_from();
+        assert!(!resume.accept(t(7)));
+        // The next one replays all three again: still nothing new.
+        resume.resume_from();
+        let accepted: Vec<bool> = [t(5), t(7), t(7), t(7), t(7)]
+            .iter()
+            .map(|at| resume.accept(*at))
+            .collect();
+        assert_eq!(accepted, [false, false, false, false, true]);
+        // Live, a line older than the newest (a clock stepped back) shows.
+        assert!(resume.accept(t(1)));
+        assert!(resume.started());
     }
 
     #[test]

@@ -76,9 +76,27 @@ pub struct JsonLine<'a> {
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
+/// `line` as one line of JSON. Past what JSON itself escapes (C0), DEL,
+/// C1 and bidi controls are written as `\uXXXX` too: raw, a terminal
+/// would act on them. They can only stand inside strings, where the
+/// escape means the same.
+pub fn json_text(line: &LogLine) -> Result<String, serde_json::Error> {
+    let text = serde_json::to_string(&json(line))?;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let code = c as u32;
+        if code == 0x7f || (0x80..0xa0).contains(&code) || crate::text::is_bidi_control(c) {
+            out.push_str(&format!("\\u{code:04x}"));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 /// `line` as a [`JsonLine`].
 pub fn json(line: &LogLine) -> JsonLine<'_> {
-    let rfc3339 = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let rfc3339 = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Nanos, true);
     JsonLine {
         time: rfc3339(&line.at),
         namespace: &line.namespace,
@@ -132,12 +150,19 @@ mod tests {
 
     #[test]
     fn json_keeps_everything_escaped() {
-        let parsed = line("plain \u{1b}[31mred");
-        let out = serde_json::to_string(&json(&parsed)).expect("json");
-        assert!(!out.contains('\u{1b}'), "{out}");
+        let parsed = line("plain \u{1b}[31mred \u{9b}2J \u{7f} \u{202e}evil");
+        let out = json_text(&parsed).expect("json");
+        assert!(!out.chars().any(|c| c.is_control()), "{out}");
+        assert!(!out.contains('\u{202e}'), "{out}");
         assert!(
-            out.contains(r#""time":"2025-12-03T10:00:00.123Z""#),
+            out.contains(r#""time":"2025-12-03T10:00:00.123000000Z""#),
             "{out}"
+        );
+        // Still JSON, with the same text in it.
+        let back: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+        assert_eq!(
+            back["message"],
+            "plain \u{1b}[31mred \u{9b}2J \u{7f} \u{202e}evil"
         );
         assert!(out.contains(r#""format":"plain""#), "{out}");
     }

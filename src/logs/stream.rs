@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,7 +18,7 @@ use kube::api::{ListParams, LogParams};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::buffer::{LogLine, Resume};
-use super::parse::{FieldNames, parse};
+use super::parse::{FieldNames, ParsedLine, parse};
 
 /// The default number of streams read at once.
 pub const DEFAULT_CONCURRENCY: usize = 50;
@@ -106,6 +107,10 @@ pub struct ReadOptions {
     pub follow: bool,
     /// Streams read at once.
     pub concurrency: usize,
+    /// Only lines whose trace id starts with this (at least 8 characters
+    /// of it: the text output shows the first 16). Lines of other traces
+    /// are dropped as they are read, before anything keeps them.
+    pub trace: Option<String>,
     /// The site's log field names.
     pub names: Arc<FieldNames>,
 }
@@ -120,16 +125,102 @@ impl Default for ReadOptions {
             previous: false,
             follow: false,
             concurrency: DEFAULT_CONCURRENCY,
+            trace: None,
             names: Arc::new(FieldNames::default()),
         }
     }
 }
 
-/// One container to read.
+impl ReadOptions {
+    /// Whether the line is of the trace asked for, if one was.
+    pub fn wanted(&self, line: &ParsedLine) -> bool {
+        self.trace.as_deref().is_none_or(|wanted| {
+            line.trace_id
+                .as_deref()
+                .is_some_and(|trace| trace.starts_with(wanted))
+        })
+    }
+}
+
+/// How a read goes, for whoever shows it: the streams found, open,
+/// waiting for one of the `concurrency` slots, finished, and those that
+/// could not be read (with the last reason).
+#[derive(Debug, Default)]
+pub struct ReadProgress {
+    found: AtomicUsize,
+    open: AtomicUsize,
+    waiting: AtomicUsize,
+    finished: AtomicUsize,
+    failed: AtomicUsize,
+    last_failure: std::sync::Mutex<Option<String>>,
+}
+
+/// A look at a [`ReadProgress`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Container streams found (pods × containers).
+    pub found: usize,
+    /// Streams being read now.
+    pub open: usize,
+    /// Streams waiting for a free slot (`logs.concurrency`).
+    pub waiting: usize,
+    /// Streams read to their end.
+    pub finished: usize,
+    /// Streams that could not be read at all.
+    pub failed: usize,
+    /// Why the last of those failed.
+    pub last_failure: Option<String>,
+}
+
+impl ReadProgress {
+    /// How the read goes now.
+    pub fn get(&self) -> Progress {
+        Progress {
+            found: self.found.load(Ordering::Relaxed),
+            open: self.open.load(Ordering::Relaxed),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            finished: self.finished.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            last_failure: self
+                .last_failure
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone(),
+        }
+    }
+
+    fn fail(&self, why: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        *self
+            .last_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(why);
+    }
+}
+
+/// A counter raised while this lives.
+struct Raised<'a>(&'a AtomicUsize);
+
+impl<'a> Raised<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Raised<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One container to read: a pod (by uid too, so a pod recreated under
+/// the same name is read anew) and a container.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct StreamKey {
     namespace: String,
     pod: String,
+    uid: String,
     container: String,
 }
 
@@ -213,6 +304,7 @@ async fn containers(
         else {
             continue;
         };
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
         let Some(spec) = pod.spec else {
             continue;
         };
@@ -230,6 +322,7 @@ async fn containers(
                 keys.push(StreamKey {
                     namespace: namespace.clone(),
                     pod: name.clone(),
+                    uid: uid.clone(),
                     container: container.name,
                 });
             }
@@ -249,30 +342,37 @@ fn split_timestamp(line: &str) -> Option<(DateTime<Utc>, &str)> {
 /// Reads the source's logs, sending each line as it comes (each stream in
 /// its order). Without `follow`, ends when every stream has; with it, runs
 /// until the receiver is dropped, resuming streams and joining new pods.
-/// Fails only when the pods cannot be found at all.
+/// Fails only when the pods cannot be found at all; `progress` tells how
+/// the streams go.
 pub async fn read(
     client: kube::Client,
     source: LogSource,
     options: ReadOptions,
     lines: mpsc::Sender<LogLine>,
+    progress: Arc<ReadProgress>,
 ) -> Result<(), String> {
     let selector = selector_of(&client, &source).await?;
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut started: HashSet<StreamKey> = HashSet::new();
     let mut running = tokio::task::JoinSet::new();
     loop {
-        let keys = containers(&client, &source, selector.as_deref(), &options).await;
-        match keys {
+        match containers(&client, &source, selector.as_deref(), &options).await {
             Ok(keys) => {
+                // Pods no longer listed are forgotten: their streams ended
+                // with them, and memory stays bounded.
+                let listed: HashSet<&StreamKey> = keys.iter().collect();
+                started.retain(|key| listed.contains(key));
                 for key in keys {
                     if started.insert(key.clone()) {
-                        running.spawn(follow_container(
-                            client.clone(),
+                        progress.found.fetch_add(1, Ordering::Relaxed);
+                        running.spawn(read_container(Stream {
+                            client: client.clone(),
                             key,
-                            options.clone(),
-                            permits.clone(),
-                            lines.clone(),
-                        ));
+                            options: options.clone(),
+                            permits: permits.clone(),
+                            lines: lines.clone(),
+                            progress: progress.clone(),
+                        }));
                     }
                 }
             }
@@ -292,96 +392,232 @@ pub async fn read(
     }
 }
 
-/// Reads one container's log; when following, resumes it where it ended
-/// until the pod is gone or the receiver is dropped.
-async fn follow_container(
+/// What one container's reader needs.
+struct Stream {
     client: kube::Client,
     key: StreamKey,
     options: ReadOptions,
     permits: Arc<Semaphore>,
     lines: mpsc::Sender<LogLine>,
-) {
-    let Ok(_permit) = permits.acquire_owned().await else {
-        return;
+    progress: Arc<ReadProgress>,
+}
+
+/// The first wait before a followed stream that ended is opened again;
+/// it doubles while reopening brings nothing, up to [`MOST_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The longest wait between two tries of a stream that brings nothing
+/// (a pod that is Pending, or whose container waits to restart).
+const MOST_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A stream open this long before it ended was not refused or empty: it
+/// is opened again after the first wait.
+const LONG_OPEN: Duration = Duration::from_secs(10);
+
+/// How one opening of a stream went.
+enum Opened {
+    /// Read to its end; whether it brought a new line.
+    Read { new_lines: bool },
+    /// The API would not open it.
+    Refused(String),
+    /// Nobody wants the lines any more.
+    Unwanted,
+}
+
+/// Reads one container's log; when following, opens it again where it
+/// ended (backing off while that brings nothing) until the pod is gone or
+/// done, or the receiver is dropped. A slot of `concurrency` is held while
+/// a stream is open, not while it waits.
+async fn read_container(stream: Stream) {
+    let pods: Api<Pod> = Api::namespaced(stream.client.clone(), &stream.key.namespace);
+    let mut resume = Resume::default();
+    let mut backoff = FIRST_BACKOFF;
+    let mut ever_read = false;
+    loop {
+        let opened = {
+            let waiting = Raised::new(&stream.progress.waiting);
+            let Ok(_slot) = stream.permits.clone().acquire_owned().await else {
+                return;
+            };
+            drop(waiting);
+            let _open = Raised::new(&stream.progress.open);
+            let opened_at = tokio::time::Instant::now();
+            let opened = read_once(&stream, &pods, &mut resume).await;
+            (opened, opened_at.elapsed())
+        };
+        match opened {
+            (Opened::Unwanted, _) => return,
+            (Opened::Read { new_lines }, lasted) => {
+                ever_read = true;
+                // A stream that brought lines, or stayed open a while (the
+                // kubelet's idle timeout), is opened again at once.
+                if new_lines || lasted >= LONG_OPEN {
+                    backoff = FIRST_BACKOFF;
+                }
+            }
+            (Opened::Refused(why), _) => {
+                tracing::debug!("logs: {why}");
+                if !stream.options.follow {
+                    stream.progress.fail(why);
+                    return;
+                }
+            }
+        }
+        if !stream.options.follow || stream.lines.is_closed() || pod_done(&pods, &stream.key).await
+        {
+            if ever_read {
+                stream.progress.finished.fetch_add(1, Ordering::Relaxed);
+            }
+            return;
+        }
+        // The stream ended while the pod lives: rotation, the kubelet's
+        // idle timeout, a restart, a container not started yet. Open it
+        // again where it stopped, less eagerly each time it brings nothing.
+        tokio::select! {
+            () = stream.lines.closed() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MOST_BACKOFF);
+    }
+}
+
+/// Opens the container's log once (from where `resume` says) and reads it
+/// to its end.
+async fn read_once(stream: &Stream, pods: &Api<Pod>, resume: &mut Resume) -> Opened {
+    let key = &stream.key;
+    let options = &stream.options;
+    let since_time = resume
+        .resume_from()
+        .and_then(|at| jiff::Timestamp::from_second(at.timestamp()).ok());
+    let params = LogParams {
+        container: Some(key.container.clone()),
+        follow: options.follow,
+        previous: options.previous,
+        timestamps: true,
+        since_seconds: options
+            .since
+            .filter(|_| since_time.is_none())
+            .map(|d| i64::try_from(d.as_secs().max(1)).unwrap_or(i64::MAX)),
+        // The tail applies until a line was read, also when the first
+        // request failed.
+        tail_lines: options.tail.filter(|_| !resume.started()),
+        since_time,
+        ..LogParams::default()
     };
-    let pods: Api<Pod> = Api::namespaced(client, &key.namespace);
     let (namespace, pod, container): (Arc<str>, Arc<str>, Arc<str>) = (
         key.namespace.as_str().into(),
         key.pod.as_str().into(),
         key.container.as_str().into(),
     );
-    let mut resume = Resume::default();
-    let mut first = true;
+    let body = match pods.log_stream(&key.pod, &params).await {
+        Ok(body) => body,
+        Err(e) => {
+            let why = crate::text::one_line(&format!(
+                "cannot read the log of {namespace}/{pod} ({container}): {e}"
+            ));
+            return Opened::Refused(why);
+        }
+    };
+    let mut body = std::pin::pin!(body);
+    let mut bytes = Vec::new();
+    let mut new_lines = false;
     loop {
-        let since_time = resume
-            .resume_from()
-            .and_then(|at| jiff::Timestamp::from_second(at.timestamp()).ok());
-        let params = LogParams {
-            container: Some(key.container.clone()),
-            follow: options.follow,
-            previous: options.previous,
-            timestamps: true,
-            since_seconds: options
-                .since
-                .filter(|_| since_time.is_none())
-                .map(|d| i64::try_from(d.as_secs().max(1)).unwrap_or(i64::MAX)),
-            tail_lines: options.tail.filter(|_| first),
-            since_time,
-            ..LogParams::default()
-        };
-        first = false;
-        let stream = match pods.log_stream(&key.pod, &params).await {
-            Ok(stream) => stream,
-            Err(e) => {
-                tracing::debug!("logs of {pod}/{container}: {e}");
-                if !options.follow || pod_gone(&pods, &key.pod).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-        };
-        let mut stream = std::pin::pin!(stream);
-        let mut bytes = Vec::new();
-        loop {
-            bytes.clear();
-            match stream.read_until(b'\n', &mut bytes).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            // Pod output is any bytes: invalid UTF-8 is shown lossily, not
-            // taken for the end of the stream.
-            let text = String::from_utf8_lossy(&bytes);
-            let text = text.trim_end_matches(['\n', '\r']);
-            let Some((at, text)) = split_timestamp(text) else {
-                continue;
-            };
-            if !resume.accept(at) {
-                continue;
-            }
-            let line = LogLine {
-                namespace: namespace.clone(),
-                pod: pod.clone(),
-                container: container.clone(),
-                at,
-                parsed: parse(text, &options.names),
-                raw: text.to_owned(),
-            };
-            if lines.send(line).await.is_err() {
-                return;
-            }
+        bytes.clear();
+        match body.read_until(b'\n', &mut bytes).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
-        if !options.follow || lines.is_closed() || pod_gone(&pods, &key.pod).await {
-            return;
+        // A line cut off by the stream's end comes again, whole, when the
+        // stream is resumed; only a stream not followed ends for good.
+        if !bytes.ends_with(b"\n") && options.follow {
+            break;
         }
-        // The stream ended while the pod lives: rotation, the kubelet's
-        // idle timeout, a restart. Resume where it stopped.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Pod output is any bytes: invalid UTF-8 is shown lossily, not
+        // taken for the end of the stream.
+        let text = String::from_utf8_lossy(&bytes);
+        let text = text.trim_end_matches(['\n', '\r']);
+        let Some((at, text)) = split_timestamp(text) else {
+            continue;
+        };
+        if !resume.accept(at) {
+            continue;
+        }
+        new_lines = true;
+        let parsed = parse(text, &options.names);
+        if !options.wanted(&parsed) {
+            continue;
+        }
+        let line = LogLine {
+            namespace: namespace.clone(),
+            pod: pod.clone(),
+            container: container.clone(),
+            at,
+            parsed,
+            raw: text.to_owned(),
+        };
+        if stream.lines.send(line).await.is_err() {
+            return Opened::Unwanted;
+        }
     }
+    Opened::Read { new_lines }
 }
 
-async fn pod_gone(pods: &Api<Pod>, name: &str) -> bool {
-    matches!(pods.get(name).await, Err(kube::Error::Api(status)) if status.code == 404)
+/// Whether the pod will log no more: gone, replaced by one of the same
+/// name, Succeeded or Failed, or being deleted with the container stopped.
+async fn pod_done(pods: &Api<Pod>, key: &StreamKey) -> bool {
+    let pod = match pods.get(&key.pod).await {
+        Ok(pod) => pod,
+        Err(kube::Error::Api(status)) => return status.code == 404,
+        // The API is away: the stream is tried again.
+        Err(_) => return false,
+    };
+    if pod.metadata.uid.as_deref().unwrap_or_default() != key.uid {
+        return true;
+    }
+    let Some(status) = pod.status else {
+        return false;
+    };
+    if matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")) {
+        return true;
+    }
+    let restart = pod
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.restart_policy.as_deref())
+        .unwrap_or("Always");
+    let found = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .map(|c| (c, false))
+        .chain(
+            status
+                .init_container_statuses
+                .iter()
+                .flatten()
+                .map(|c| (c, true)),
+        )
+        .find(|(c, _)| c.name == key.container);
+    let Some((container, init)) = found else {
+        return false;
+    };
+    let running = container
+        .state
+        .as_ref()
+        .is_some_and(|s| s.running.is_some());
+    let exit_code = container
+        .state
+        .as_ref()
+        .and_then(|s| s.terminated.as_ref())
+        .map(|t| t.exit_code);
+    // Exited for good: an init container that succeeded, or a container
+    // its pod's restart policy does not run again.
+    let exited_for_good = match exit_code {
+        Some(0) => init || restart != "Always",
+        Some(_) => restart == "Never",
+        None => false,
+    };
+    exited_for_good || (pod.metadata.deletion_timestamp.is_some() && !running)
 }
 
 #[cfg(test)]

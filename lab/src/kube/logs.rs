@@ -454,6 +454,10 @@ impl Follower {
         if !first.is_empty() && self.sender.send(first).await.is_err() {
             return;
         }
+        // A container that has exited has nothing more to follow.
+        if !self.pod_and_container().1 {
+            return;
+        }
         let mut appended = self.state.logs.appended.subscribe();
         let mut changes = self.state.store.subscribe();
         let tick = self
@@ -470,7 +474,8 @@ impl Follower {
                 _ = changes.changed() => {},
                 () = tokio::time::sleep(tick) => {},
             }
-            if !self.pod_is_there() {
+            let (there, running) = self.pod_and_container();
+            if !there {
                 return;
             }
             let now = Utc::now();
@@ -497,18 +502,31 @@ impl Follower {
             if !out.is_empty() && self.sender.send(Bytes::from(out)).await.is_err() {
                 return;
             }
-            if self.left == Some(0) {
+            // The kubelet ends a followed log when its container exits,
+            // once the last lines are out.
+            if self.left == Some(0) || !running {
                 return;
             }
         }
     }
 
-    fn pod_is_there(&self) -> bool {
-        self.state
-            .store
-            .read()
+    /// Whether the pod is still there (the same pod: a recreated one has
+    /// its own log), and whether the container has not terminated.
+    fn pod_and_container(&self) -> (bool, bool) {
+        let store = self.state.store.read();
+        let Some(pod) = store
             .get(&PODS, &self.key.namespace, &self.key.pod)
-            .is_some_and(|pod| text(&pod["metadata"]["uid"]) == self.key.uid)
+            .filter(|pod| text(&pod["metadata"]["uid"]) == self.key.uid)
+        else {
+            return (false, false);
+        };
+        let terminated = ["containerStatuses", "initContainerStatuses"]
+            .iter()
+            .filter_map(|list| pod["status"][list].as_array())
+            .flatten()
+            .filter(|status| text(&status["name"]) == self.key.container)
+            .any(|status| status["state"]["terminated"].is_object());
+        (true, !terminated)
     }
 }
 

@@ -3,6 +3,8 @@
 //! selected line whole, a JSON line pretty-printed. Every text from the
 //! pods goes through the sanitiser.
 
+use std::collections::VecDeque;
+
 use chrono::Local;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -39,31 +41,42 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     };
     let [list_area, detail_area] =
         Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(area);
-    let shown = logs.shown();
+    let shown = logs.shown_len();
     let block = Block::bordered()
         .border_style(theme.style(Role::BorderFocus))
-        .title(title(theme, logs, shown.len(), state.filtering));
+        .title(title(theme, logs, shown, state.filtering));
+    let block = match progress(theme, logs) {
+        Some(progress) => block.title_bottom(progress),
+        None => block,
+    };
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
     let height = usize::from(inner.height).max(1);
-    let selected = logs.selected.min(shown.len().saturating_sub(1));
-    let first = selected.saturating_sub(height - 1);
-    let lines: Vec<Line> = shown
-        .iter()
-        .enumerate()
-        .skip(first)
-        .take(height)
-        .map(|(at, line)| {
-            row(
-                theme,
-                line,
-                at == selected,
-                usize::from(inner.width),
-                &logs.filter,
-            )
-        })
-        .collect();
-    if lines.is_empty() {
+    let width = usize::from(inner.width);
+    let selected = logs.selected.min(shown.saturating_sub(1));
+    // From the selected line up until the screen is full: the selected
+    // line at the bottom, or at the top when it alone fills the screen.
+    let mut rows: VecDeque<Line> = VecDeque::new();
+    for at in (0..shown.min(selected + 1)).rev() {
+        let Some(line) = logs.shown_line(at) else {
+            break;
+        };
+        let line_rows = row(theme, line, at == selected, width, &logs.filter, logs.wrap);
+        if at == selected && line_rows.len() >= height {
+            rows.extend(line_rows.into_iter().take(height));
+            break;
+        }
+        for line_row in line_rows.into_iter().rev() {
+            rows.push_front(line_row);
+        }
+        if rows.len() >= height {
+            break;
+        }
+    }
+    while rows.len() > height {
+        rows.pop_front();
+    }
+    if rows.is_empty() {
         let waiting = match &logs.ended {
             Some(why) => format!("no lines: {}", one_line(why)),
             None => "waiting for lines…".to_owned(),
@@ -73,9 +86,53 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             inner,
         );
     } else {
-        frame.render_widget(Paragraph::new(lines), inner);
+        frame.render_widget(Paragraph::new(Vec::from(rows)), inner);
     }
-    detail(frame, detail_area, theme, shown.get(selected).copied());
+    detail(frame, detail_area, theme, logs.shown_line(selected));
+}
+
+/// The streams' progress under the list: for a trace pivot, a bar of the
+/// container logs read; when following, how many streams are open and
+/// how many wait for a slot (`logs.concurrency`) or failed.
+fn progress(theme: &Theme, logs: &LogsState) -> Option<Line<'static>> {
+    let p = &logs.progress;
+    if p.found == 0 {
+        return None;
+    }
+    let mut spans = Vec::new();
+    if logs.pivot {
+        const BAR: usize = 20;
+        let done = p.finished + p.failed;
+        let filled = (done * BAR).checked_div(p.found).unwrap_or(0).min(BAR);
+        spans.push(Span::styled(
+            format!(
+                " {}{} {done}/{} container logs read ",
+                "█".repeat(filled),
+                "░".repeat(BAR - filled),
+                p.found
+            ),
+            theme.style(Role::TextKey),
+        ));
+    } else {
+        spans.push(Span::raw(format!(" {} stream(s) open ", p.open)));
+        if p.waiting > 0 {
+            spans.push(Span::styled(
+                format!(
+                    "· {} wait for a slot (logs.concurrency in the profile) ",
+                    p.waiting
+                ),
+                theme.style(Role::StatusWarn),
+            ));
+        }
+    }
+    if p.failed > 0 {
+        let why = p.last_failure.as_deref().map(one_line).unwrap_or_default();
+        spans.push(Span::styled(
+            format!("· {} could not be read: {why} ", p.failed),
+            theme.style(Role::StatusWarn),
+        ));
+    }
+    Some(Line::from(spans))
 }
 
 fn title(theme: &Theme, logs: &LogsState, shown: usize, typing: bool) -> Line<'static> {
@@ -98,6 +155,9 @@ fn title(theme: &Theme, logs: &LogsState, shown: usize, typing: bool) -> Line<'s
         "· PAUSED "
     };
     spans.push(Span::styled(following, theme.style(Role::TextKey)));
+    if logs.wrap {
+        spans.push(Span::styled("· WRAP ", theme.style(Role::TextKey)));
+    }
     if let Some(level) = logs.min_level {
         spans.push(Span::raw(format!("· {level}+ ")));
     }
@@ -124,14 +184,20 @@ fn title(theme: &Theme, logs: &LogsState, shown: usize, typing: bool) -> Line<'s
     Line::from(spans)
 }
 
-/// One line in the list: time, pod, level, trace id, message.
+/// The most screen rows a wrapped line takes (a 1 MB line must not fill
+/// the list; the detail pane and `w` have it whole).
+const WRAP_ROWS: usize = 8;
+
+/// One line in the list: time, pod, level, trace id, message; cut at the
+/// width, or wrapped over up to [`WRAP_ROWS`] rows.
 fn row(
     theme: &Theme,
     line: &LogLine,
     selected: bool,
     width: usize,
     filter: &Filter,
-) -> Line<'static> {
+    wrap: bool,
+) -> Vec<Line<'static>> {
     let time = line.at.with_timezone(&Local).format("%H:%M:%S%.3f");
     // Narrow screens keep room for the message.
     let pod_width = (width / 5).clamp(8, POD_WIDTH);
@@ -146,12 +212,15 @@ fn row(
         .chars()
         .take(trace_width)
         .collect();
-    let message = sanitize(&line.parsed.message).replace(['\t', '\n'], " ");
+    let rows = if wrap { WRAP_ROWS } else { 1 };
+    // Only what can be shown is sanitised.
+    let message: String = line.parsed.message.chars().take(width * rows).collect();
+    let message = sanitize(&message).replace(['\t', '\n'], " ");
     let text = format!(
         "{} {time} {pod:<pod_width$} {level:<5} {trace:<trace_width$} {message}",
         if selected { "▶" } else { " " }
     );
-    let text: String = text.chars().take(width).collect();
+    let text: String = text.chars().take(width.max(1) * rows).collect();
     let role = if selected {
         Role::Selection
     } else {
@@ -163,19 +232,38 @@ fn row(
         }
     };
     let style = theme.style(role);
-    // What the filter matched, marked (past the time, pod and level).
-    let skip = text.char_indices().nth(16).map_or(text.len(), |(at, _)| at);
-    match found(filter, &text[skip..]) {
-        Some((start, end)) => {
-            let (start, end) = (skip + start, skip + end);
-            Line::from(vec![
-                Span::styled(text[..start].to_owned(), style),
-                Span::styled(text[start..end].to_owned(), theme.style(Role::TextMatch)),
-                Span::styled(text[end..].to_owned(), style),
-            ])
-        }
-        None => Line::styled(text, style),
-    }
+    let chars: Vec<char> = text.chars().collect();
+    // What the filter matched, marked (past the time, pod and level), as
+    // a range of characters.
+    let skip = 16.min(chars.len());
+    let searched: String = chars.iter().skip(skip).collect();
+    let marked = found(filter, &searched).map(|(start, end)| {
+        let count = |bytes: usize| searched.get(..bytes).map_or(0, |s| s.chars().count());
+        (skip + count(start), skip + count(end))
+    });
+    let in_match = |index: usize| marked.is_some_and(|(start, end)| (start..end).contains(&index));
+    let width = width.max(1);
+    (0..chars.len())
+        .step_by(width)
+        .map(|row_start| {
+            let row_end = (row_start + width).min(chars.len());
+            let mut spans = Vec::new();
+            let mut from = row_start;
+            for at in row_start + 1..=row_end {
+                if at == row_end || in_match(at) != in_match(from) {
+                    let piece: String = chars.get(from..at).unwrap_or_default().iter().collect();
+                    let piece_style = if in_match(from) {
+                        theme.style(Role::TextMatch)
+                    } else {
+                        style
+                    };
+                    spans.push(Span::styled(piece, piece_style));
+                    from = at;
+                }
+            }
+            Line::from(spans)
+        })
+        .collect()
 }
 
 /// Where the filter matches `text` (byte range), for ASCII text or a regex.

@@ -111,6 +111,13 @@ fn main() -> Result<()> {
     // merged by a shell) on the same simulator, when asked.
     let kubetail = std::env::var("SITEDECK_COMPARE").is_ok_and(|tool| tool == "kubetail");
     let mut command = if kubetail {
+        ensure!(
+            Command::new("kubetail")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "kubetail is not installed: apt-get install kubetail (and kubectl, as scripts/test installs it)"
+        );
         let mut command = Command::new("kubetail");
         command
             .args([

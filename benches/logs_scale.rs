@@ -118,12 +118,17 @@ fn main() -> Result<()> {
                 .is_ok_and(|o| o.status.success()),
             "kubetail is not installed: apt-get install kubetail (and kubectl, as scripts/test installs it)"
         );
+        // kubetail 1.6.5 joins its kubectl commands with `${@/#/ & }`,
+        // which bash 5.2 (bookworm's) turns into spaces: its
+        // patsub_replacement reads `&` as the match. Off, through
+        // BASH_ENV, kubetail runs as written.
+        let bash_env = dir.path().join("bash_env");
+        std::fs::write(&bash_env, "shopt -u patsub_replacement 2>/dev/null\n")?;
         let mut command = Command::new("kubetail");
         command
-            .args([
-                "load", "-n", "scale", "-s", "5s", "-k", "false", "-b", "true",
-            ])
-            .env("KUBECONFIG", sim.kubeconfig());
+            .args(["load", "-n", "scale", "-s", "5s", "-k", "false"])
+            .env("KUBECONFIG", sim.kubeconfig())
+            .env("BASH_ENV", &bash_env);
         command
     } else {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sitedeck"));
@@ -162,8 +167,12 @@ fn main() -> Result<()> {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let now = micros_now();
-                // kubetail prefixes `[pod] ` to the line as written.
-                let json = line.find('{').map_or("", |at| &line[at..]);
+                // kubetail wraps the line as written in `[pod] ` and
+                // colour codes.
+                let json = match (line.find('{'), line.rfind('}')) {
+                    (Some(start), Some(end)) if start < end => &line[start..=end],
+                    _ => "",
+                };
                 let Ok(value) = serde_json::from_str::<serde_json::Value>(json) else {
                     continue;
                 };

@@ -197,11 +197,18 @@ async fn the_command_follows_one_trace_across_three_services_in_time_order() {
             .as_str()
             .is_some_and(|p| p.starts_with("billing-service-"))
     }));
+    // A payment's trace: those pass through order-service too (an
+    // invoice lookup goes from the gateway to billing alone).
     let trace = lines
         .iter()
         .rev()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("payment "))
+        })
         .find_map(|l| l["trace_id"].as_str())
-        .expect("a line with a trace id")
+        .expect("a payment line with a trace id")
         .to_owned();
 
     // The pivot: that trace from every pod of the namespace, by the

@@ -164,12 +164,16 @@ fn a_refused_port_is_reported_and_the_forward_recovers() {
             .expect("closed in time");
         assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
         // Recorded as soon as the kubelet's error arrives: up to 10 s on a
-        // busy machine.
+        // busy machine. When the forward broke off before its error was
+        // read (the client's bytes raced the refusal), that is kept first.
         let why = forwards
             .failure(&endpoint, Duration::from_secs(10))
             .await
             .expect("the failure is kept");
-        assert!(why.contains("connection refused"), "{why}");
+        assert!(
+            why.contains("connection refused") || why.contains("broke off without a word"),
+            "{why}"
+        );
         let error = forwards.local(&endpoint).await.expect_err("still refused");
         assert!(error.contains("connection refused"), "{error}");
 

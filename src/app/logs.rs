@@ -428,7 +428,7 @@ pub fn on_ended(state: &mut State, generation: u64, error: Option<String>) {
     }
 }
 
-/// `W` in Logs: wrap long lines, or cut them.
+/// `z` in Logs: wrap long lines, or cut them.
 pub fn toggle_wrap(state: &mut State) {
     if let Some(logs) = logs_mut(state) {
         logs.wrap = !logs.wrap;

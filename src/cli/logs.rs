@@ -32,7 +32,9 @@ pub struct LogsRequest {
 /// tick), within the 1 s a line may take to show.
 const REORDER_WINDOW: Duration = Duration::from_millis(400);
 
-/// Prints the logs; exits 1 when the cluster or the pods cannot be read.
+/// Prints the logs. Exits 2 without a cluster to read; 1 when the
+/// cluster or the pods cannot be read, when no log could be read, or when
+/// the output cannot be written.
 pub async fn logs(
     profile: &crate::config::profile::SiteProfile,
     cluster: Option<&ClusterTarget>,
@@ -69,6 +71,7 @@ pub async fn logs(
         // in time order.
         let mut held: Vec<(LogLine, tokio::time::Instant)> = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let mut told: Option<String> = None;
         loop {
             tokio::select! {
                 line = rx.recv() => match line {
@@ -76,6 +79,15 @@ pub async fn logs(
                     None => break,
                 },
                 _ = tick.tick() => {
+                    // A refused stream is tried again; the reason is said once.
+                    let refused = progress.get().last_failure;
+                    if refused.is_some() && refused != told {
+                        eprintln!(
+                            "logs: {} (tried again)",
+                            refused.as_deref().map(crate::text::sanitize).unwrap_or_default()
+                        );
+                        told = refused;
+                    }
                     let now = tokio::time::Instant::now();
                     held.sort_by_key(|(line, _)| line.at);
                     let ready = held
@@ -138,7 +150,7 @@ fn outcome(progress: &Progress) -> ExitCode {
         .map(crate::text::sanitize)
         .unwrap_or_default();
     if progress.found == 0 {
-        eprintln!("logs: no pod matched");
+        eprintln!("logs: no pod or container matched");
         ExitCode::SUCCESS
     } else if progress.failed == progress.found {
         eprintln!("logs: no log could be read: {why}");

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
+use futures::future::FusedFuture;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Api;
@@ -338,12 +339,23 @@ async fn accept(socket: TcpListener, route: Arc<Route>) {
 enum Relayed {
     /// The kubelet's error for the forward.
     Said(String),
-    /// The forward's task ended without a word: its API connection broke,
-    /// possibly before the kubelet's error was read.
+    /// The forward's task ended without a word and the copy did not
+    /// finish after it: its API connection broke, possibly before the
+    /// kubelet's error was read.
     Broke,
     /// The copy ended; whether the client spoke and the server never did
     /// (or the copy broke).
     Copied { unanswered: bool },
+}
+
+/// Whether a finished copy means the server never answered: the client
+/// spoke and the server did not, or the copy broke. A connect-only
+/// check sends nothing.
+fn unanswered(copied: &std::io::Result<(u64, u64)>) -> bool {
+    match copied {
+        Ok((to_server, from_server)) => *to_server > 0 && *from_server == 0,
+        Err(_) => true,
+    }
 }
 
 /// Carries one local connection through a port-forward of its own. A
@@ -360,27 +372,34 @@ async fn relay(mut local: TcpStream, route: Arc<Route>) {
         return;
     };
     let mut error = error.fuse();
-    let ended = tokio::select! {
-        biased;
-        said = &mut error => match said {
-            Some(message) => Relayed::Said(message),
-            None => Relayed::Broke,
-        },
-        copied = tokio::io::copy_bidirectional(&mut local, &mut remote) => Relayed::Copied {
-            // Unlike a connect-only check that sends nothing.
-            unanswered: copied.is_err()
-                || copied.is_ok_and(|(to_server, from_server)| to_server > 0 && from_server == 0),
-        },
+    let ended = {
+        let mut copy = std::pin::pin!(tokio::io::copy_bidirectional(&mut local, &mut remote));
+        tokio::select! {
+            biased;
+            said = &mut error => match said {
+                Some(message) => Relayed::Said(message),
+                // The task also ends once both sides have closed: the
+                // copy then finishes with what is still buffered.
+                None => match tokio::time::timeout(CLOSE_GRACE, &mut copy).await {
+                    Ok(copied) => Relayed::Copied { unanswered: unanswered(&copied) },
+                    Err(_still_open) => Relayed::Broke,
+                },
+            },
+            copied = &mut copy => Relayed::Copied { unanswered: unanswered(&copied) },
+        }
     };
     drop(remote);
     drop(local);
+    let error_told = error.is_terminated();
     match ended {
         Relayed::Said(message) => route.failed(forward_error(&target, &message)),
         // kube-rs ends the forward's task when the client's bytes cannot
         // be sent, which can happen before it reads the kubelet's error
-        // (a refused port closes the WebSocket at once): a forward of its
-        // own, with nothing sent, hears what the kubelet says now.
+        // (a refused port closes the WebSocket at once). The failure is
+        // kept at once; a forward of its own, with nothing sent, then
+        // hears what the kubelet says.
         Relayed::Broke => {
+            route.failed(format!("{} broke off without a word", target.path));
             drop(forward);
             let _recorded = route.check().await;
         }
@@ -388,11 +407,15 @@ async fn relay(mut local: TcpStream, route: Arc<Route>) {
             // A forward that failed may have closed the stream just
             // before its error arrived; one that worked closes and ends
             // its task.
-            match tokio::time::timeout(CLOSE_GRACE, error)
-                .await
-                .ok()
-                .flatten()
-            {
+            let said = if error_told {
+                None
+            } else {
+                tokio::time::timeout(CLOSE_GRACE, error)
+                    .await
+                    .ok()
+                    .flatten()
+            };
+            match said {
                 Some(message) => route.failed(forward_error(&target, &message)),
                 // Closed without a word and without an answer from the
                 // server: the next local() checks the pod again rather

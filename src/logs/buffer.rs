@@ -57,7 +57,7 @@ impl LogBuffer {
     pub fn push(&mut self, line: LogLine) {
         let arrival = self.arrivals;
         self.arrivals += 1;
-        // Lines mostly arrive in time order: look from the back.
+        // A binary search; the insert moves the shorter side.
         let at = self.lines.partition_point(|(kept, _)| kept.at <= line.at);
         self.lines.insert(at, (line, arrival));
         if self.lines.len() > self.cap {

@@ -143,13 +143,14 @@ impl ReadOptions {
 }
 
 /// How a read goes, for whoever shows it: the streams found, open,
-/// waiting for one of the `concurrency` slots, finished, and those that
-/// could not be read (with the last reason).
+/// waiting for one of the `concurrency` slots, refused and retrying,
+/// finished, and those that ended unread (with the last refusal).
 #[derive(Debug, Default)]
 pub struct ReadProgress {
     found: AtomicUsize,
     open: AtomicUsize,
     waiting: AtomicUsize,
+    retrying: AtomicUsize,
     finished: AtomicUsize,
     failed: AtomicUsize,
     last_failure: std::sync::Mutex<Option<String>>,
@@ -164,11 +165,13 @@ pub struct Progress {
     pub open: usize,
     /// Streams waiting for a free slot (`logs.concurrency`).
     pub waiting: usize,
+    /// Followed streams the API refused, waiting to be tried again.
+    pub retrying: usize,
     /// Streams read to their end.
     pub finished: usize,
-    /// Streams that could not be read at all.
+    /// Streams that ended without ever being read.
     pub failed: usize,
-    /// Why the last of those failed.
+    /// Why the API last refused a stream.
     pub last_failure: Option<String>,
 }
 
@@ -179,6 +182,7 @@ impl ReadProgress {
             found: self.found.load(Ordering::Relaxed),
             open: self.open.load(Ordering::Relaxed),
             waiting: self.waiting.load(Ordering::Relaxed),
+            retrying: self.retrying.load(Ordering::Relaxed),
             finished: self.finished.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             last_failure: self
@@ -189,12 +193,11 @@ impl ReadProgress {
         }
     }
 
-    fn fail(&self, why: String) {
-        self.failed.fetch_add(1, Ordering::Relaxed);
+    fn tell(&self, why: &str) {
         *self
             .last_failure
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(why);
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(why.to_owned());
     }
 }
 
@@ -353,34 +356,48 @@ pub async fn read(
 ) -> Result<(), String> {
     let selector = selector_of(&client, &source).await?;
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut started: HashSet<StreamKey> = HashSet::new();
-    let mut running = tokio::task::JoinSet::new();
+    // Streams being read, and streams read to their end whose pods are
+    // still listed (not read again); a key leaves `running` only when its
+    // reader has, so a pod that leaves the selector and comes back is
+    // never read twice at once.
+    let mut running: HashSet<StreamKey> = HashSet::new();
+    let mut ended: HashSet<StreamKey> = HashSet::new();
+    let mut readers = tokio::task::JoinSet::new();
+    let mut listed_once = false;
     loop {
+        while let Some(done) = readers.try_join_next() {
+            if let Ok(key) = done {
+                running.remove(&key);
+                ended.insert(key);
+            }
+        }
         match containers(&client, &source, selector.as_deref(), &options).await {
             Ok(keys) => {
-                // Pods no longer listed are forgotten: their streams ended
-                // with them, and memory stays bounded.
+                listed_once = true;
+                // Pods no longer listed are forgotten: memory stays bounded.
                 let listed: HashSet<&StreamKey> = keys.iter().collect();
-                started.retain(|key| listed.contains(key));
+                ended.retain(|key| listed.contains(key));
                 for key in keys {
-                    if started.insert(key.clone()) {
-                        progress.found.fetch_add(1, Ordering::Relaxed);
-                        running.spawn(read_container(Stream {
-                            client: client.clone(),
-                            key,
-                            options: options.clone(),
-                            permits: permits.clone(),
-                            lines: lines.clone(),
-                            progress: progress.clone(),
-                        }));
+                    if running.contains(&key) || ended.contains(&key) {
+                        continue;
                     }
+                    running.insert(key.clone());
+                    progress.found.fetch_add(1, Ordering::Relaxed);
+                    readers.spawn(read_container(Stream {
+                        client: client.clone(),
+                        key,
+                        options: options.clone(),
+                        permits: permits.clone(),
+                        lines: lines.clone(),
+                        progress: progress.clone(),
+                    }));
                 }
             }
-            Err(why) if started.is_empty() => return Err(why),
+            Err(why) if !listed_once => return Err(why),
             Err(why) => tracing::debug!("logs: {why}"),
         }
         if !options.follow {
-            while running.join_next().await.is_some() {}
+            while readers.join_next().await.is_some() {}
             return Ok(());
         }
         // New pods join at the next look; a closed receiver ends it all.
@@ -388,7 +405,6 @@ pub async fn read(
             () = lines.closed() => return Ok(()),
             () = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
-        while running.try_join_next().is_some() {}
     }
 }
 
@@ -426,64 +442,87 @@ enum Opened {
 
 /// Reads one container's log; when following, opens it again where it
 /// ended (backing off while that brings nothing) until the pod is gone or
-/// done, or the receiver is dropped. A slot of `concurrency` is held while
-/// a stream is open, not while it waits.
-async fn read_container(stream: Stream) {
+/// done, then reads what is left once more; or until the receiver is
+/// dropped. A slot of `concurrency` is held while a stream is open, not
+/// while it waits. Returns the key it read.
+async fn read_container(stream: Stream) -> StreamKey {
     let pods: Api<Pod> = Api::namespaced(stream.client.clone(), &stream.key.namespace);
     let mut resume = Resume::default();
     let mut backoff = FIRST_BACKOFF;
     let mut ever_read = false;
+    let follow = stream.options.follow;
     loop {
-        let opened = {
+        let (opened, lasted, pod_ended) = {
             let waiting = Raised::new(&stream.progress.waiting);
             let Ok(_slot) = stream.permits.clone().acquire_owned().await else {
-                return;
+                return stream.key;
             };
             drop(waiting);
             let _open = Raised::new(&stream.progress.open);
             let opened_at = tokio::time::Instant::now();
-            let opened = read_once(&stream, &pods, &mut resume).await;
-            (opened, opened_at.elapsed())
+            let opened = read_once(&stream, &pods, &mut resume, follow).await;
+            let lasted = opened_at.elapsed();
+            // With the slot still held, so that the last look does not
+            // wait behind other streams.
+            let pod_ended = follow
+                && !matches!(opened, Opened::Unwanted)
+                && !stream.lines.is_closed()
+                && pod_done(&pods, &stream.key).await;
+            let opened = if pod_ended {
+                // What came between the stream's end and the pod's (and a
+                // last line without its newline), read once more.
+                match read_once(&stream, &pods, &mut resume, false).await {
+                    Opened::Refused(_) => opened,
+                    last => last,
+                }
+            } else {
+                opened
+            };
+            (opened, lasted, pod_ended)
         };
-        match opened {
-            (Opened::Unwanted, _) => return,
+        let refused = match (opened, lasted) {
+            (Opened::Unwanted, _) => return stream.key,
             (Opened::Read { new_lines }, lasted) => {
                 ever_read = true;
                 // A stream that brought lines, or stayed open a while (the
-                // kubelet's idle timeout), is opened again at once.
+                // kubelet's idle timeout), is opened again after the
+                // first wait.
                 if new_lines || lasted >= LONG_OPEN {
                     backoff = FIRST_BACKOFF;
                 }
+                false
             }
             (Opened::Refused(why), _) => {
                 tracing::debug!("logs: {why}");
-                if !stream.options.follow {
-                    stream.progress.fail(why);
-                    return;
-                }
+                stream.progress.tell(&why);
+                true
             }
-        }
-        if !stream.options.follow || stream.lines.is_closed() || pod_done(&pods, &stream.key).await
-        {
-            if ever_read {
-                stream.progress.finished.fetch_add(1, Ordering::Relaxed);
-            }
-            return;
+        };
+        if !follow || pod_ended || stream.lines.is_closed() {
+            let counter = if ever_read {
+                &stream.progress.finished
+            } else {
+                &stream.progress.failed
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            return stream.key;
         }
         // The stream ended while the pod lives: rotation, the kubelet's
-        // idle timeout, a restart, a container not started yet. Open it
-        // again where it stopped, less eagerly each time it brings nothing.
+        // idle timeout, a restart, a container not started yet, a refusal.
+        // Open it again where it stopped, less eagerly each time it
+        // brings nothing.
+        let _retrying = refused.then(|| Raised::new(&stream.progress.retrying));
         tokio::select! {
-            () = stream.lines.closed() => return,
+            () = stream.lines.closed() => return stream.key,
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(MOST_BACKOFF);
     }
 }
 
-/// Opens the container's log once (from where `resume` says) and reads it
-/// to its end.
-async fn read_once(stream: &Stream, pods: &Api<Pod>, resume: &mut Resume) -> Opened {
+/// Opens the container's log once (from where `resume` says), following
+/// it or not, and reads it to its end.
+async fn read_once(stream: &Stream, pods: &Api<Pod>, resume: &mut Resume, follow: bool) -> Opened {
     let key = &stream.key;
     let options = &stream.options;
     let since_time = resume
@@ -491,7 +530,7 @@ async fn read_once(stream: &Stream, pods: &Api<Pod>, resume: &mut Resume) -> Ope
         .and_then(|at| jiff::Timestamp::from_second(at.timestamp()).ok());
     let params = LogParams {
         container: Some(key.container.clone()),
-        follow: options.follow,
+        follow,
         previous: options.previous,
         timestamps: true,
         since_seconds: options
@@ -529,7 +568,7 @@ async fn read_once(stream: &Stream, pods: &Api<Pod>, resume: &mut Resume) -> Ope
         }
         // A line cut off by the stream's end comes again, whole, when the
         // stream is resumed; only a stream not followed ends for good.
-        if !bytes.ends_with(b"\n") && options.follow {
+        if !bytes.ends_with(b"\n") && follow {
             break;
         }
         // Pod output is any bytes: invalid UTF-8 is shown lossily, not

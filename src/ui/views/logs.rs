@@ -125,8 +125,13 @@ fn progress(theme: &Theme, logs: &LogsState) -> Option<Line<'static>> {
             ));
         }
     }
-    if p.failed > 0 {
-        let why = p.last_failure.as_deref().map(one_line).unwrap_or_default();
+    let why = p.last_failure.as_deref().map(one_line).unwrap_or_default();
+    if p.retrying > 0 {
+        spans.push(Span::styled(
+            format!("· {} refused, tried again: {why} ", p.retrying),
+            theme.style(Role::StatusWarn),
+        ));
+    } else if p.failed > 0 {
         spans.push(Span::styled(
             format!("· {} could not be read: {why} ", p.failed),
             theme.style(Role::StatusWarn),
@@ -233,7 +238,7 @@ fn row(
     };
     let style = theme.style(role);
     let chars: Vec<char> = text.chars().collect();
-    // What the filter matched, marked (past the time, pod and level), as
+    // What the filter matched, marked (past the marker and the time), as
     // a range of characters.
     let skip = 16.min(chars.len());
     let searched: String = chars.iter().skip(skip).collect();
@@ -242,11 +247,28 @@ fn row(
         (skip + count(start), skip + count(end))
     });
     let in_match = |index: usize| marked.is_some_and(|(start, end)| (start..end).contains(&index));
+    // Rows by screen columns: wide characters (CJK, emoji) take two.
     let width = width.max(1);
-    (0..chars.len())
-        .step_by(width)
-        .map(|row_start| {
-            let row_end = (row_start + width).min(chars.len());
+    let mut row_starts = vec![0];
+    let mut used = 0;
+    for (index, c) in chars.iter().enumerate() {
+        let columns = unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+        if used + columns > width && used > 0 {
+            row_starts.push(index);
+            used = 0;
+        }
+        used += columns;
+    }
+    row_starts
+        .iter()
+        .zip(
+            row_starts
+                .iter()
+                .skip(1)
+                .chain(std::iter::once(&chars.len())),
+        )
+        .take(rows)
+        .map(|(&row_start, &row_end)| {
             let mut spans = Vec::new();
             let mut from = row_start;
             for at in row_start + 1..=row_end {

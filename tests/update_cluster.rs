@@ -465,6 +465,24 @@ fn l_opens_a_pods_logs_t_pivots_on_its_trace_and_esc_stops_reading() {
         screen.contains("█████░░░░░░░░░░░░░░░ 2/8 container logs read"),
         "{screen}"
     );
+    // t again, on a line of that trace: from every pod of the site.
+    update(
+        &mut state,
+        Action::LogLines {
+            generation: pivot,
+            lines: vec![log_line(
+                "api-1",
+                3,
+                "level=warn msg=\"slow\" trace_id=cccc3333dddd4444",
+            )],
+        },
+    );
+    let effects = key(&mut state, "t");
+    let [Effect::StreamLogs { source, .. }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(*source, sitedeck::logs::stream::LogSource::Everywhere);
+    assert!(logs_of(&state).title.contains("across the site"));
 
     let effects = key(&mut state, "esc");
     assert_eq!(effects, [Effect::StopLogs]);

@@ -221,6 +221,8 @@ fn start(
     let settings = &site.loaded.profile.logs;
     let pivot = reading == Reading::Pivot;
     let mut logs = LogsState::new(title, generation, settings.max_lines);
+    // The way lines are drawn stays as the operator chose it.
+    logs.wrap = site.logs.as_ref().is_some_and(|old| old.wrap);
     logs.trace = trace.clone();
     logs.pivot = pivot;
     logs.previous = reading == Reading::Previous;
@@ -316,7 +318,8 @@ pub fn open(state: &mut State) -> Vec<Effect> {
 }
 
 /// `t`: the selected line's trace, from every pod of its namespace over
-/// the last 15 minutes, merged by time (read once, with a progress bar).
+/// the last 15 minutes, merged by time (read once, with a progress bar);
+/// `t` again on it: from every pod of the site.
 pub fn pivot(state: &mut State) -> Vec<Effect> {
     let Some(line) = logs(state).and_then(LogsState::selected_line) else {
         return Vec::new();
@@ -327,13 +330,23 @@ pub fn pivot(state: &mut State) -> Vec<Effect> {
     };
     let namespace = line.namespace.to_string();
     let short: String = trace.chars().take(16).collect();
-    start(
-        state,
-        format!("trace {short} in {namespace}"),
-        LogSource::Namespace(namespace),
-        Some(trace),
-        Reading::Pivot,
-    )
+    // `t` again on a trace gathered in a namespace: across the site.
+    let widen = logs(state).is_some_and(|logs| {
+        logs.trace.as_deref() == Some(trace.as_str())
+            && matches!(logs.source, Some(LogSource::Namespace(_)))
+    });
+    let (title, source) = if widen {
+        (
+            format!("trace {short} across the site"),
+            LogSource::Everywhere,
+        )
+    } else {
+        (
+            format!("trace {short} in {namespace}"),
+            LogSource::Namespace(namespace),
+        )
+    };
+    start(state, title, source, Some(trace), Reading::Pivot)
 }
 
 fn empty_input() -> TextArea<'static> {

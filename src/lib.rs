@@ -12,6 +12,7 @@ pub mod kafka;
 pub mod logging;
 pub mod logs;
 pub mod middleware;
+pub mod nodes;
 pub mod probe;
 pub mod store;
 pub mod terminal;

@@ -18,6 +18,7 @@ pub mod process;
 pub mod redis;
 pub mod s3;
 pub mod site;
+pub mod sshd;
 
 pub use kafka::KafkaBroker;
 pub use mariadb::MariaDb;

@@ -1,0 +1,125 @@
+//! A real OpenSSH server (Debian's openssh-server) as a site's node, on a
+//! free loopback port: its own host key, and a client key pair that may
+//! log in as the user running the lab.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::process::{ManagedProcess, find_program, wait_until};
+
+/// A running sshd node.
+#[derive(Debug)]
+pub struct SshNode {
+    /// The TCP port on 127.0.0.1.
+    pub port: u16,
+    /// The node's directory (config, keys, log).
+    pub dir: PathBuf,
+    /// The private key that may log in (no passphrase).
+    pub client_key: PathBuf,
+    /// The user that may log in: the one running the lab.
+    pub user: String,
+    process: ManagedProcess,
+}
+
+impl SshNode {
+    /// Starts a node in `dir`, with a new ed25519 host key.
+    pub fn start(dir: &Path) -> Result<Self> {
+        Self::launch(dir, crate::free_port()?)
+    }
+
+    /// Starts a node in `dir` on `port`, with the host key it has there
+    /// (a new one when there is none).
+    fn launch(dir: &Path, port: u16) -> Result<Self> {
+        let sshd = find_program(&["/usr/sbin/sshd", "sshd"])
+            .context("OpenSSH's server is not installed (apt-get install openssh-server)")?;
+        std::fs::create_dir_all(dir)?;
+        let host_key = dir.join("host_ed25519");
+        let client_key = dir.join("client_ed25519");
+        for key in [&host_key, &client_key] {
+            if !key.exists() {
+                keygen(key)?;
+            }
+        }
+        std::fs::copy(
+            client_key.with_extension("pub"),
+            dir.join("authorized_keys"),
+        )?;
+        // sshd's privilege separation needs its empty directory.
+        if crate::process::running_as_root() {
+            std::fs::create_dir_all("/run/sshd")?;
+        }
+        let config = dir.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {dir}/sshd.pid\n\
+                 AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
+                host = host_key.display(),
+                dir = dir.display(),
+            ),
+        )?;
+        let mut command = Command::new(sshd);
+        command.arg("-D").arg("-e").arg("-f").arg(&config);
+        let log = dir.join("sshd.log");
+        let mut process = ManagedProcess::spawn("sshd", command, &log)?;
+        wait_until(&mut process, Duration::from_secs(20), "sshd", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .with_context(|| format!("see {}", log.display()))?;
+        Ok(Self {
+            port,
+            dir: dir.to_path_buf(),
+            client_key,
+            user: current_user()?,
+            process,
+        })
+    }
+
+    /// The node's public host key line (`ssh-ed25519 AAAA… comment`).
+    pub fn host_key_line(&self) -> Result<String> {
+        Ok(std::fs::read_to_string(self.dir.join("host_ed25519.pub"))?
+            .trim()
+            .to_owned())
+    }
+
+    /// Gives the node a new host key (as a reinstalled host has) and
+    /// starts it again on the same port.
+    pub fn change_host_key(self) -> Result<Self> {
+        let Self {
+            dir,
+            port,
+            mut process,
+            ..
+        } = self;
+        process.stop(Duration::from_secs(5));
+        for file in ["host_ed25519", "host_ed25519.pub"] {
+            std::fs::remove_file(dir.join(file))?;
+        }
+        Self::launch(&dir, port)
+    }
+}
+
+/// A new ed25519 key pair without a passphrase at `path` (and `.pub`).
+fn keygen(path: &Path) -> Result<()> {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "sitedeck-lab", "-f"])
+        .arg(path)
+        .status()
+        .context("ssh-keygen is not installed (apt-get install openssh-client)")?;
+    if !status.success() {
+        bail!("ssh-keygen could not make {}", path.display());
+    }
+    Ok(())
+}
+
+/// The name of the user running the lab.
+fn current_user() -> Result<String> {
+    let output = Command::new("id").arg("-un").output()?;
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
+}

@@ -1,0 +1,208 @@
+//! SSH to nodes against a real OpenSSH server (Debian's openssh-server,
+//! started by the lab on a loopback port): an unknown host key is refused
+//! with its fingerprint, an accepted key is recorded and then used, a
+//! changed key is refused, key auth logs in and a wrong key does not.
+
+use std::time::Duration;
+
+use sitedeck::nodes::ssh::{
+    KnownHosts, SshAuth, SshError, SshTarget, accept_host_key, connect, run,
+};
+use sitedeck_lab::sshd::SshNode;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The error of a connection that had to fail.
+fn refused(result: Result<ssh2::Session, SshError>) -> SshError {
+    match result {
+        Ok(_) => panic!("the session opened"),
+        Err(error) => error,
+    }
+}
+
+fn target(node: &SshNode) -> SshTarget {
+    SshTarget {
+        host: "127.0.0.1".into(),
+        port: node.port,
+        user: node.user.clone(),
+    }
+}
+
+fn key_auth(node: &SshNode) -> SshAuth {
+    SshAuth::KeyFile {
+        path: node.client_key.clone(),
+        passphrase: None,
+    }
+}
+
+/// sitedeck's known_hosts in `dir`, and no user file: the test must not
+/// read the machine's.
+fn known(dir: &std::path::Path) -> KnownHosts {
+    KnownHosts {
+        user: None,
+        own: dir.join("state/known_hosts"),
+    }
+}
+
+#[test]
+fn an_unknown_key_is_refused_then_accepted_recorded_and_used_and_a_changed_key_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("node")).expect("sshd");
+    let known = known(dir.path());
+
+    // Unknown: refused, with the fingerprint ssh-keygen shows on the node.
+    let error = refused(connect(&target(&node), &key_auth(&node), &known, TIMEOUT));
+    let SshError::UnknownHostKey { key, .. } = &error else {
+        panic!("{error}");
+    };
+    let fingerprint = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(node.dir.join("host_ed25519.pub"))
+        .output()
+        .expect("ssh-keygen");
+    let fingerprint = String::from_utf8_lossy(&fingerprint.stdout).into_owned();
+    assert!(
+        fingerprint.contains(&key.fingerprint),
+        "{fingerprint} / {error}"
+    );
+    assert_eq!(key.key_type, "ssh-ed25519");
+    assert!(error.to_string().contains(&key.fingerprint), "{error}");
+    assert!(
+        !known.own.exists(),
+        "nothing recorded before the operator accepts"
+    );
+
+    // Accepted: recorded as `[host]:port type key`, then used.
+    accept_host_key(&known, &target(&node), key).expect("recorded");
+    let recorded = std::fs::read_to_string(&known.own).expect("known_hosts");
+    assert_eq!(
+        recorded.trim(),
+        format!("[127.0.0.1]:{} ssh-ed25519 {}", node.port, key.base64)
+    );
+    assert!(node.host_key_line().expect("key").contains(&key.base64));
+    let session = connect(&target(&node), &key_auth(&node), &known, TIMEOUT).expect("session");
+    let (status, out, _) = run(&session, "echo hello from $(id -un)").expect("run");
+    assert_eq!(
+        (status, out.trim()),
+        (0, format!("hello from {}", node.user).as_str())
+    );
+    let (status, _, _) = run(&session, "exit 3").expect("run");
+    assert_eq!(status, 3);
+    drop(session);
+
+    // The node gets a new host key on the same port: always refused.
+    let node = node.change_host_key().expect("restarted");
+    let error = refused(connect(&target(&node), &key_auth(&node), &known, TIMEOUT));
+    assert!(matches!(error, SshError::ChangedHostKey { .. }), "{error}");
+    let said = error.to_string();
+    assert!(
+        said.contains("CHANGED") && said.contains("refused"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("ssh-keygen -R '[127.0.0.1]:{}'", node.port)),
+        "{said}"
+    );
+    // Accepting cannot override it.
+    let SshError::ChangedHostKey { key, .. } = &error else {
+        unreachable!()
+    };
+    let why = accept_host_key(&known, &target(&node), key).expect_err("a changed key");
+    assert!(why.contains("not accepted"), "{why}");
+    assert!(matches!(
+        connect(&target(&node), &key_auth(&node), &known, TIMEOUT),
+        Err(SshError::ChangedHostKey { .. })
+    ));
+    // Once the old line is gone, the new key can be accepted.
+    std::fs::remove_file(&known.own).expect("removed");
+    accept_host_key(&known, &target(&node), key).expect("recorded");
+    assert!(connect(&target(&node), &key_auth(&node), &known, TIMEOUT).is_ok());
+}
+
+#[test]
+fn a_key_the_node_does_not_know_and_an_unreachable_node_say_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("node")).expect("sshd");
+    let known = known(dir.path());
+    let SshError::UnknownHostKey { key, .. } =
+        refused(connect(&target(&node), &key_auth(&node), &known, TIMEOUT))
+    else {
+        panic!("unknown expected");
+    };
+    accept_host_key(&known, &target(&node), &key).expect("recorded");
+
+    // Another key pair: refused, saying which key.
+    let other = dir.path().join("other_ed25519");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let auth = SshAuth::KeyFile {
+        path: other.clone(),
+        passphrase: None,
+    };
+    let error = refused(connect(&target(&node), &auth, &known, TIMEOUT));
+    assert!(matches!(error, SshError::AuthFailed { .. }), "{error}");
+    assert!(error.to_string().contains("other_ed25519"), "{error}");
+
+    // Nothing listens: unreachable, at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("address").port();
+    drop(closed);
+    let nowhere = SshTarget {
+        port,
+        ..target(&node)
+    };
+    let error = refused(connect(&nowhere, &key_auth(&node), &known, TIMEOUT));
+    assert!(matches!(error, SshError::Unreachable { .. }), "{error}");
+    assert!(error.to_string().contains("refused"), "{error}");
+}
+
+#[test]
+fn the_users_known_hosts_with_hashed_names_and_other_key_types_is_used() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("node")).expect("sshd");
+    // The user's file: an ECDSA key of some other machine recorded for
+    // the node's name first (another key type), then the node's own key;
+    // then every name hashed, as `HashKnownHosts yes` writes them.
+    let other = dir.path().join("other_ecdsa");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let name = format!("[127.0.0.1]:{}", node.port);
+    let other_key = std::fs::read_to_string(other.with_extension("pub")).expect("key");
+    let user_file = dir.path().join("user_known_hosts");
+    std::fs::write(
+        &user_file,
+        format!(
+            "{name} {}\n{name} {}\n",
+            other_key.trim(),
+            node.host_key_line().expect("host key")
+        ),
+    )
+    .expect("write");
+    let status = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&user_file)
+        .output()
+        .expect("ssh-keygen -H");
+    assert!(status.status.success());
+    let hashed = std::fs::read_to_string(&user_file).expect("read");
+    assert!(
+        hashed.starts_with("|1|") && !hashed.contains("127.0.0.1"),
+        "{hashed}"
+    );
+    let known = KnownHosts {
+        user: Some(user_file),
+        own: dir.path().join("state/known_hosts"),
+    };
+    let session = connect(&target(&node), &key_auth(&node), &known, TIMEOUT);
+    assert!(session.is_ok(), "{:?}", session.err());
+    assert!(!known.own.exists(), "nothing to record");
+}

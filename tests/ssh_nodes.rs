@@ -1,7 +1,9 @@
 //! SSH to nodes against a real OpenSSH server (Debian's openssh-server,
 //! started by the lab on a loopback port): an unknown host key is refused
 //! with its fingerprint, an accepted key is recorded and then used, a
-//! changed key is refused, key auth logs in and a wrong key does not.
+//! changed key is refused, key auth logs in and a wrong key does not, and
+//! a node is reached through a bastion (two sshd on loopback; the
+//! bastion's log shows the forward).
 
 use std::time::Duration;
 
@@ -205,4 +207,62 @@ fn the_users_known_hosts_with_hashed_names_and_other_key_types_is_used() {
     let session = connect(&target(&node), &key_auth(&node), &known, TIMEOUT);
     assert!(session.is_ok(), "{:?}", session.err());
     assert!(!known.own.exists(), "nothing to record");
+}
+
+#[test]
+fn a_node_is_reached_through_the_bastion_with_its_own_host_key_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bastion = SshNode::start(&dir.path().join("bastion")).expect("bastion");
+    let node = SshNode::start(&dir.path().join("node")).expect("node");
+    let known = known(dir.path());
+    // Both keys known (accepted as an operator would).
+    for each in [&bastion, &node] {
+        let SshError::UnknownHostKey { key, .. } =
+            refused(connect(&target(each), &key_auth(each), &known, TIMEOUT))
+        else {
+            panic!("unknown expected");
+        };
+        accept_host_key(&known, &target(each), &key).expect("recorded");
+    }
+    let session = sitedeck::nodes::jump::connect_via(
+        (&target(&bastion), &key_auth(&bastion)),
+        &target(&node),
+        &key_auth(&node),
+        &known,
+        TIMEOUT,
+    )
+    .expect("through the bastion");
+    let (status, out, _) = run(&session, "echo jumped; echo $SSH_CONNECTION").expect("run");
+    assert_eq!(status, 0);
+    assert!(out.starts_with("jumped\n"), "{out}");
+    // A large output comes through whole.
+    let (status, out, _) = run(&session, "head -c 300000 /dev/zero | tr '\\0' x").expect("run");
+    assert_eq!((status, out.len()), (0, 300_000));
+    drop(session);
+    // The bastion carried it: its sshd saw the forward.
+    let log = std::fs::read_to_string(bastion.dir.join("sshd.log")).expect("log");
+    assert!(
+        log.contains("direct-tcpip") && log.contains(&format!("port {}", node.port)),
+        "{log}"
+    );
+
+    // The node's host key is checked through the jump too.
+    std::fs::write(&known.own, "").expect("forget");
+    let SshError::UnknownHostKey { key, .. } = refused(connect(
+        &target(&bastion),
+        &key_auth(&bastion),
+        &known,
+        TIMEOUT,
+    )) else {
+        panic!("unknown expected");
+    };
+    accept_host_key(&known, &target(&bastion), &key).expect("recorded");
+    let error = refused(sitedeck::nodes::jump::connect_via(
+        (&target(&bastion), &key_auth(&bastion)),
+        &target(&node),
+        &key_auth(&node),
+        &known,
+        TIMEOUT,
+    ));
+    assert!(matches!(error, SshError::UnknownHostKey { .. }), "{error}");
 }

@@ -59,7 +59,7 @@ impl SshNode {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {dir}/sshd.pid\n\
                  AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
+                 PermitRootLogin prohibit-password\nLogLevel DEBUG1\n",
                 host = host_key.display(),
                 dir = dir.display(),
             ),

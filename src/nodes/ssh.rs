@@ -166,7 +166,7 @@ const HOST_KEY_PREFERENCE: &str = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-ni
 /// Opens a session to `target` over `stream` (a TCP connection, or a
 /// channel through a bastion), checks its host key, and logs in. Blocking.
 pub fn open(
-    stream: TcpStream,
+    stream: impl std::os::fd::AsRawFd + 'static,
     target: &SshTarget,
     auth: &SshAuth,
     known: &KnownHosts,

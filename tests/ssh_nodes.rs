@@ -266,3 +266,32 @@ fn a_node_is_reached_through_the_bastion_with_its_own_host_key_check() {
     ));
     assert!(matches!(error, SshError::UnknownHostKey { .. }), "{error}");
 }
+
+#[test]
+fn a_skewed_nodes_clock_is_found_with_its_sign_and_size() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ahead = SshNode::start_skewed(&dir.path().join("ahead"), 1_500).expect("node");
+    let behind = SshNode::start_skewed(&dir.path().join("behind"), -700).expect("node");
+    let true_time = SshNode::start(&dir.path().join("true")).expect("node");
+    let known = known(dir.path());
+    let mut offsets = Vec::new();
+    for (node, skew) in [(&ahead, 1_500.0), (&behind, -700.0), (&true_time, 0.0)] {
+        let SshError::UnknownHostKey { key, .. } =
+            refused(connect(&target(node), &key_auth(node), &known, TIMEOUT))
+        else {
+            panic!("unknown expected");
+        };
+        accept_host_key(&known, &target(node), &key).expect("recorded");
+        let session = connect(&target(node), &key_auth(node), &known, TIMEOUT).expect("session");
+        let measured = sitedeck::nodes::clock::measure(&session, 5).expect("measured");
+        assert_eq!(measured.samples, 5);
+        assert!(
+            (measured.offset_ms - skew).abs() <= 50.0,
+            "skew {skew} ms, measured {measured:?}"
+        );
+        assert!(measured.uncertainty_ms < 50.0, "{measured:?}");
+        offsets.push(measured.offset_ms);
+    }
+    let skew = sitedeck::nodes::clock::max_skew_ms(&offsets);
+    assert!((skew - 2_200.0).abs() <= 100.0, "{skew}");
+}

@@ -28,12 +28,19 @@ pub struct SshNode {
 impl SshNode {
     /// Starts a node in `dir`, with a new ed25519 host key.
     pub fn start(dir: &Path) -> Result<Self> {
-        Self::launch(dir, crate::free_port()?)
+        Self::launch(dir, crate::free_port()?, None)
+    }
+
+    /// Starts a node whose clock, as its sessions see it, is `skew_ms`
+    /// ahead (behind when negative): Debian's libfaketime, preloaded into
+    /// every session by sshd's `SetEnv`.
+    pub fn start_skewed(dir: &Path, skew_ms: i64) -> Result<Self> {
+        Self::launch(dir, crate::free_port()?, Some(skew_ms))
     }
 
     /// Starts a node in `dir` on `port`, with the host key it has there
     /// (a new one when there is none).
-    fn launch(dir: &Path, port: u16) -> Result<Self> {
+    fn launch(dir: &Path, port: u16, skew_ms: Option<i64>) -> Result<Self> {
         let sshd = find_program(&["/usr/sbin/sshd", "sshd"])
             .context("OpenSSH's server is not installed (apt-get install openssh-server)")?;
         std::fs::create_dir_all(dir)?;
@@ -52,6 +59,19 @@ impl SshNode {
         if crate::process::running_as_root() {
             std::fs::create_dir_all("/run/sshd")?;
         }
+        let skew = match skew_ms {
+            Some(skew_ms) => {
+                let library = find_program(&[FAKETIME_LIBRARY])
+                    .context("libfaketime is not installed (apt-get install libfaketime)")?;
+                // libfaketime's relative offset, in seconds.
+                let seconds = format!("{:+.3}", skew_ms as f64 / 1000.0);
+                format!(
+                    "SetEnv LD_PRELOAD={} FAKETIME={seconds} FAKETIME_DONT_FAKE_MONOTONIC=1\n",
+                    library.display()
+                )
+            }
+            None => String::new(),
+        };
         let config = dir.join("sshd_config");
         std::fs::write(
             &config,
@@ -59,7 +79,7 @@ impl SshNode {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {dir}/sshd.pid\n\
                  AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PermitRootLogin prohibit-password\nLogLevel DEBUG1\n",
+                 PermitRootLogin prohibit-password\nLogLevel DEBUG1\n{skew}",
                 host = host_key.display(),
                 dir = dir.display(),
             ),
@@ -101,9 +121,12 @@ impl SshNode {
         for file in ["host_ed25519", "host_ed25519.pub"] {
             std::fs::remove_file(dir.join(file))?;
         }
-        Self::launch(&dir, port)
+        Self::launch(&dir, port, None)
     }
 }
+
+/// Debian's libfaketime.
+const FAKETIME_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 /// A new ed25519 key pair without a passphrase at `path` (and `.pub`).
 fn keygen(path: &Path) -> Result<()> {

@@ -1,0 +1,103 @@
+//! A node's clock against this host's, measured over SSH as NTP does over
+//! the network: several round trips, each asking the node's time; the
+//! sample with the smallest round trip wins, the node's reading taken to
+//! be from halfway through it: offset = remote − (send + RTT/2), give or
+//! take RTT/2.
+
+use std::io::{BufRead, BufReader, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ssh2::Session;
+
+/// How far a node's clock is from this host's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockOffset {
+    /// The node's clock minus this host's, in milliseconds: positive when
+    /// the node is ahead.
+    pub offset_ms: f64,
+    /// How far off the offset may be (half the best round trip), in
+    /// milliseconds.
+    pub uncertainty_ms: f64,
+    /// The round trips measured.
+    pub samples: usize,
+}
+
+/// Nanoseconds since 1970 on this host.
+fn now_nanos() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// Measures over `rounds` round trips through one shell on the node
+/// (`date +%s%N`: GNU date, as every supported distribution has).
+/// Blocking.
+pub fn measure(session: &Session, rounds: usize) -> Result<ClockOffset, String> {
+    let mut channel = session
+        .channel_session()
+        .map_err(|e| format!("cannot open a channel: {e}"))?;
+    channel
+        .exec("sh")
+        .map_err(|e| format!("cannot start a shell: {e}"))?;
+    let mut best: Option<(i128, i128)> = None; // (rtt, offset) in ns
+    let mut samples = 0;
+    {
+        let mut stream = channel.stream(0);
+        let mut reader = BufReader::new(stream.clone());
+        let mut line = String::new();
+        for _ in 0..rounds.max(1) {
+            let sent = now_nanos();
+            stream
+                .write_all(b"date +%s%N\n")
+                .and_then(|()| stream.flush())
+                .map_err(|e| format!("cannot ask the node's time: {e}"))?;
+            line.clear();
+            reader
+                .read_line(&mut line)
+                .map_err(|e| format!("no answer with the node's time: {e}"))?;
+            let came = now_nanos();
+            let remote: i128 = line
+                .trim()
+                .parse()
+                .map_err(|_| format!("the node's date said {:?}", line.trim()))?;
+            let rtt = came - sent;
+            let offset = remote - (sent + rtt / 2);
+            samples += 1;
+            if best.is_none_or(|(best_rtt, _)| rtt < best_rtt) {
+                best = Some((rtt, offset));
+            }
+        }
+        let _ = stream.write_all(b"exit\n");
+    }
+    let _ = channel.send_eof();
+    let _ = channel.wait_close();
+    let (rtt, offset) = best.ok_or("no round trip")?;
+    Ok(ClockOffset {
+        offset_ms: offset as f64 / 1e6,
+        uncertainty_ms: rtt as f64 / 2e6,
+        samples,
+    })
+}
+
+/// The default number of round trips.
+pub const ROUNDS: usize = 5;
+
+/// The largest difference between any two clocks of `offsets` (each
+/// against this host), in milliseconds: the skew across the site.
+pub fn max_skew_ms(offsets: &[f64]) -> f64 {
+    let max = offsets.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = offsets.iter().copied().fold(f64::INFINITY, f64::min);
+    if offsets.is_empty() { 0.0 } else { max - min }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_skew_is_the_spread_of_the_offsets() {
+        assert_eq!(max_skew_ms(&[]), 0.0);
+        assert_eq!(max_skew_ms(&[12.0]), 0.0);
+        assert_eq!(max_skew_ms(&[-40.0, 5.0, 160.0]), 200.0);
+    }
+}

@@ -295,3 +295,57 @@ fn a_skewed_nodes_clock_is_found_with_its_sign_and_size() {
     let skew = sitedeck::nodes::clock::max_skew_ms(&offsets);
     assert!((skew - 2_200.0).abs() <= 100.0, "{skew}");
 }
+
+/// A small tmpfs, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_nodes_facts_and_its_nearly_full_filesystem() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("node")).expect("node");
+    // A 1 MiB filesystem, 95 % full (mounting needs root, as the lab has).
+    let mount = dir.path().join("small");
+    std::fs::create_dir_all(&mount).expect("dir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .expect("mount");
+    assert!(mounted.success(), "mount needs root");
+    let _disk = SmallDisk(mount.clone());
+    std::fs::write(mount.join("fill"), vec![0u8; 1000 * 1024]).expect("fill");
+
+    let known = known(dir.path());
+    let SshError::UnknownHostKey { key, .. } =
+        refused(connect(&target(&node), &key_auth(&node), &known, TIMEOUT))
+    else {
+        panic!("unknown expected");
+    };
+    accept_host_key(&known, &target(&node), &key).expect("recorded");
+    let session = connect(&target(&node), &key_auth(&node), &known, TIMEOUT).expect("session");
+    let facts = sitedeck::nodes::facts::read(&session).expect("facts");
+    assert_eq!(facts.os_family, "debian", "{facts:?}");
+    assert!(facts.os.starts_with("Debian"), "{facts:?}");
+    assert!(facts.cpus >= 1 && facts.memory_kib.0 > 0, "{facts:?}");
+    assert!(!facts.kernel.is_empty() && facts.uptime_s > 0, "{facts:?}");
+    let small = facts
+        .mounts
+        .iter()
+        .find(|m| std::path::Path::new(&m.path) == mount)
+        .expect("the small disk is listed");
+    assert!(small.used_percent >= 90.0, "{small:?}");
+    let findings = sitedeck::nodes::facts::findings(&facts, Default::default());
+    let path = mount.display().to_string();
+    assert!(
+        findings.iter().any(|f| {
+            f.severity == sitedeck::nodes::facts::Severity::Critical && f.what.starts_with(&path)
+        }),
+        "{findings:?}"
+    );
+}

@@ -263,7 +263,7 @@ pub fn findings(facts: &NodeFacts, disk: DiskThresholds) -> Vec<Finding> {
             );
         }
     }
-    found.sort_by(|a, b| b.severity.cmp(&a.severity));
+    found.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
     found
 }
 

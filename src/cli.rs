@@ -4,6 +4,7 @@ mod cluster_status;
 mod kafka;
 mod logs;
 mod middleware_status;
+mod nodes;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -94,6 +95,18 @@ pub enum Command {
     /// selector's, or one trace's from every pod. Exits 1 if the cluster or
     /// the pods cannot be read, 2 on a usage error.
     Logs(LogsArgs),
+    /// The profile's nodes over SSH (through its bastion when set): facts,
+    /// findings, each clock against this host's and the largest skew.
+    /// Exits 1 if a node cannot be read, 2 when the profile lists none.
+    Nodes {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Record a node's host key after comparing its fingerprint:
+        /// `NAME=SHA256:…` (as `ssh-keygen -lf` prints it on the node).
+        #[arg(long, value_name = "NAME=FINGERPRINT")]
+        accept: Option<String>,
+    },
 }
 
 /// `sitedeck logs`' flags.
@@ -220,6 +233,19 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 cli.context.as_deref(),
             );
             logs::logs(&loaded.profile, target.as_ref(), &paths.state_dir, request).await
+        }
+        Command::Nodes { format, accept } => {
+            let loaded = match load_site(cli, paths) {
+                Ok(loaded) => loaded,
+                Err(code) => return code,
+            };
+            nodes::nodes(
+                &loaded.profile,
+                &paths.state_dir,
+                *format == Format::Json,
+                accept.as_deref(),
+            )
+            .await
         }
         Command::Kafka(KafkaCommand::Peek {
             topic,

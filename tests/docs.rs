@@ -241,3 +241,21 @@ fn the_logs_guide_example_loads_and_names_the_keys() {
         assert!(guide.contains(key), "docs/logs.md does not mention {key}");
     }
 }
+
+#[test]
+fn the_nodes_guide_example_loads() {
+    let guide = read("docs/nodes.md");
+    let examples = fenced(&guide, "yaml profile");
+    assert_eq!(examples.len(), 1, "a profile example");
+    // The files it names, beside it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("keys")).expect("dir");
+    for file in ["keys/acme_ed25519", "acme_known_hosts"] {
+        std::fs::write(dir.path().join(file), "").expect("file");
+    }
+    let loaded = profile::parse(&examples[0], Path::new("nodes.md"), dir.path())
+        .unwrap_or_else(|e| panic!("docs/nodes.md example: {e}"));
+    let ssh = loaded.profile.ssh.expect("ssh");
+    assert!(ssh.bastion.is_some());
+    assert!(matches!(ssh.nodes, profile::NodesSpec::List(ref nodes) if nodes.len() == 3));
+}

@@ -42,6 +42,7 @@ fn key_auth(node: &SshNode) -> SshAuth {
 fn known(dir: &std::path::Path) -> KnownHosts {
     KnownHosts {
         user: None,
+        extra: Vec::new(),
         own: dir.join("state/known_hosts"),
     }
 }
@@ -202,6 +203,7 @@ fn the_users_known_hosts_with_hashed_names_and_other_key_types_is_used() {
     );
     let known = KnownHosts {
         user: Some(user_file),
+        extra: Vec::new(),
         own: dir.path().join("state/known_hosts"),
     };
     let session = connect(&target(&node), &key_auth(&node), &known, TIMEOUT);

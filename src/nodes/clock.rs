@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ssh2::Session;
 
 /// How far a node's clock is from this host's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct ClockOffset {
     /// The node's clock minus this host's, in milliseconds: positive when
     /// the node is ahead.

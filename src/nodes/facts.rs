@@ -21,7 +21,7 @@ echo '== sysctl'; for k in vm.swappiness net.ipv4.ip_forward fs.file-max vm.max_
 printf '%s=%s\\n' \"$k\" \"$(sysctl -n \"$k\" 2>/dev/null)\"; done";
 
 /// One mounted filesystem's use.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Mount {
     /// Where it is mounted.
     pub path: String,
@@ -34,7 +34,7 @@ pub struct Mount {
 }
 
 /// What a node is and how it does.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct NodeFacts {
     /// The distribution, as recognised (`Rocky Linux 9.4`, `Kylin V10`…).
     pub os: String,
@@ -62,7 +62,8 @@ pub struct NodeFacts {
 }
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth a look.
     Warn,
@@ -71,7 +72,7 @@ pub enum Severity {
 }
 
 /// Something about a node the operator should know.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Finding {
     /// How bad.
     pub severity: Severity,

@@ -72,15 +72,26 @@ pub struct KnownHosts {
     /// The user's own (`~/.ssh/known_hosts`), read only; `None` when
     /// there is no home.
     pub user: Option<PathBuf>,
+    /// More files to trust, read only (the profile's `ssh.known_hosts`).
+    pub extra: Vec<PathBuf>,
     /// sitedeck's (in its state directory), where accepted keys go.
     pub own: PathBuf,
 }
 
 impl KnownHosts {
+    /// Every file, the user's first, sitedeck's last.
+    fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        self.user
+            .iter()
+            .chain(&self.extra)
+            .chain(std::iter::once(&self.own))
+    }
+
     /// The user's file and sitedeck's in `state_dir`.
     pub fn in_state_dir(state_dir: &Path) -> Self {
         Self {
             user: std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".ssh/known_hosts")),
+            extra: Vec::new(),
             own: state_dir.join("known_hosts"),
         }
     }
@@ -256,7 +267,7 @@ fn check_host_key(
     let (key, raw, _) =
         offered_key(session).ok_or_else(|| failed("the server offered no host key".into()))?;
     let mut hosts = session.known_hosts().map_err(|e| failed(e.to_string()))?;
-    for file in known.user.iter().chain(std::iter::once(&known.own)) {
+    for file in known.files() {
         if file.exists() {
             hosts
                 .read_file(file, KnownHostFileKind::OpenSSH)
@@ -294,7 +305,7 @@ pub fn accept_host_key(
     let mut hosts = Session::new()
         .and_then(|session| session.known_hosts())
         .map_err(|e| e.to_string())?;
-    for file in known.user.iter().chain(std::iter::once(&known.own)) {
+    for file in known.files() {
         if file.exists() {
             hosts
                 .read_file(file, KnownHostFileKind::OpenSSH)

@@ -1,0 +1,125 @@
+//! `sitedeck nodes` against real sshd nodes behind a real sshd bastion:
+//! unknown host keys refuse the run and name their fingerprints,
+//! `--accept NAME=FINGERPRINT` records them (a wrong fingerprint records
+//! nothing), then facts and clocks come, a skewed clock with its skew.
+
+use std::path::Path;
+use std::process::Command;
+
+use sitedeck_lab::sshd::SshNode;
+
+fn sitedeck(home: &Path, site: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sitedeck"))
+        .arg("--site")
+        .arg(site)
+        .args(args)
+        .env("SITEDECK_CONFIG_DIR", home.join("config"))
+        .env("SITEDECK_STATE_DIR", home.join("state"))
+        .env("HOME", home)
+        .output()
+        .expect("run sitedeck");
+    (
+        output.status.code().expect("an exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The SHA256 fingerprint of a node's host key, as the operator reads it
+/// on the node.
+fn fingerprint(node: &SshNode) -> String {
+    let output = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(node.dir.join("host_ed25519.pub"))
+        .output()
+        .expect("ssh-keygen");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .nth(1)
+        .expect("a fingerprint")
+        .to_owned()
+}
+
+#[test]
+fn nodes_behind_the_bastion_report_facts_and_clock_skew_once_their_keys_are_accepted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bastion = SshNode::start(&dir.path().join("bastion")).expect("bastion");
+    let n1 = SshNode::start(&dir.path().join("n1")).expect("node");
+    let n2 = SshNode::start_skewed(&dir.path().join("n2"), 800).expect("node");
+    // One key for the bastion and the nodes, as a site has.
+    for node in [&n1, &n2] {
+        std::fs::copy(
+            bastion.client_key.with_extension("pub"),
+            node.dir.join("authorized_keys"),
+        )
+        .expect("authorized");
+    }
+    let site = dir.path().join("site.yaml");
+    std::fs::write(
+        &site,
+        format!(
+            "name: nodes-test\nenvironment: poc\nssh:\n  user: {user}\n  identity: {key}\n  bastion:\n    host: 127.0.0.1\n    port: {bport}\n    user: {user}\n    identity: {key}\n  nodes:\n    - {{name: n1, host: 127.0.0.1, port: {p1}}}\n    - {{name: n2, host: 127.0.0.1, port: {p2}}}\n",
+            user = bastion.user,
+            key = bastion.client_key.display(),
+            bport = bastion.port,
+            p1 = n1.port,
+            p2 = n2.port,
+        ),
+    )
+    .expect("profile");
+
+    // Unknown keys: nothing read, and the bastion's fingerprint named.
+    let (code, stdout, _) = sitedeck(dir.path(), &site, &["nodes"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains(&fingerprint(&bastion)), "{stdout}");
+    // A fingerprint that is not the key's records nothing.
+    let (code, _, stderr) = sitedeck(
+        dir.path(),
+        &site,
+        &[
+            "nodes",
+            "--accept",
+            &format!("bastion={}", fingerprint(&n1)),
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("nothing recorded"), "{stderr}");
+    for (name, node) in [("bastion", &bastion), ("n1", &n1), ("n2", &n2)] {
+        let (code, stdout, stderr) = sitedeck(
+            dir.path(),
+            &site,
+            &[
+                "nodes",
+                "--accept",
+                &format!("{name}={}", fingerprint(node)),
+            ],
+        );
+        assert_eq!(code, 0, "{name}: {stderr}");
+        assert!(stdout.contains("recorded ssh-ed25519"), "{stdout}");
+    }
+
+    let (code, stdout, stderr) = sitedeck(dir.path(), &site, &["nodes", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let nodes = report["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 2);
+    for node in nodes {
+        assert!(node["error"].is_null(), "{node}");
+        assert_eq!(node["facts"]["os_family"], "debian", "{node}");
+    }
+    let offset = |i: usize| nodes[i]["time"]["offset_ms"].as_f64().expect("offset");
+    assert!(offset(0).abs() <= 50.0, "{stdout}");
+    assert!((offset(1) - 800.0).abs() <= 50.0, "{stdout}");
+    let skew = report["max_skew_ms"].as_f64().expect("skew");
+    assert!((skew - 800.0).abs() <= 100.0, "{skew}");
+    // The jump was used: the bastion forwarded to both nodes.
+    let log = std::fs::read_to_string(bastion.dir.join("sshd.log")).expect("log");
+    assert!(log.contains(&format!("port {}", n2.port)), "{log}");
+
+    let (code, stdout, _) = sitedeck(dir.path(), &site, &["nodes"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("largest clock skew between nodes"),
+        "{stdout}"
+    );
+}

@@ -4,7 +4,6 @@
 //! logs` follows one request's trace id across three services.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use sitedeck::cluster::connect::{ClusterTarget, connect};
@@ -12,6 +11,8 @@ use sitedeck::logs::buffer::LogLine;
 use sitedeck::logs::stream::{LogSource, ReadOptions, ReadProgress, read};
 use sitedeck_lab::kube::{KubeSim, KubeSimOptions};
 use tokio::sync::mpsc;
+
+mod support;
 
 fn simulator(dir: &Path, log_interval: Option<Duration>) -> KubeSim {
     KubeSim::start_with(
@@ -133,21 +134,9 @@ async fn a_followed_stream_the_api_drops_resumes_without_repeats_or_gaps() {
 
 /// `sitedeck logs` with `args`, against the simulator's cluster.
 fn logs_command(home: &Path, site: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_sitedeck"))
-        .arg("--site")
-        .arg(site)
-        .arg("logs")
-        .args(args)
-        .env("SITEDECK_CONFIG_DIR", home.join("config"))
-        .env("SITEDECK_STATE_DIR", home.join("state"))
-        .env("HOME", home)
-        .output()
-        .expect("run sitedeck");
-    (
-        output.status.code().expect("an exit code"),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut all = vec!["logs"];
+    all.extend_from_slice(args);
+    support::headless::sitedeck(home, site, &all)
 }
 
 /// `--format json` output, a value per line.

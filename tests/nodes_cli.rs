@@ -3,27 +3,12 @@
 //! `--accept NAME=FINGERPRINT` records them (a wrong fingerprint records
 //! nothing), then facts and clocks come, a skewed clock with its skew.
 
-use std::path::Path;
 use std::process::Command;
 
 use sitedeck_lab::sshd::SshNode;
+use support::headless::sitedeck;
 
-fn sitedeck(home: &Path, site: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_sitedeck"))
-        .arg("--site")
-        .arg(site)
-        .args(args)
-        .env("SITEDECK_CONFIG_DIR", home.join("config"))
-        .env("SITEDECK_STATE_DIR", home.join("state"))
-        .env("HOME", home)
-        .output()
-        .expect("run sitedeck");
-    (
-        output.status.code().expect("an exit code"),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+mod support;
 
 /// The SHA256 fingerprint of a node's host key, as the operator reads it
 /// on the node.

@@ -37,6 +37,16 @@ fn key_auth(node: &SshNode) -> SshAuth {
     }
 }
 
+/// Accepts the node's host key, as an operator does once it is compared.
+fn trust(known: &KnownHosts, node: &SshNode) {
+    let SshError::UnknownHostKey { key, .. } =
+        refused(connect(&target(node), &key_auth(node), known, TIMEOUT))
+    else {
+        panic!("an unknown key expected");
+    };
+    accept_host_key(known, &target(node), &key).expect("recorded");
+}
+
 /// sitedeck's known_hosts in `dir`, and no user file: the test must not
 /// read the machine's.
 fn known(dir: &std::path::Path) -> KnownHosts {
@@ -127,12 +137,7 @@ fn a_key_the_node_does_not_know_and_an_unreachable_node_say_so() {
     let dir = tempfile::tempdir().expect("temp dir");
     let node = SshNode::start(&dir.path().join("node")).expect("sshd");
     let known = known(dir.path());
-    let SshError::UnknownHostKey { key, .. } =
-        refused(connect(&target(&node), &key_auth(&node), &known, TIMEOUT))
-    else {
-        panic!("unknown expected");
-    };
-    accept_host_key(&known, &target(&node), &key).expect("recorded");
+    trust(&known, &node);
 
     // Another key pair: refused, saying which key.
     let other = dir.path().join("other_ed25519");
@@ -219,12 +224,7 @@ fn a_node_is_reached_through_the_bastion_with_its_own_host_key_check() {
     let known = known(dir.path());
     // Both keys known (accepted as an operator would).
     for each in [&bastion, &node] {
-        let SshError::UnknownHostKey { key, .. } =
-            refused(connect(&target(each), &key_auth(each), &known, TIMEOUT))
-        else {
-            panic!("unknown expected");
-        };
-        accept_host_key(&known, &target(each), &key).expect("recorded");
+        trust(&known, each);
     }
     let session = sitedeck::nodes::jump::connect_via(
         (&target(&bastion), &key_auth(&bastion)),
@@ -250,15 +250,7 @@ fn a_node_is_reached_through_the_bastion_with_its_own_host_key_check() {
 
     // The node's host key is checked through the jump too.
     std::fs::write(&known.own, "").expect("forget");
-    let SshError::UnknownHostKey { key, .. } = refused(connect(
-        &target(&bastion),
-        &key_auth(&bastion),
-        &known,
-        TIMEOUT,
-    )) else {
-        panic!("unknown expected");
-    };
-    accept_host_key(&known, &target(&bastion), &key).expect("recorded");
+    trust(&known, &bastion);
     let error = refused(sitedeck::nodes::jump::connect_via(
         (&target(&bastion), &key_auth(&bastion)),
         &target(&node),
@@ -278,12 +270,7 @@ fn a_skewed_nodes_clock_is_found_with_its_sign_and_size() {
     let known = known(dir.path());
     let mut offsets = Vec::new();
     for (node, skew) in [(&ahead, 1_500.0), (&behind, -700.0), (&true_time, 0.0)] {
-        let SshError::UnknownHostKey { key, .. } =
-            refused(connect(&target(node), &key_auth(node), &known, TIMEOUT))
-        else {
-            panic!("unknown expected");
-        };
-        accept_host_key(&known, &target(node), &key).expect("recorded");
+        trust(&known, node);
         let session = connect(&target(node), &key_auth(node), &known, TIMEOUT).expect("session");
         let measured = sitedeck::nodes::clock::measure(&session, 5).expect("measured");
         assert_eq!(measured.samples, 5);
@@ -324,12 +311,7 @@ fn a_nodes_facts_and_its_nearly_full_filesystem() {
     std::fs::write(mount.join("fill"), vec![0u8; 1000 * 1024]).expect("fill");
 
     let known = known(dir.path());
-    let SshError::UnknownHostKey { key, .. } =
-        refused(connect(&target(&node), &key_auth(&node), &known, TIMEOUT))
-    else {
-        panic!("unknown expected");
-    };
-    accept_host_key(&known, &target(&node), &key).expect("recorded");
+    trust(&known, &node);
     let session = connect(&target(&node), &key_auth(&node), &known, TIMEOUT).expect("session");
     let facts = sitedeck::nodes::facts::read(&session).expect("facts");
     assert_eq!(facts.os_family, "debian", "{facts:?}");

@@ -15,6 +15,9 @@ use crate::nodes::clock::{self, ClockOffset};
 use crate::nodes::facts::{self, DiskThresholds, Finding, NodeFacts};
 use crate::nodes::ssh::{KnownHosts, SshAuth, SshError, SshTarget};
 
+/// Nodes read at once.
+const AT_ONCE: usize = 8;
+
 /// How long one node may take to connect and answer each request.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -143,17 +146,19 @@ fn read_node(plan: &Plan, name: &str, target: &SshTarget) -> NodeReport {
             return report;
         }
     };
+    let mut errors = Vec::new();
     match clock::measure(&session, clock::ROUNDS) {
         Ok(time) => report.time = Some(time),
-        Err(why) => report.error = Some(format!("the clock could not be read: {why}")),
+        Err(why) => errors.push(format!("the clock could not be read: {why}")),
     }
     match facts::read(&session) {
         Ok(read) => {
             report.findings = facts::findings(&read, DiskThresholds::default());
             report.facts = Some(read);
         }
-        Err(why) => report.error = Some(format!("the facts could not be read: {why}")),
+        Err(why) => errors.push(format!("the facts could not be read: {why}")),
     }
+    report.error = (!errors.is_empty()).then(|| errors.join("; "));
     report
 }
 
@@ -175,20 +180,26 @@ pub async fn nodes(
     if let Some(accept) = accept {
         return accept_key(&plan, accept).await;
     }
+    // At most so many logins at once: sshd drops connections past its
+    // MaxStartups (10 by default), the bastion's too.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     let readers: Vec<_> = plan
         .nodes
         .iter()
         .cloned()
         .map(|(name, target)| {
-            let plan = plan.clone();
-            tokio::task::spawn_blocking(move || read_node(&plan, &name, &target))
+            let (plan, slots) = (plan.clone(), slots.clone());
+            tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                tokio::task::spawn_blocking(move || read_node(&plan, &name, &target)).await
+            })
         })
         .collect();
     let mut reports = Vec::new();
     for reader in readers {
         match reader.await {
-            Ok(report) => reports.push(report),
-            Err(e) => eprintln!("nodes: a reader ended unexpectedly: {e}"),
+            Ok(Ok(report)) => reports.push(report),
+            Ok(Err(e)) | Err(e) => eprintln!("nodes: a reader ended unexpectedly: {e}"),
         }
     }
     let offsets: Vec<f64> = reports
@@ -233,7 +244,11 @@ fn print_text(report: &NodesReport) {
             });
             println!(
                 "{name}  {}  {}  kernel {}  {} CPUs  load {:.2}  {time}",
-                node.target, facts.os, facts.kernel, facts.cpus, facts.load[0]
+                node.target,
+                facts.os,
+                crate::text::one_line(&facts.kernel),
+                facts.cpus,
+                facts.load[0]
             );
         }
         for finding in &node.findings {

@@ -5,7 +5,7 @@
 //! take RTT/2.
 
 use std::io::{BufRead, BufReader, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ssh2::Session;
 
@@ -30,7 +30,8 @@ fn now_nanos() -> i128 {
 }
 
 /// Measures over `rounds` round trips through one shell on the node
-/// (`date +%s%N`: GNU date, as every supported distribution has).
+/// (`date +%s%N`: GNU date, as every supported distribution has; without
+/// nanoseconds it fails rather than guess).
 /// Blocking.
 pub fn measure(session: &Session, rounds: usize) -> Result<ClockOffset, String> {
     let mut channel = session
@@ -46,21 +47,38 @@ pub fn measure(session: &Session, rounds: usize) -> Result<ClockOffset, String> 
         let mut reader = BufReader::new(stream.clone());
         let mut line = String::new();
         for _ in 0..rounds.max(1) {
+            // Round trips timed by the monotonic clock: a step of the wall
+            // clock meanwhile must not make one look short.
+            let started = Instant::now();
             let sent = now_nanos();
             stream
-                .write_all(b"date +%s%N\n")
+                .write_all(b"echo T$(date +%s%N)\n")
                 .and_then(|()| stream.flush())
                 .map_err(|e| format!("cannot ask the node's time: {e}"))?;
-            line.clear();
-            reader
-                .read_line(&mut line)
-                .map_err(|e| format!("no answer with the node's time: {e}"))?;
-            let came = now_nanos();
-            let remote: i128 = line
-                .trim()
-                .parse()
-                .map_err(|_| format!("the node's date said {:?}", line.trim()))?;
-            let rtt = came - sent;
+            // What a login script printed comes first: skipped.
+            let remote = loop {
+                line.clear();
+                let read = reader
+                    .read_line(&mut line)
+                    .map_err(|e| format!("no answer with the node's time: {e}"))?;
+                if read == 0 {
+                    return Err("the node's shell ended before it told the time".into());
+                }
+                if let Some(nanos) = line.trim().strip_prefix('T') {
+                    break nanos.to_owned();
+                }
+            };
+            let rtt = started.elapsed().as_nanos() as i128;
+            // 19 digits: seconds and nanoseconds. A date without %N would
+            // print fewer, or a literal N.
+            let remote: i128 = match remote.parse() {
+                Ok(nanos) if remote.len() >= 19 => nanos,
+                _ => {
+                    return Err(format!(
+                        "the node's date does not give nanoseconds ({remote:?}): GNU date is needed"
+                    ));
+                }
+            };
             let offset = remote - (sent + rtt / 2);
             samples += 1;
             if best.is_none_or(|(best_rtt, _)| rtt < best_rtt) {

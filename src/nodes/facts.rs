@@ -14,13 +14,15 @@ echo '== cpus'; nproc; \
 echo '== load'; cat /proc/loadavg; \
 echo '== memory'; cat /proc/meminfo; \
 echo '== uptime'; cat /proc/uptime; \
-echo '== disk'; df -P -k 2>/dev/null; \
-echo '== inodes'; df -P -i 2>/dev/null; \
+echo '== disk'; timeout 5 df -P -k -l -x squashfs -x overlay -x devtmpfs -x iso9660 2>/dev/null; \
+echo '== inodes'; timeout 5 df -P -i -l -x squashfs -x overlay -x devtmpfs -x iso9660 2>/dev/null; \
 echo '== runtime'; (containerd --version || crio --version || docker --version) 2>/dev/null | head -n 1; \
-echo '== sysctl'; for k in vm.swappiness net.ipv4.ip_forward fs.file-max vm.max_map_count; do \
-printf '%s=%s\\n' \"$k\" \"$(sysctl -n \"$k\" 2>/dev/null)\"; done";
+echo '== sysctl'; for k in vm/swappiness net/ipv4/ip_forward fs/file-max vm/max_map_count; do \
+printf '%s=%s\\n' \"$k\" \"$(cat /proc/sys/$k 2>/dev/null)\"; done";
 
-/// One mounted filesystem's use.
+/// One mounted filesystem's use (local ones; not snaps' squashfs, overlay
+/// layers or devtmpfs, which repeat or are always full; `df` given 5 s, so
+/// a stale network mount does not hang the facts).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Mount {
     /// Where it is mounted.
@@ -146,7 +148,9 @@ pub fn parse(output: &str) -> NodeFacts {
                 if let Some((name, value)) = line.split_once('=')
                     && !value.is_empty()
                 {
-                    facts.sysctls.push((name.to_owned(), value.to_owned()));
+                    facts
+                        .sysctls
+                        .push((name.replace('/', "."), value.trim().to_owned()));
                 }
             }
             _ => {}
@@ -196,10 +200,11 @@ fn df_line(line: &str) -> Option<Mount> {
     }
     // As df rounds it: used over what a user could have.
     let usable = used + available;
+    // Rounded up, as df shows it: 89.6 % is 90 %, and critical.
     let used_percent = if usable == 0 {
         100.0
     } else {
-        used as f64 * 100.0 / usable as f64
+        (used as f64 * 100.0 / usable as f64).ceil()
     };
     Some(Mount {
         path: path.join(" "),
@@ -303,9 +308,9 @@ Filesystem      Inodes  IUsed   IFree IUse% Mounted on
 == runtime
 containerd containerd.io 1.6.21 3dce8eb055cbb6872793272b4f20ed16117344f8
 == sysctl
-vm.swappiness=0
-net.ipv4.ip_forward=1
-fs.file-max=
+vm/swappiness=0
+net/ipv4/ip_forward=1
+fs/file-max=
 ";
 
     #[test]

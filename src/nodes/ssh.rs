@@ -322,7 +322,12 @@ pub fn accept_host_key(
                 known.own.display()
             ));
         }
-        CheckResult::NotFound | CheckResult::Failure => {}
+        CheckResult::Failure => {
+            return Err(format!(
+                "the known host keys of {target} could not be checked: nothing recorded"
+            ));
+        }
+        CheckResult::NotFound => {}
     }
     let mut text = match std::fs::read_to_string(&known.own) {
         Ok(text) => text,

@@ -333,3 +333,28 @@ fn a_nodes_facts_and_its_nearly_full_filesystem() {
         "{findings:?}"
     );
 }
+
+#[test]
+fn a_node_known_only_by_its_ecdsa_key_is_met_with_that_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("node")).expect("sshd");
+    // The user's file has the node's ECDSA key only (an older client's
+    // habit); the node also has an Ed25519 key, preferred by default.
+    let user_file = dir.path().join("user_known_hosts");
+    std::fs::write(
+        &user_file,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            node.port,
+            node.host_key_line_of("ecdsa").expect("ecdsa key")
+        ),
+    )
+    .expect("write");
+    let known = KnownHosts {
+        user: Some(user_file),
+        extra: Vec::new(),
+        own: dir.path().join("state/known_hosts"),
+    };
+    let session = connect(&target(&node), &key_auth(&node), &known, TIMEOUT);
+    assert!(session.is_ok(), "{:?}", session.err());
+}

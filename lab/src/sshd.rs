@@ -46,9 +46,15 @@ impl SshNode {
         std::fs::create_dir_all(dir)?;
         let host_key = dir.join("host_ed25519");
         let client_key = dir.join("client_ed25519");
-        for key in [&host_key, &client_key] {
+        // A second host key of another type, as most hosts have.
+        let ecdsa_key = dir.join("host_ecdsa");
+        for (key, kind) in [
+            (&host_key, "ed25519"),
+            (&ecdsa_key, "ecdsa"),
+            (&client_key, "ed25519"),
+        ] {
             if !key.exists() {
-                keygen(key)?;
+                keygen(key, kind)?;
             }
         }
         std::fs::copy(
@@ -76,11 +82,12 @@ impl SshNode {
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nPidFile {dir}/sshd.pid\n\
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nHostKey {ecdsa}\nPidFile {dir}/sshd.pid\n\
                  AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PermitRootLogin prohibit-password\nLogLevel DEBUG1\n{skew}",
                 host = host_key.display(),
+                ecdsa = ecdsa_key.display(),
                 dir = dir.display(),
             ),
         )?;
@@ -101,11 +108,18 @@ impl SshNode {
         })
     }
 
-    /// The node's public host key line (`ssh-ed25519 AAAA… comment`).
+    /// The node's public ed25519 host key line (`ssh-ed25519 AAAA… comment`).
     pub fn host_key_line(&self) -> Result<String> {
-        Ok(std::fs::read_to_string(self.dir.join("host_ed25519.pub"))?
-            .trim()
-            .to_owned())
+        self.host_key_line_of("ed25519")
+    }
+
+    /// The node's public host key line of `kind` (`ed25519` or `ecdsa`).
+    pub fn host_key_line_of(&self, kind: &str) -> Result<String> {
+        Ok(
+            std::fs::read_to_string(self.dir.join(format!("host_{kind}.pub")))?
+                .trim()
+                .to_owned(),
+        )
     }
 
     /// Gives the node a new host key (as a reinstalled host has) and
@@ -118,7 +132,12 @@ impl SshNode {
             ..
         } = self;
         process.stop(Duration::from_secs(5));
-        for file in ["host_ed25519", "host_ed25519.pub"] {
+        for file in [
+            "host_ed25519",
+            "host_ed25519.pub",
+            "host_ecdsa",
+            "host_ecdsa.pub",
+        ] {
             std::fs::remove_file(dir.join(file))?;
         }
         Self::launch(&dir, port, None)
@@ -128,10 +147,10 @@ impl SshNode {
 /// Debian's libfaketime.
 const FAKETIME_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
-/// A new ed25519 key pair without a passphrase at `path` (and `.pub`).
-fn keygen(path: &Path) -> Result<()> {
+/// A new key pair of `kind` without a passphrase at `path` (and `.pub`).
+fn keygen(path: &Path, kind: &str) -> Result<()> {
     let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "sitedeck-lab", "-f"])
+        .args(["-q", "-t", kind, "-N", "", "-C", "sitedeck-lab", "-f"])
         .arg(path)
         .status()
         .context("ssh-keygen is not installed (apt-get install openssh-client)")?;

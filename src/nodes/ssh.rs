@@ -191,7 +191,10 @@ pub fn open(
     let mut session = Session::new().map_err(|e| failed(e.to_string()))?;
     session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
     session
-        .method_pref(ssh2::MethodType::HostKey, HOST_KEY_PREFERENCE)
+        .method_pref(
+            ssh2::MethodType::HostKey,
+            &host_key_preference(known, target),
+        )
         .map_err(|e| failed(e.to_string()))?;
     session.set_tcp_stream(stream);
     session
@@ -201,6 +204,50 @@ pub fn open(
     login(&session, target, auth)?;
     session.set_keepalive(true, 15);
     Ok(session)
+}
+
+/// The host key algorithms to ask for: those of the keys recorded for
+/// the host first (as OpenSSH does), so a host known by its ECDSA key is
+/// not met with its Ed25519 one and taken for changed; then the rest.
+/// Hashed names are not read here (they get the default order).
+fn host_key_preference(known: &KnownHosts, target: &SshTarget) -> String {
+    let name = target.known_hosts_name();
+    let mut recorded: Vec<&str> = Vec::new();
+    if let Ok(mut hosts) = Session::new().and_then(|session| session.known_hosts()) {
+        for file in known.files().filter(|file| file.exists()) {
+            let _ = hosts.read_file(file, KnownHostFileKind::OpenSSH);
+        }
+        for host in hosts.hosts().unwrap_or_default() {
+            if host.name() != Some(name.as_str()) {
+                continue;
+            }
+            let algorithms = match key_blob_type(host.key()).as_deref() {
+                Some("ssh-ed25519") => "ssh-ed25519",
+                Some("ecdsa-sha2-nistp256") => "ecdsa-sha2-nistp256",
+                Some("ecdsa-sha2-nistp384") => "ecdsa-sha2-nistp384",
+                Some("ecdsa-sha2-nistp521") => "ecdsa-sha2-nistp521",
+                Some("ssh-rsa") => "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+                _ => continue,
+            };
+            recorded.extend(algorithms.split(','));
+        }
+    }
+    let mut order: Vec<&str> = Vec::new();
+    for algorithm in recorded.into_iter().chain(HOST_KEY_PREFERENCE.split(',')) {
+        if !order.contains(&algorithm) {
+            order.push(algorithm);
+        }
+    }
+    order.join(",")
+}
+
+/// The type a public key blob (base64, as in known_hosts) names first.
+fn key_blob_type(base64_key: &str) -> Option<String> {
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(base64_key)
+        .ok()?;
+    let length = u32::from_be_bytes(blob.get(..4)?.try_into().ok()?) as usize;
+    String::from_utf8(blob.get(4..4 + length)?.to_vec()).ok()
 }
 
 /// Connects to `target` directly and opens a session (see [`open`]).

@@ -3,8 +3,6 @@
 //! `--accept NAME=FINGERPRINT` records them (a wrong fingerprint records
 //! nothing), then facts and clocks come, a skewed clock with its skew.
 
-use std::process::Command;
-
 use sitedeck_lab::sshd::SshNode;
 use support::headless::sitedeck;
 
@@ -13,16 +11,7 @@ mod support;
 /// The SHA256 fingerprint of a node's host key, as the operator reads it
 /// on the node.
 fn fingerprint(node: &SshNode) -> String {
-    let output = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(node.dir.join("host_ed25519.pub"))
-        .output()
-        .expect("ssh-keygen");
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .nth(1)
-        .expect("a fingerprint")
-        .to_owned()
+    node.host_key_fingerprint().expect("a fingerprint")
 }
 
 #[test]

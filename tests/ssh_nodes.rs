@@ -68,12 +68,7 @@ fn an_unknown_key_is_refused_then_accepted_recorded_and_used_and_a_changed_key_i
     let SshError::UnknownHostKey { key, .. } = &error else {
         panic!("{error}");
     };
-    let fingerprint = std::process::Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(node.dir.join("host_ed25519.pub"))
-        .output()
-        .expect("ssh-keygen");
-    let fingerprint = String::from_utf8_lossy(&fingerprint.stdout).into_owned();
+    let fingerprint = node.host_key_fingerprint().expect("fingerprint");
     assert!(
         fingerprint.contains(&key.fingerprint),
         "{fingerprint} / {error}"
@@ -141,12 +136,7 @@ fn a_key_the_node_does_not_know_and_an_unreachable_node_say_so() {
 
     // Another key pair: refused, saying which key.
     let other = dir.path().join("other_ed25519");
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .expect("ssh-keygen");
-    assert!(status.success());
+    sitedeck_lab::sshd::keygen(&other, "ed25519").expect("ssh-keygen");
     let auth = SshAuth::KeyFile {
         path: other.clone(),
         passphrase: None,
@@ -176,12 +166,7 @@ fn the_users_known_hosts_with_hashed_names_and_other_key_types_is_used() {
     // the node's name first (another key type), then the node's own key;
     // then every name hashed, as `HashKnownHosts yes` writes them.
     let other = dir.path().join("other_ecdsa");
-    let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .expect("ssh-keygen");
-    assert!(status.success());
+    sitedeck_lab::sshd::keygen(&other, "ecdsa").expect("ssh-keygen");
     let name = format!("[127.0.0.1]:{}", node.port);
     let other_key = std::fs::read_to_string(other.with_extension("pub")).expect("key");
     let user_file = dir.path().join("user_known_hosts");

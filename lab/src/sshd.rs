@@ -122,6 +122,20 @@ impl SshNode {
         )
     }
 
+    /// The SHA256 fingerprint of its ed25519 host key, as the operator
+    /// reads it on the node (`ssh-keygen -lf`).
+    pub fn host_key_fingerprint(&self) -> Result<String> {
+        let output = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(self.dir.join("host_ed25519.pub"))
+            .output()?;
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .nth(1)
+            .map(str::to_owned)
+            .context("ssh-keygen -lf printed no fingerprint")
+    }
+
     /// Gives the node a new host key (as a reinstalled host has) and
     /// starts it again on the same port.
     pub fn change_host_key(self) -> Result<Self> {
@@ -147,8 +161,9 @@ impl SshNode {
 /// Debian's libfaketime.
 const FAKETIME_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
-/// A new key pair of `kind` without a passphrase at `path` (and `.pub`).
-fn keygen(path: &Path, kind: &str) -> Result<()> {
+/// A new key pair of `kind` (`ed25519`, `ecdsa`…) without a passphrase
+/// at `path` (and `.pub`).
+pub fn keygen(path: &Path, kind: &str) -> Result<()> {
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", kind, "-N", "", "-C", "sitedeck-lab", "-f"])
         .arg(path)

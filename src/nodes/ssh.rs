@@ -79,6 +79,18 @@ pub struct KnownHosts {
 }
 
 impl KnownHosts {
+    /// Every file that exists, read into libssh2's known-hosts list (of
+    /// `session`, connected or not).
+    fn load(&self, session: &Session) -> Result<ssh2::KnownHosts, String> {
+        let mut hosts = session.known_hosts().map_err(|e| e.to_string())?;
+        for file in self.files().filter(|file| file.exists()) {
+            hosts
+                .read_file(file, KnownHostFileKind::OpenSSH)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        }
+        Ok(hosts)
+    }
+
     /// Every file, the user's first, sitedeck's last.
     fn files(&self) -> impl Iterator<Item = &PathBuf> {
         self.user
@@ -190,17 +202,19 @@ pub fn open(
     };
     let mut session = Session::new().map_err(|e| failed(e.to_string()))?;
     session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
+    // Read once: for the algorithms to ask for, then for the check.
+    let hosts = known.load(&session).map_err(failed)?;
     session
         .method_pref(
             ssh2::MethodType::HostKey,
-            &host_key_preference(known, target),
+            &host_key_preference(&hosts, target),
         )
         .map_err(|e| failed(e.to_string()))?;
     session.set_tcp_stream(stream);
     session
         .handshake()
         .map_err(|e| failed(format!("the handshake failed: {e}")))?;
-    check_host_key(&session, target, known)?;
+    check_host_key(&session, &hosts, target, known)?;
     login(&session, target, auth)?;
     session.set_keepalive(true, 15);
     Ok(session)
@@ -210,27 +224,22 @@ pub fn open(
 /// the host first (as OpenSSH does), so a host known by its ECDSA key is
 /// not met with its Ed25519 one and taken for changed; then the rest.
 /// Hashed names are not read here (they get the default order).
-fn host_key_preference(known: &KnownHosts, target: &SshTarget) -> String {
+fn host_key_preference(hosts: &ssh2::KnownHosts, target: &SshTarget) -> String {
     let name = target.known_hosts_name();
     let mut recorded: Vec<&str> = Vec::new();
-    if let Ok(mut hosts) = Session::new().and_then(|session| session.known_hosts()) {
-        for file in known.files().filter(|file| file.exists()) {
-            let _ = hosts.read_file(file, KnownHostFileKind::OpenSSH);
+    for host in hosts.hosts().unwrap_or_default() {
+        if host.name() != Some(name.as_str()) {
+            continue;
         }
-        for host in hosts.hosts().unwrap_or_default() {
-            if host.name() != Some(name.as_str()) {
-                continue;
-            }
-            let algorithms = match key_blob_type(host.key()).as_deref() {
-                Some("ssh-ed25519") => "ssh-ed25519",
-                Some("ecdsa-sha2-nistp256") => "ecdsa-sha2-nistp256",
-                Some("ecdsa-sha2-nistp384") => "ecdsa-sha2-nistp384",
-                Some("ecdsa-sha2-nistp521") => "ecdsa-sha2-nistp521",
-                Some("ssh-rsa") => "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
-                _ => continue,
-            };
-            recorded.extend(algorithms.split(','));
-        }
+        let algorithms = match key_blob_type(host.key()).as_deref() {
+            Some("ssh-ed25519") => "ssh-ed25519",
+            Some("ecdsa-sha2-nistp256") => "ecdsa-sha2-nistp256",
+            Some("ecdsa-sha2-nistp384") => "ecdsa-sha2-nistp384",
+            Some("ecdsa-sha2-nistp521") => "ecdsa-sha2-nistp521",
+            Some("ssh-rsa") => "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+            _ => continue,
+        };
+        recorded.extend(algorithms.split(','));
     }
     let mut order: Vec<&str> = Vec::new();
     for algorithm in recorded.into_iter().chain(HOST_KEY_PREFERENCE.split(',')) {
@@ -272,7 +281,7 @@ pub fn connect(
 }
 
 /// The key the server offered.
-fn offered_key(session: &Session) -> Option<(HostKey, Vec<u8>, HostKeyType)> {
+fn offered_key(session: &Session) -> Option<(HostKey, Vec<u8>)> {
     let (raw, kind) = session.host_key()?;
     let hash = session.host_key_hash(HashType::Sha256)?;
     let engine = base64::engine::general_purpose::STANDARD;
@@ -285,7 +294,7 @@ fn offered_key(session: &Session) -> Option<(HostKey, Vec<u8>, HostKeyType)> {
         fingerprint,
         base64: engine.encode(raw),
     };
-    Some((key, raw.to_vec(), kind))
+    Some((key, raw.to_vec()))
 }
 
 fn key_type_name(kind: HostKeyType) -> &'static str {
@@ -304,6 +313,7 @@ fn key_type_name(kind: HostKeyType) -> &'static str {
 /// either lets the session on; a mismatch in either is refused.
 fn check_host_key(
     session: &Session,
+    hosts: &ssh2::KnownHosts,
     target: &SshTarget,
     known: &KnownHosts,
 ) -> Result<(), SshError> {
@@ -311,16 +321,8 @@ fn check_host_key(
         target: target.to_string(),
         why,
     };
-    let (key, raw, _) =
+    let (key, raw) =
         offered_key(session).ok_or_else(|| failed("the server offered no host key".into()))?;
-    let mut hosts = session.known_hosts().map_err(|e| failed(e.to_string()))?;
-    for file in known.files() {
-        if file.exists() {
-            hosts
-                .read_file(file, KnownHostFileKind::OpenSSH)
-                .map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
-        }
-    }
     match hosts.check_port(&target.host, target.port, &raw) {
         CheckResult::Match => Ok(()),
         CheckResult::NotFound => Err(SshError::UnknownHostKey {
@@ -349,16 +351,7 @@ pub fn accept_host_key(
     let raw = base64::engine::general_purpose::STANDARD
         .decode(&key.base64)
         .map_err(|e| format!("the key is not base64: {e}"))?;
-    let mut hosts = Session::new()
-        .and_then(|session| session.known_hosts())
-        .map_err(|e| e.to_string())?;
-    for file in known.files() {
-        if file.exists() {
-            hosts
-                .read_file(file, KnownHostFileKind::OpenSSH)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        }
-    }
+    let hosts = known.load(&Session::new().map_err(|e| e.to_string())?)?;
     match hosts.check_port(&target.host, target.port, &raw) {
         CheckResult::Match => return Ok(()),
         CheckResult::Mismatch => {

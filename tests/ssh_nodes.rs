@@ -5,57 +5,13 @@
 //! a node is reached through a bastion (two sshd on loopback; the
 //! bastion's log shows the forward).
 
-use std::time::Duration;
-
 use sitedeck::nodes::ssh::{
     KnownHosts, SshAuth, SshError, SshTarget, accept_host_key, connect, run,
 };
 use sitedeck_lab::sshd::SshNode;
+use support::ssh::{TIMEOUT, key_auth, known, refused, target, trust, tunnel};
 
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The error of a connection that had to fail.
-fn refused(result: Result<ssh2::Session, SshError>) -> SshError {
-    match result {
-        Ok(_) => panic!("the session opened"),
-        Err(error) => error,
-    }
-}
-
-fn target(node: &SshNode) -> SshTarget {
-    SshTarget {
-        host: "127.0.0.1".into(),
-        port: node.port,
-        user: node.user.clone(),
-    }
-}
-
-fn key_auth(node: &SshNode) -> SshAuth {
-    SshAuth::KeyFile {
-        path: node.client_key.clone(),
-        passphrase: None,
-    }
-}
-
-/// Accepts the node's host key, as an operator does once it is compared.
-fn trust(known: &KnownHosts, node: &SshNode) {
-    let SshError::UnknownHostKey { key, .. } =
-        refused(connect(&target(node), &key_auth(node), known, TIMEOUT))
-    else {
-        panic!("an unknown key expected");
-    };
-    accept_host_key(known, &target(node), &key).expect("recorded");
-}
-
-/// sitedeck's known_hosts in `dir`, and no user file: the test must not
-/// read the machine's.
-fn known(dir: &std::path::Path) -> KnownHosts {
-    KnownHosts {
-        user: None,
-        extra: Vec::new(),
-        own: dir.join("state/known_hosts"),
-    }
-}
+mod support;
 
 #[test]
 fn an_unknown_key_is_refused_then_accepted_recorded_and_used_and_a_changed_key_is_refused() {
@@ -212,7 +168,7 @@ fn a_node_is_reached_through_the_bastion_with_its_own_host_key_check() {
         trust(&known, each);
     }
     let session = sitedeck::nodes::jump::connect_via(
-        (&target(&bastion), &key_auth(&bastion)),
+        &tunnel(&bastion, &known),
         &target(&node),
         &key_auth(&node),
         &known,
@@ -237,7 +193,7 @@ fn a_node_is_reached_through_the_bastion_with_its_own_host_key_check() {
     std::fs::write(&known.own, "").expect("forget");
     trust(&known, &bastion);
     let error = refused(sitedeck::nodes::jump::connect_via(
-        (&target(&bastion), &key_auth(&bastion)),
+        &tunnel(&bastion, &known),
         &target(&node),
         &key_auth(&node),
         &known,

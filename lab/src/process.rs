@@ -59,6 +59,24 @@ impl ManagedProcess {
         Ok(())
     }
 
+    /// Stops the process and, first, its children (a server that forks a
+    /// process per connection, as sshd, leaves them running otherwise).
+    pub fn stop_with_children(&mut self, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let pid = self.child.id();
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+            }
+        }
+        self.stop(grace);
+    }
+
     /// Stops the process now: SIGTERM, SIGKILL after `grace`.
     pub fn stop(&mut self, grace: Duration) {
         if matches!(self.child.try_wait(), Ok(Some(_))) {

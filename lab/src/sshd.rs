@@ -138,23 +138,25 @@ impl SshNode {
 
     /// Gives the node a new host key (as a reinstalled host has) and
     /// starts it again on the same port.
-    pub fn change_host_key(self) -> Result<Self> {
-        let Self {
-            dir,
-            port,
-            mut process,
-            ..
-        } = self;
-        process.stop(Duration::from_secs(5));
+    pub fn change_host_key(mut self) -> Result<Self> {
+        self.process.stop_with_children(Duration::from_secs(5));
         for file in [
             "host_ed25519",
             "host_ed25519.pub",
             "host_ecdsa",
             "host_ecdsa.pub",
         ] {
-            std::fs::remove_file(dir.join(file))?;
+            std::fs::remove_file(self.dir.join(file))?;
         }
-        Self::launch(&dir, port, None)
+        Self::launch(&self.dir, self.port, None)
+    }
+}
+
+impl Drop for SshNode {
+    /// Ends its sessions with it: sshd's process per connection outlives
+    /// the listener otherwise.
+    fn drop(&mut self) {
+        self.process.stop_with_children(Duration::from_secs(5));
     }
 }
 

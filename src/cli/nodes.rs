@@ -14,6 +14,7 @@ use crate::config::profile::{NodesSpec, SiteProfile, SshSpec};
 use crate::nodes::clock::{self, ClockOffset};
 use crate::nodes::facts::{self, DiskThresholds, Finding, NodeFacts};
 use crate::nodes::ssh::{KnownHosts, SshAuth, SshError, SshTarget};
+use crate::nodes::tunnel::Tunnel;
 
 /// Nodes read at once.
 const AT_ONCE: usize = 8;
@@ -118,13 +119,12 @@ fn plan(profile: &SiteProfile, state_dir: &Path) -> Result<Plan, String> {
 /// A session to one node, directly or through the bastion. Blocking.
 fn session(plan: &Plan, target: &SshTarget) -> Result<ssh2::Session, SshError> {
     match &plan.bastion {
-        Some((bastion, bastion_auth)) => crate::nodes::jump::connect_via(
-            (bastion, bastion_auth),
-            target,
-            &plan.auth,
-            &plan.known,
-            TIMEOUT,
-        ),
+        Some((bastion, bastion_auth)) => {
+            // A bastion session of the node's own: a node that does not
+            // answer holds up no other node's connection.
+            let tunnel = Tunnel::open(bastion, bastion_auth, &plan.known, TIMEOUT)?;
+            crate::nodes::jump::connect_via(&tunnel, target, &plan.auth, &plan.known, TIMEOUT)
+        }
         None => crate::nodes::ssh::connect(target, &plan.auth, &plan.known, TIMEOUT),
     }
 }

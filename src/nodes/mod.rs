@@ -1,8 +1,9 @@
 //! The site's nodes over SSH: sessions with strict host keys ([`ssh`]),
-//! directly or through a bastion ([`jump`]); a node's clock against this
+//! directly or through a bastion ([`jump`], [`tunnel`]); a node's clock against this
 //! host's ([`clock`]); what a node is and how it does ([`facts`]).
 
 pub mod clock;
 pub mod facts;
 pub mod jump;
 pub mod ssh;
+pub mod tunnel;

@@ -1,0 +1,661 @@
+//! TCP connections through the bastion, as `ssh -J` and `ssh -L` make
+//! them: one SSH session to the bastion carries any number of
+//! connections, each a `direct-tcpip` channel to a host and port the
+//! bastion reaches (and resolves).
+//!
+//! libssh2 wants a socket under every session and is not safe to drive
+//! from several threads at once, so one thread (the carrier) owns the
+//! bastion's session in non-blocking mode. It waits in poll(2) on the
+//! session's socket and on the local ends, copies bytes both ways, and
+//! sends the session's keepalives. A connection is handed to callers as
+//! one end of a socket pair ([`Tunnel::connect`]: a node's own session
+//! runs over it) or as a listener on 127.0.0.1 ([`Tunnel::listen`]: for
+//! clients such as librdkafka or the kube client that dial an address).
+
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ssh2::{BlockDirections, Channel, ErrorCode, Session};
+
+use super::ssh::{KnownHosts, SshAuth, SshError, SshTarget, connect};
+
+/// Seconds between keepalives on an idle bastion session.
+const KEEPALIVE_SECONDS: u32 = 15;
+
+/// How long to leave unread bytes on the bastion's socket alone.
+const UNREAD_BACKOFF: Duration = Duration::from_millis(200);
+
+/// libssh2's "would block".
+const EAGAIN: ErrorCode = ErrorCode::Session(-37);
+
+/// What a local end is: a socket the carrier reads and writes.
+trait LocalEnd: Read + Write + AsRawFd + Send {}
+impl<T: Read + Write + AsRawFd + Send> LocalEnd for T {}
+
+/// A request to the carrier.
+enum Request {
+    /// Opens a channel to `host:port` and carries `local` over it; says
+    /// on `opened` whether the channel opened.
+    Carry {
+        host: String,
+        port: u16,
+        local: Box<dyn LocalEnd>,
+        opened: Option<Sender<Result<(), String>>>,
+    },
+    /// Carries every connection accepted on `listener` to `host:port`.
+    Listen {
+        listener: TcpListener,
+        host: String,
+        port: u16,
+    },
+}
+
+/// What the handle and the carrier share.
+#[derive(Default)]
+struct Shared {
+    /// Why the session ended, once it has.
+    ended: Option<String>,
+    /// The last connection the bastion could not open (for listeners,
+    /// whose callers only see a closed connection).
+    last_failure: Option<String>,
+}
+
+/// A session to the bastion that carries connections; it ends when this
+/// handle is dropped and its last connection has closed.
+pub struct Tunnel {
+    bastion: String,
+    requests: Sender<Request>,
+    /// A byte written here wakes the carrier from poll(2).
+    wake: UnixStream,
+    shared: Arc<Mutex<Shared>>,
+    /// `host:port` → the listener that reaches it.
+    listening: Mutex<HashMap<(String, u16), SocketAddr>>,
+    /// How long the bastion may take to open one connection.
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Tunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tunnel({})", self.bastion)
+    }
+}
+
+impl Tunnel {
+    /// Logs into `bastion` (its host key checked as any node's) and
+    /// starts the carrier. Blocking.
+    pub fn open(
+        bastion: &SshTarget,
+        auth: &SshAuth,
+        known: &KnownHosts,
+        timeout: Duration,
+    ) -> Result<Self, SshError> {
+        let session = connect(bastion, auth, known, timeout)?;
+        let failed = |why: String| SshError::Failed {
+            target: bastion.to_string(),
+            why,
+        };
+        let (wake, woken) = UnixStream::pair()
+            .map_err(|e| failed(format!("no socket pair for the tunnel: {e}")))?;
+        woken
+            .set_nonblocking(true)
+            .map_err(|e| failed(format!("the tunnel's socket: {e}")))?;
+        let (requests, received) = mpsc::channel();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        // No reply asked: with no connection open, nothing would read it.
+        session.set_keepalive(false, KEEPALIVE_SECONDS);
+        session.set_blocking(false);
+        let carrier = Carrier {
+            session,
+            requests: received,
+            woken,
+            shared: Arc::clone(&shared),
+            opening: Vec::new(),
+            pipes: Vec::new(),
+            listeners: Vec::new(),
+            timeout,
+            bastion: bastion.to_string(),
+        };
+        std::thread::Builder::new()
+            .name(format!("ssh tunnel {}", bastion.host))
+            .spawn(move || carrier.run())
+            .map_err(|e| failed(format!("no thread for the tunnel: {e}")))?;
+        Ok(Self {
+            bastion: bastion.to_string(),
+            requests,
+            wake,
+            shared,
+            listening: Mutex::default(),
+            timeout,
+        })
+    }
+
+    /// The bastion, as `user@host`.
+    pub fn bastion(&self) -> &str {
+        &self.bastion
+    }
+
+    /// Why the bastion's session ended, if it has: a tunnel that ended
+    /// carries nothing more, so make a new one.
+    pub fn ended(&self) -> Option<String> {
+        self.shared.lock().ok().and_then(|s| s.ended.clone())
+    }
+
+    /// The last connection through a listener the bastion could not
+    /// open, and why.
+    pub fn last_failure(&self) -> Option<String> {
+        self.shared.lock().ok().and_then(|s| s.last_failure.clone())
+    }
+
+    /// A connection to `host:port` from the bastion, as one end of a
+    /// socket pair. Blocking, up to the tunnel's timeout.
+    pub fn connect(&self, host: &str, port: u16) -> Result<UnixStream, String> {
+        let (near, far) =
+            UnixStream::pair().map_err(|e| format!("no socket pair for the tunnel: {e}"))?;
+        far.set_nonblocking(true)
+            .map_err(|e| format!("the tunnel's socket: {e}"))?;
+        let (opened, answer) = mpsc::channel();
+        self.send(Request::Carry {
+            host: host.to_owned(),
+            port,
+            local: Box::new(far),
+            opened: Some(opened),
+        })?;
+        // The carrier answers within the timeout; a little more for it to
+        // get there.
+        match answer.recv_timeout(self.timeout + Duration::from_secs(1)) {
+            Ok(Ok(())) => Ok(near),
+            Ok(Err(why)) => Err(why),
+            Err(_) => Err(self
+                .ended()
+                .unwrap_or_else(|| format!("the bastion {} did not answer in time", self.bastion))),
+        }
+    }
+
+    /// A listener on 127.0.0.1 whose every connection goes to `host:port`
+    /// from the bastion; the same one for the same `host:port`.
+    pub fn listen(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
+        let mut listening = self
+            .listening
+            .lock()
+            .map_err(|_| "the tunnel's listeners are poisoned".to_owned())?;
+        let key = (host.to_owned(), port);
+        if let Some(address) = listening.get(&key) {
+            return Ok(*address);
+        }
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
+        self.send(Request::Listen {
+            listener,
+            host: host.to_owned(),
+            port,
+        })?;
+        listening.insert(key, address);
+        Ok(address)
+    }
+
+    fn send(&self, request: Request) -> Result<(), String> {
+        if let Some(why) = self.ended() {
+            return Err(why);
+        }
+        self.requests
+            .send(request)
+            .map_err(|_| format!("the tunnel through {} has ended", self.bastion))?;
+        // A full socket means a wake-up is already pending.
+        let _ = (&self.wake).write(&[1]);
+        Ok(())
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        // The carrier sees the requests end once it wakes.
+        let _ = (&self.wake).write(&[0]);
+    }
+}
+
+/// A connection being opened: the bastion opens one at a time (libssh2
+/// keeps one channel-open state per session).
+struct Opening {
+    host: String,
+    port: u16,
+    local: Box<dyn LocalEnd>,
+    opened: Option<Sender<Result<(), String>>>,
+    since: Instant,
+}
+
+/// One connection carried: a channel and its local end.
+struct Pipe {
+    channel: Channel,
+    local: Box<dyn LocalEnd>,
+    /// Read from the channel, not yet written locally.
+    to_local: Vec<u8>,
+    /// Read locally, not yet written to the channel.
+    to_remote: Vec<u8>,
+    local_eof: bool,
+    eof_sent: bool,
+    remote_eof: bool,
+}
+
+/// What one step of a pipe did.
+#[derive(PartialEq, Eq)]
+enum Step {
+    Idle,
+    Moved,
+    Closed,
+}
+
+impl Pipe {
+    /// Moves what can be moved without blocking.
+    fn step(&mut self, buffer: &mut [u8]) -> Step {
+        match self.try_step(buffer) {
+            Ok(true) => Step::Moved,
+            Ok(false) if self.finished() => Step::Closed,
+            Ok(false) => Step::Idle,
+            Err(()) => Step::Closed,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        // The far side closed and all it sent was delivered: the local end
+        // is closed too (the far side no longer reads what comes after).
+        self.remote_eof && self.to_local.is_empty()
+    }
+
+    fn try_step(&mut self, buffer: &mut [u8]) -> Result<bool, ()> {
+        let mut moved = false;
+        if self.to_local.is_empty() && !self.remote_eof {
+            match self.channel.read(buffer) {
+                Ok(0) => {
+                    if self.channel.eof() {
+                        self.remote_eof = true;
+                        moved = true;
+                    }
+                }
+                Ok(read) => {
+                    self.to_local
+                        .extend_from_slice(buffer.get(..read).unwrap_or_default());
+                    moved = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if !self.to_local.is_empty() {
+            match self.local.write(&self.to_local) {
+                Ok(written) => {
+                    self.to_local.drain(..written);
+                    moved = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if self.to_remote.is_empty() && !self.local_eof {
+            match self.local.read(buffer) {
+                Ok(0) => {
+                    self.local_eof = true;
+                    moved = true;
+                }
+                Ok(read) => {
+                    self.to_remote
+                        .extend_from_slice(buffer.get(..read).unwrap_or_default());
+                    moved = true;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if !self.to_remote.is_empty() {
+            match self.channel.write(&self.to_remote) {
+                Ok(written) => {
+                    self.to_remote.drain(..written);
+                    moved |= written > 0;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        if self.local_eof && self.to_remote.is_empty() && !self.eof_sent {
+            match self.channel.send_eof() {
+                Ok(()) => {
+                    self.eof_sent = true;
+                    moved = true;
+                }
+                Err(e) if e.code() == EAGAIN => {}
+                Err(_) => return Err(()),
+            }
+        }
+        Ok(moved)
+    }
+
+    /// What to wait for on the local end.
+    fn local_events(&self) -> libc::c_short {
+        let mut events = 0;
+        if self.to_remote.is_empty() && !self.local_eof {
+            events |= libc::POLLIN;
+        }
+        if !self.to_local.is_empty() {
+            events |= libc::POLLOUT;
+        }
+        events
+    }
+}
+
+/// The thread that owns the bastion's session.
+struct Carrier {
+    session: Session,
+    requests: Receiver<Request>,
+    woken: UnixStream,
+    shared: Arc<Mutex<Shared>>,
+    opening: Vec<Opening>,
+    pipes: Vec<Pipe>,
+    listeners: Vec<(TcpListener, String, u16)>,
+    timeout: Duration,
+    bastion: String,
+}
+
+impl Carrier {
+    fn run(mut self) {
+        let mut buffer = vec![0u8; 32 * 1024];
+        let mut handle_gone = false;
+        let mut next_keepalive = Duration::from_secs(u64::from(KEEPALIVE_SECONDS));
+        // The session's socket was ready at the last wait.
+        let mut session_ready = false;
+        loop {
+            if !handle_gone {
+                handle_gone = self.take_requests();
+            }
+            if handle_gone {
+                self.listeners.clear();
+            }
+            let mut moved = self.accept();
+            moved |= self.open_next();
+            let mut index = 0;
+            while let Some(pipe) = self.pipes.get_mut(index) {
+                match pipe.step(&mut buffer) {
+                    Step::Moved => {
+                        moved = true;
+                        index += 1;
+                    }
+                    Step::Idle => index += 1,
+                    Step::Closed => {
+                        let mut pipe = self.pipes.swap_remove(index);
+                        let _ = pipe.channel.close();
+                        moved = true;
+                    }
+                }
+            }
+            match self.session.keepalive_send() {
+                Ok(seconds) => next_keepalive = Duration::from_secs(u64::from(seconds.max(1))),
+                Err(e) if e.code() == EAGAIN => {}
+                Err(e) => {
+                    self.end(format!(
+                        "the session to the bastion {} ended: {e}",
+                        self.bastion
+                    ));
+                    return;
+                }
+            }
+            if handle_gone && self.pipes.is_empty() && self.opening.is_empty() {
+                let _ = self.session.disconnect(None, "done", None);
+                return;
+            }
+            if moved {
+                continue;
+            }
+            // Ready, yet no channel took anything: the bastion closed, or
+            // it sent what only a channel call would read (libssh2 reads
+            // the socket on channel calls alone): look again a little
+            // later rather than spin.
+            let mut watch_session = true;
+            if session_ready {
+                match peek(&self.session) {
+                    Peeked::Closed(why) => {
+                        self.end(format!(
+                            "the session to the bastion {} ended: {why}",
+                            self.bastion
+                        ));
+                        return;
+                    }
+                    Peeked::Pending => watch_session = false,
+                    Peeked::Nothing => {}
+                }
+            }
+            let longest = if watch_session {
+                next_keepalive
+            } else {
+                next_keepalive.min(UNREAD_BACKOFF)
+            };
+            session_ready = self.wait(longest, watch_session);
+        }
+    }
+
+    /// Takes every queued request; true once the handle is gone.
+    fn take_requests(&mut self) -> bool {
+        let mut drained = [0u8; 64];
+        while matches!(self.woken.read(&mut drained), Ok(n) if n > 0) {}
+        loop {
+            match self.requests.try_recv() {
+                Ok(Request::Carry {
+                    host,
+                    port,
+                    local,
+                    opened,
+                }) => self.opening.push(Opening {
+                    host,
+                    port,
+                    local,
+                    opened,
+                    since: Instant::now(),
+                }),
+                Ok(Request::Listen {
+                    listener,
+                    host,
+                    port,
+                }) => self.listeners.push((listener, host, port)),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
+            }
+        }
+    }
+
+    /// Accepts waiting connections on the listeners.
+    fn accept(&mut self) -> bool {
+        let mut accepted = false;
+        for (listener, host, port) in &self.listeners {
+            while let Ok((stream, _)) = listener.accept() {
+                if stream.set_nonblocking(true).is_err() {
+                    continue;
+                }
+                self.opening.push(Opening {
+                    host: host.clone(),
+                    port: *port,
+                    local: Box::new(stream) as Box<dyn LocalEnd>,
+                    opened: None,
+                    since: Instant::now(),
+                });
+                accepted = true;
+            }
+        }
+        accepted
+    }
+
+    /// Goes on opening the first queued connection.
+    fn open_next(&mut self) -> bool {
+        let Some(first) = self.opening.first() else {
+            return false;
+        };
+        let result = self
+            .session
+            .channel_direct_tcpip(&first.host, first.port, None);
+        let outcome = match result {
+            Err(e) if e.code() == EAGAIN => {
+                if first.since.elapsed() < self.timeout {
+                    return false;
+                }
+                // libssh2 cannot give up an open half-way: this session
+                // opens nothing more.
+                let why = format!(
+                    "the bastion {} did not open a connection to {}:{} within {:.0} s",
+                    self.bastion,
+                    first.host,
+                    first.port,
+                    self.timeout.as_secs_f64()
+                );
+                self.end(why.clone());
+                for opening in self.opening.drain(..) {
+                    if let Some(opened) = opening.opened {
+                        let _ = opened.send(Err(why.clone()));
+                    }
+                }
+                return true;
+            }
+            other => other,
+        };
+        let opening = self.opening.remove(0);
+        match outcome {
+            Ok(channel) => {
+                if let Some(opened) = opening.opened {
+                    let _ = opened.send(Ok(()));
+                }
+                self.pipes.push(Pipe {
+                    channel,
+                    local: opening.local,
+                    to_local: Vec::new(),
+                    to_remote: Vec::new(),
+                    local_eof: false,
+                    eof_sent: false,
+                    remote_eof: false,
+                });
+            }
+            Err(e) => {
+                let why = format!(
+                    "the bastion {} could not connect to {}:{} ({})",
+                    self.bastion,
+                    opening.host,
+                    opening.port,
+                    e.message()
+                );
+                if let Ok(mut shared) = self.shared.lock() {
+                    shared.last_failure = Some(why.clone());
+                }
+                if let Some(opened) = opening.opened {
+                    let _ = opened.send(Err(why));
+                }
+            }
+        }
+        true
+    }
+
+    /// Records why the session ended and fails what waits on it.
+    fn end(&mut self, why: String) {
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.ended = Some(why.clone());
+        }
+        for opening in self.opening.drain(..) {
+            if let Some(opened) = opening.opened {
+                let _ = opened.send(Err(why.clone()));
+            }
+        }
+    }
+
+    /// Sleeps until a socket is ready, a request comes, or `longest`;
+    /// true when the session's socket is ready.
+    fn wait(&self, longest: Duration, watch_session: bool) -> bool {
+        let mut session_events = libc::POLLIN;
+        if matches!(
+            self.session.block_directions(),
+            BlockDirections::Outbound | BlockDirections::Both
+        ) {
+            session_events |= libc::POLLOUT;
+        }
+        let mut fds = vec![
+            poll_fd(self.woken.as_raw_fd(), libc::POLLIN),
+            poll_fd(
+                if watch_session {
+                    self.session.as_raw_fd()
+                } else {
+                    -1
+                },
+                session_events,
+            ),
+        ];
+        fds.extend(
+            self.listeners
+                .iter()
+                .map(|(listener, ..)| poll_fd(listener.as_raw_fd(), libc::POLLIN)),
+        );
+        fds.extend(
+            self.pipes
+                .iter()
+                .map(|pipe| poll_fd(pipe.local.as_raw_fd(), pipe.local_events())),
+        );
+        // An open in progress is re-tried at least every 50 ms, so its
+        // deadline is kept.
+        let longest = if self.opening.is_empty() {
+            longest
+        } else {
+            longest.min(Duration::from_millis(50))
+        };
+        let millis = i32::try_from(longest.as_millis()).unwrap_or(i32::MAX);
+        let count = libc::nfds_t::try_from(fds.len()).unwrap_or(libc::nfds_t::MAX);
+        // SAFETY: `fds` is a live, initialised array of `count` pollfds.
+        unsafe { libc::poll(fds.as_mut_ptr(), count, millis) };
+        fds.get(1).is_some_and(|session| session.revents != 0)
+    }
+}
+
+fn poll_fd(fd: std::os::fd::RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// What the bastion's socket holds.
+enum Peeked {
+    /// Nothing to read.
+    Nothing,
+    /// Bytes no channel call has read yet.
+    Pending,
+    /// The bastion closed the connection, or it broke.
+    Closed(String),
+}
+
+/// Looks at the session's socket without reading.
+fn peek(session: &Session) -> Peeked {
+    let mut byte = 0u8;
+    // SAFETY: one byte of writable memory; MSG_PEEK leaves the data, and
+    // MSG_DONTWAIT never blocks.
+    let read = unsafe {
+        libc::recv(
+            session.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match read {
+        0 => Peeked::Closed("the bastion closed the connection".into()),
+        1.. => Peeked::Pending,
+        _ => {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == ErrorKind::WouldBlock {
+                Peeked::Nothing
+            } else {
+                Peeked::Closed(error.to_string())
+            }
+        }
+    }
+}

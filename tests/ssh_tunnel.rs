@@ -142,3 +142,54 @@ fn a_bastion_that_goes_away_ends_the_tunnel_with_its_reason() {
     let error = tunnel.connect("127.0.0.1", echo).expect_err("ended");
     assert_eq!(error, why);
 }
+
+#[test]
+fn a_host_only_the_bastion_reaches_is_reached_through_it() {
+    use sitedeck_lab::netns::SiteNetwork;
+    use sitedeck_lab::sshd::NodeOptions;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut network = SiteNetwork::create().expect("a lab network (root, iproute2)");
+    let inside = network.add_inside_host().expect("an inside host");
+    let on = |host| NodeOptions {
+        host: Some(host),
+        ..NodeOptions::default()
+    };
+    let bastion =
+        SshNode::start_with(&dir.path().join("bastion"), on(network.bastion())).expect("bastion");
+    let node = SshNode::start_with(&dir.path().join("node"), on(inside.clone())).expect("node");
+    let known = known(dir.path());
+    trust(&known, &bastion);
+    // From here the inside host cannot be reached at all.
+    let direct = TcpStream::connect_timeout(&(inside.address, 22).into(), Duration::from_secs(2));
+    assert!(direct.is_err(), "{inside:?} is reachable from here");
+    let tunnel = tunnel(&bastion, &known);
+    let stream = tunnel
+        .connect(&inside.address.to_string(), 22)
+        .expect("through the bastion");
+    let target = support::ssh::target(&node);
+    let error = support::ssh::refused(sitedeck::nodes::ssh::open(
+        stream,
+        &target,
+        &support::ssh::key_auth(&node),
+        &known,
+        support::ssh::TIMEOUT,
+    ));
+    let sitedeck::nodes::ssh::SshError::UnknownHostKey { key, .. } = error else {
+        panic!("its own key is checked: {error}");
+    };
+    sitedeck::nodes::ssh::accept_host_key(&known, &target, &key).expect("accept");
+    let session = sitedeck::nodes::jump::connect_via(
+        &tunnel,
+        &target,
+        &support::ssh::key_auth(&node),
+        &known,
+        support::ssh::TIMEOUT,
+    )
+    .expect("a session through the bastion");
+    let (status, out, _) =
+        sitedeck::nodes::ssh::run(&session, "echo $SSH_CONNECTION").expect("run");
+    assert_eq!(status, 0);
+    // The node saw the bastion's inside address connect.
+    let bastion_inside = std::net::Ipv4Addr::from(u32::from(inside.address) - 1);
+    assert!(out.starts_with(&format!("{bastion_inside} ")), "{out}");
+}

@@ -12,6 +12,7 @@ pub mod kafka;
 pub mod kafka_traffic;
 pub mod kube;
 pub mod mariadb;
+pub mod netns;
 pub mod plain_proxy;
 pub mod postgres;
 pub mod process;

@@ -2,7 +2,6 @@
 //! free loopback port: its own host key, and a client key pair that may
 //! log in as the user running the lab.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -14,7 +13,9 @@ use crate::process::{ManagedProcess, find_program, wait_until};
 /// A running sshd node.
 #[derive(Debug)]
 pub struct SshNode {
-    /// The TCP port on 127.0.0.1.
+    /// Its address: 127.0.0.1, or its own in a lab network.
+    pub host: String,
+    /// Its TCP port.
     pub port: u16,
     /// The node's directory (config, keys, log).
     pub dir: PathBuf,
@@ -22,25 +23,52 @@ pub struct SshNode {
     pub client_key: PathBuf,
     /// The user that may log in: the one running the lab.
     pub user: String,
+    options: NodeOptions,
     process: ManagedProcess,
 }
 
+/// Where a node runs and how its clock goes.
+#[derive(Debug, Clone, Default)]
+pub struct NodeOptions {
+    /// A host of a lab network ([`crate::netns`]): the node listens on
+    /// port 22 of its address there; `None`: a free port on 127.0.0.1.
+    pub host: Option<crate::netns::NetworkHost>,
+    /// Its clock, as its sessions see it, is so far ahead (behind when
+    /// negative): Debian's libfaketime, preloaded into every session by
+    /// sshd's `SetEnv`.
+    pub skew_ms: Option<i64>,
+}
+
 impl SshNode {
-    /// Starts a node in `dir`, with a new ed25519 host key.
+    /// Starts a node in `dir`, with new host keys.
     pub fn start(dir: &Path) -> Result<Self> {
-        Self::launch(dir, crate::free_port()?, None)
+        Self::start_with(dir, NodeOptions::default())
     }
 
-    /// Starts a node whose clock, as its sessions see it, is `skew_ms`
-    /// ahead (behind when negative): Debian's libfaketime, preloaded into
-    /// every session by sshd's `SetEnv`.
+    /// Starts a node whose clock is `skew_ms` ahead (behind when
+    /// negative).
     pub fn start_skewed(dir: &Path, skew_ms: i64) -> Result<Self> {
-        Self::launch(dir, crate::free_port()?, Some(skew_ms))
+        Self::start_with(
+            dir,
+            NodeOptions {
+                skew_ms: Some(skew_ms),
+                ..NodeOptions::default()
+            },
+        )
     }
 
-    /// Starts a node in `dir` on `port`, with the host key it has there
-    /// (a new one when there is none).
-    fn launch(dir: &Path, port: u16, skew_ms: Option<i64>) -> Result<Self> {
+    /// Starts a node in `dir` as `options` say.
+    pub fn start_with(dir: &Path, options: NodeOptions) -> Result<Self> {
+        let port = match options.host {
+            Some(_) => 22,
+            None => crate::free_port()?,
+        };
+        Self::launch(dir, port, options)
+    }
+
+    /// Starts a node in `dir` on `port`, with the host keys it has there
+    /// (new ones when there are none).
+    fn launch(dir: &Path, port: u16, options: NodeOptions) -> Result<Self> {
         let sshd = find_program(&["/usr/sbin/sshd", "sshd"])
             .context("OpenSSH's server is not installed (apt-get install openssh-server)")?;
         std::fs::create_dir_all(dir)?;
@@ -65,7 +93,7 @@ impl SshNode {
         if crate::process::running_as_root() {
             std::fs::create_dir_all("/run/sshd")?;
         }
-        let skew = match skew_ms {
+        let skew = match options.skew_ms {
             Some(skew_ms) => {
                 let library = find_program(&[FAKETIME_LIBRARY])
                     .context("libfaketime is not installed (apt-get install libfaketime)")?;
@@ -78,32 +106,43 @@ impl SshNode {
             }
             None => String::new(),
         };
+        let host = options.host.as_ref().map_or_else(
+            || "127.0.0.1".to_owned(),
+            |inside| inside.address.to_string(),
+        );
         let config = dir.join("sshd_config");
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nHostKey {ecdsa}\nPidFile {dir}/sshd.pid\n\
+                "Port {port}\nListenAddress {host}\nHostKey {host_key}\nHostKey {ecdsa}\nPidFile {dir}/sshd.pid\n\
                  AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PermitRootLogin prohibit-password\nLogLevel DEBUG1\n{skew}",
-                host = host_key.display(),
+                host_key = host_key.display(),
                 ecdsa = ecdsa_key.display(),
                 dir = dir.display(),
             ),
         )?;
-        let mut command = Command::new(sshd);
+        let mut command = match &options.host {
+            Some(inside) => crate::netns::command_in(&inside.namespace, &sshd),
+            None => Command::new(sshd),
+        };
         command.arg("-D").arg("-e").arg("-f").arg(&config);
         let log = dir.join("sshd.log");
         let mut process = ManagedProcess::spawn("sshd", command, &log)?;
+        // Its log says when it listens (a node inside a lab network cannot
+        // be reached from here to see).
         wait_until(&mut process, Duration::from_secs(20), "sshd", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
+            std::fs::read_to_string(&log).is_ok_and(|text| text.contains("Server listening on"))
         })
         .with_context(|| format!("see {}", log.display()))?;
         Ok(Self {
+            host,
             port,
             dir: dir.to_path_buf(),
             client_key,
             user: current_user()?,
+            options,
             process,
         })
     }
@@ -148,7 +187,7 @@ impl SshNode {
         ] {
             std::fs::remove_file(self.dir.join(file))?;
         }
-        Self::launch(&self.dir, self.port, None)
+        Self::launch(&self.dir, self.port, self.options.clone())
     }
 }
 

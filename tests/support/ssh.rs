@@ -21,7 +21,7 @@ pub fn refused(result: Result<ssh2::Session, SshError>) -> SshError {
 /// How the node is reached, as the lab's user.
 pub fn target(node: &SshNode) -> SshTarget {
     SshTarget {
-        host: "127.0.0.1".into(),
+        host: node.host.clone(),
         port: node.port,
         user: node.user.clone(),
     }

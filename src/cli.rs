@@ -402,6 +402,7 @@ pub async fn probe_all(
     cluster: Option<&ClusterTarget>,
     readonly: bool,
     forwards: Option<crate::cluster::portforward::Forwards>,
+    state_dir: &std::path::Path,
 ) -> SiteStatus {
     let profile = &loaded.profile;
     let context = cluster.and_then(|c| c.context.as_deref());
@@ -410,6 +411,12 @@ pub async fn probe_all(
         cluster: cluster.cloned(),
         readonly: readonly || profile.readonly,
         forwards,
+        bastion: crate::nodes::access::Bastion::of_profile(
+            profile,
+            state_dir,
+            Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0)),
+        )
+        .map(std::sync::Arc::new),
     };
     let reports =
         futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, &env))).await;
@@ -464,7 +471,13 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
     let forwards =
         middleware_status::forwards(&loaded.profile, target.as_ref(), &paths.state_dir).await;
     let (mut status, cluster) = futures::join!(
-        probe_all(&loaded, target.as_ref(), cli.readonly, forwards),
+        probe_all(
+            &loaded,
+            target.as_ref(),
+            cli.readonly,
+            forwards,
+            &paths.state_dir
+        ),
         cluster
     );
     status.cluster = cluster;

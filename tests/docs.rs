@@ -181,13 +181,19 @@ fn the_middleware_guide_example_loads_and_names_every_kind() {
 fn the_kafka_guide_example_loads_and_names_every_key() {
     let guide = read("docs/kafka.md");
     let examples = fenced(&guide, "yaml profile");
-    assert_eq!(examples.len(), 2, "a direct and a port-forward example");
+    assert_eq!(
+        examples.len(),
+        3,
+        "a direct, a port-forward and a bastion example"
+    );
     // The files they name, beside them.
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join("secrets")).expect("mkdir");
     std::fs::write(dir.path().join("secrets/kafka-password"), "pw").expect("secret");
     std::fs::write(dir.path().join("kafka-ca.pem"), "").expect("ca");
     std::fs::write(dir.path().join("kubeconfig.yaml"), "").expect("kubeconfig");
+    std::fs::create_dir(dir.path().join("keys")).expect("mkdir");
+    std::fs::write(dir.path().join("keys/ops_ed25519"), "").expect("key");
     let load = |example: &str| {
         profile::parse(example, Path::new("kafka.md"), dir.path())
             .unwrap_or_else(|e| panic!("docs/kafka.md example: {e}"))
@@ -200,6 +206,11 @@ fn the_kafka_guide_example_loads_and_names_every_key() {
     assert_eq!(
         forwarded.profile.kafka[0].via,
         profile::KafkaPath::PortForward
+    );
+    let through_bastion = load(&examples[2]);
+    assert_eq!(
+        through_bastion.profile.kafka[0].via,
+        profile::KafkaPath::Bastion
     );
     for key in ["g k", "g c", "`p`", "`[` and `]`"] {
         assert!(guide.contains(key), "docs/kafka.md does not mention {key}");

@@ -11,6 +11,8 @@ use sitedeck::probe::{self, ProbeState};
 use sitedeck_lab::kafka::{BrokerOptions, KafkaBroker, KafkaUser, Scram};
 use sitedeck_lab::kafka_traffic::{Produced, commit, create_topic, produce};
 
+mod support;
+
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn users() -> Vec<KafkaUser> {
@@ -473,4 +475,110 @@ async fn brokers_advertising_in_cluster_names_are_reached_through_port_forwards(
         report.detail.contains("pod middleware/kafka-0 not found"),
         "{report:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn brokers_only_the_bastion_reaches_are_reached_through_it() {
+    use sitedeck_lab::netns::SiteNetwork;
+    use sitedeck_lab::sshd::{NodeOptions, SshNode};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut broker = scram_broker(dir.path());
+    let bob = broker.login(&users()[1]);
+    create_topic(&bob, "orders", 2).expect("topic");
+    produce(&bob, "orders", &orders(0, 7)).expect("produce");
+    commit(&bob, "billing", "orders", 0, 3).expect("commit");
+    // The broker moves inside a site network that only its bastion
+    // reaches, advertising its address there.
+    let mut network = SiteNetwork::create().expect("a lab network (root, iproute2)");
+    let inside = network.add_inside_host().expect("an inside host");
+    broker.move_to(&inside).expect("nisshi inside");
+    let bastion = SshNode::start_with(
+        &dir.path().join("bastion"),
+        NodeOptions {
+            host: Some(network.bastion()),
+            ..NodeOptions::default()
+        },
+    )
+    .expect("bastion");
+    std::fs::write(dir.path().join("kafka.pw"), "bob-secret").expect("secret");
+    let text = format!(
+        "name: kafka-test\nenvironment: poc\nprobes:\n  timeout_seconds: 5\n\
+         ssh:\n  bastion:\n    host: {}\n    user: {}\n    identity: {}\n\
+         kafka:\n  - name: events\n    via: bastion\n{}",
+        bastion.host,
+        bastion.user,
+        bastion.client_key.display(),
+        sasl_entry(&broker.address().to_string(), "SCRAM-SHA-512", "bob")
+    );
+    let path = dir.path().join("site.yaml");
+    std::fs::write(&path, text).expect("write profile");
+    let loaded = profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let state_dir = dir.path().join("state");
+    let site_bastion = std::sync::Arc::new(
+        sitedeck::nodes::access::Bastion::of_profile(&loaded.profile, &state_dir, TIMEOUT)
+            .expect("the profile's bastion"),
+    );
+    let sources = probe::plan(&loaded.profile, None);
+    let source = sources
+        .iter()
+        .find(|s| matches!(s.kind, probe::SourceKind::Kafka))
+        .expect("a Kafka source");
+    let env = probe::ProbeEnv {
+        bastion: Some(site_bastion.clone()),
+        ..Default::default()
+    };
+
+    // The bastion's key is not known yet: said, with what to run.
+    let report = probe::run(source, &loaded.profile, &env).await;
+    assert!(report.state.is_down(), "{report:?}");
+    assert!(
+        report.detail.contains("does not know")
+            && report.detail.contains("--accept bastion=SHA256:"),
+        "{report:?}"
+    );
+    let known = sitedeck::nodes::ssh::KnownHosts {
+        user: None,
+        extra: Vec::new(),
+        own: state_dir.join("known_hosts"),
+    };
+    support::ssh::trust(&known, &bastion);
+
+    let report = probe::run(source, &loaded.profile, &env).await;
+    assert_eq!(report.state, ProbeState::Up, "{report:?}");
+    let through = format!(
+        "SSH via bastion {}@{} to {}",
+        bastion.user,
+        bastion.host,
+        broker.address()
+    );
+    assert_eq!(report.path.as_deref(), Some(through.as_str()));
+    let target = KafkaTarget::new(&loaded.profile.kafka[0], &loaded.profile.base_dir, TIMEOUT)
+        .via_bastion(Some(site_bastion.clone()));
+    let snapshot = kafka::observe(&target).await.expect("observe");
+    let topic = snapshot
+        .topics
+        .iter()
+        .find(|t| t.name == "orders")
+        .expect("orders listed");
+    assert_eq!(topic.partitions[0].high, Some(7), "{topic:?}");
+    let group = snapshot
+        .groups
+        .iter()
+        .find(|g| g.name == "billing")
+        .expect("billing listed");
+    assert_eq!(group.total_lag(), 4, "{group:?}");
+    let peeked = kafka::peek(&target, "orders", 0, PeekFrom::Last, 2)
+        .await
+        .expect("peek through the bastion");
+    let offsets: Vec<i64> = peeked.iter().map(|m| m.offset).collect();
+    assert_eq!(offsets, [5, 6]);
+    // One login to the bastion served the probe, the look and the peek.
+    let log = std::fs::read_to_string(bastion.dir.join("sshd.log")).expect("log");
+    assert_eq!(log.matches("Accepted publickey").count(), 1, "{log}");
+
+    // Without the bastion's session there is no way in, and it says so.
+    drop(bastion);
+    let report = probe::run(source, &loaded.profile, &env).await;
+    assert!(report.state.is_down(), "{report:?}");
+    assert!(report.detail.contains("bastion"), "{report:?}");
 }

@@ -739,3 +739,21 @@ fn cluster_names_map_to_pods_and_services() {
         assert_eq!(of(outside), None, "{outside}");
     }
 }
+
+#[test]
+fn kafka_via_bastion_needs_the_ssh_bastion() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let entry = "kafka:\n  - name: k\n    via: bastion\n    bootstrap: [10.20.0.41:9092]\n";
+    let text = format!("name: a\nenvironment: poc\n{entry}");
+    let error =
+        profile::parse(&text, &dir.path().join("a.yaml"), dir.path()).expect_err("no bastion");
+    assert!(
+        error.to_string().contains(
+            "a.yaml:4:11: kafka `k` goes via bastion, and the profile has no `ssh.bastion`"
+        ),
+        "{error}"
+    );
+    let text = format!("name: a\nenvironment: poc\nssh:\n  bastion:\n    host: 10.20.0.1\n{entry}");
+    let loaded = profile::parse(&text, &dir.path().join("a.yaml"), dir.path()).expect("valid");
+    assert_eq!(loaded.profile.kafka[0].via, profile::KafkaPath::Bastion);
+}

@@ -79,7 +79,12 @@ pub struct BrokerOptions {
     pub advertised_host: Option<String>,
     /// TLS: the certificate chain and key files (PEM).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// A lab network's host it runs in ([`KafkaBroker::move_to`]).
+    pub host: Option<crate::netns::NetworkHost>,
 }
+
+/// The port a broker moved into a lab network listens on.
+const MOVED_PORT: u16 = 9092;
 
 /// A running broker; stops when dropped.
 #[derive(Debug)]
@@ -144,14 +149,41 @@ impl KafkaBroker {
         wait_for_port(&mut self.process, self.port, &log)
     }
 
+    /// Restarts the broker on the same storage inside a lab network's
+    /// host ([`crate::netns`]), on port 9092 of its address, advertising
+    /// that address: only what reaches that host reaches the broker.
+    pub fn move_to(&mut self, host: &crate::netns::NetworkHost) -> Result<()> {
+        self.process.stop(Duration::from_secs(10));
+        self.options.host = Some(host.clone());
+        self.port = MOVED_PORT;
+        let nisshi = nisshi_program()?;
+        let log = Self::log_file(&self.dir);
+        self.process = spawn(
+            &nisshi,
+            &self.dir,
+            self.port,
+            &self.options,
+            Phase::Serve,
+            &log,
+        )?;
+        let address = self.address();
+        wait_until(&mut self.process, Duration::from_secs(30), "nisshi", || {
+            crate::netns::connects(&host.namespace, address)
+        })
+        .with_context(|| format!("see {}", log.display()))
+    }
+
     /// The broker's log file when it runs in `dir`.
     pub fn log_file(dir: &Path) -> PathBuf {
         dir.join("nisshi.log")
     }
 
-    /// `127.0.0.1:PORT`.
+    /// `127.0.0.1:PORT`, or its lab network host's address.
     pub fn address(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        match &self.options.host {
+            Some(host) => SocketAddr::from((host.address, self.port)),
+            None => SocketAddr::from(([127, 0, 0, 1], self.port)),
+        }
     }
 
     /// `127.0.0.1:PORT`, as a bootstrap server.
@@ -228,10 +260,21 @@ fn spawn(
         Phase::Setup => "127.0.0.1",
         Phase::Serve => options.advertised_host.as_deref().unwrap_or("127.0.0.1"),
     };
-    let mut command = Command::new(nisshi);
+    let (mut command, listen, host) = match (&options.host, phase) {
+        (Some(inside), Phase::Serve) => (
+            crate::netns::command_in(&inside.namespace, nisshi),
+            inside.address.to_string(),
+            inside.address.to_string(),
+        ),
+        _ => (
+            Command::new(nisshi),
+            "127.0.0.1".to_owned(),
+            host.to_owned(),
+        ),
+    };
     command
         .arg("broker")
-        .args(["--listener-url", &format!("tcp://127.0.0.1:{port}")])
+        .args(["--listener-url", &format!("tcp://{listen}:{port}")])
         .args([
             "--advertised-listener-url",
             &format!("tcp://{host}:{advertised}"),

@@ -278,3 +278,23 @@ fn in_namespace(namespace: &str, args: &[&str]) -> Result<()> {
     all.extend_from_slice(args);
     ip(&all)
 }
+
+/// Whether a TCP connection to `address` opens from inside `namespace`
+/// (a thread of this process enters it for the try).
+pub fn connects(namespace: &str, address: std::net::SocketAddr) -> bool {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{namespace}");
+    std::thread::spawn(move || {
+        let Ok(file) = std::fs::File::open(path) else {
+            return false;
+        };
+        // SAFETY: a namespace file this thread holds open; setns changes
+        // this thread's network namespace only, and the thread ends here.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return false;
+        }
+        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(1)).is_ok()
+    })
+    .join()
+    .unwrap_or(false)
+}

@@ -229,6 +229,11 @@ pub struct EffectRunner {
     forwards: Option<crate::cluster::portforward::Forwards>,
     /// The Logs view's reading, aborted when replaced or stopped.
     logs: Option<JoinHandle<()>>,
+    /// The site's bastion, for the `ssh` section it was made from.
+    bastion: Option<(
+        Option<crate::config::profile::SshSpec>,
+        Option<Arc<crate::nodes::access::Bastion>>,
+    )>,
 }
 
 /// Logs a source's state when it changed since the last probe.
@@ -252,6 +257,7 @@ impl EffectRunner {
     /// session connects: a check waits for it).
     fn probe_env(
         &mut self,
+        profile: &crate::config::profile::SiteProfile,
         cluster: Option<crate::cluster::connect::ClusterTarget>,
         readonly: bool,
     ) -> Arc<crate::probe::ProbeEnv> {
@@ -259,7 +265,26 @@ impl EffectRunner {
             cluster,
             readonly,
             forwards: self.forwards(),
+            bastion: self.bastion(profile),
         })
+    }
+
+    /// The site's bastion, kept (with its session) while the profile's
+    /// `ssh` section stays the same.
+    fn bastion(
+        &mut self,
+        profile: &crate::config::profile::SiteProfile,
+    ) -> Option<Arc<crate::nodes::access::Bastion>> {
+        if self.bastion.as_ref().map(|(ssh, _)| ssh) != Some(&profile.ssh) {
+            let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0));
+            let bastion =
+                crate::nodes::access::Bastion::of_profile(profile, &self.paths.state_dir, timeout)
+                    .map(Arc::new);
+            self.bastion = Some((profile.ssh.clone(), bastion));
+        }
+        self.bastion
+            .as_ref()
+            .and_then(|(_, bastion)| bastion.clone())
     }
 
     /// The site's port-forwards over the cluster session's client, made
@@ -311,6 +336,7 @@ impl EffectRunner {
             last_states: Arc::default(),
             forwards: None,
             logs: None,
+            bastion: None,
         }
     }
 
@@ -524,8 +550,11 @@ impl EffectRunner {
                 from,
             } => {
                 let tx = self.tx.clone();
+                // The bastion the probes of this site made.
+                let bastion = self.bastion.as_ref().and_then(|(_, b)| b.clone());
                 let target = crate::kafka::KafkaTarget::new(&spec, &base_dir, timeout)
-                    .through(self.forwards());
+                    .through(self.forwards())
+                    .via_bastion(bastion);
                 tokio::spawn(async move {
                     let result = crate::kafka::peek(
                         &target,
@@ -547,7 +576,7 @@ impl EffectRunner {
                 readonly,
             } => {
                 self.stop_probes();
-                let env = self.probe_env(cluster, readonly);
+                let env = self.probe_env(&profile, cluster, readonly);
                 for source in sources {
                     self.spawn_probe(round, source, Arc::clone(&profile), Arc::clone(&env));
                 }
@@ -570,7 +599,7 @@ impl EffectRunner {
                 cluster,
                 readonly,
             } => {
-                let env = self.probe_env(cluster, readonly);
+                let env = self.probe_env(&profile, cluster, readonly);
                 self.spawn_probe(round, source, profile, env);
             }
         }

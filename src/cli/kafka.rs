@@ -233,7 +233,11 @@ pub async fn peek(
             }
         }
     };
-    let target = crate::kafka::KafkaTarget::new(spec, &profile.base_dir, timeout).through(forwards);
+    let bastion = crate::nodes::access::Bastion::of_profile(profile, state_dir, timeout)
+        .map(std::sync::Arc::new);
+    let target = crate::kafka::KafkaTarget::new(spec, &profile.base_dir, timeout)
+        .through(forwards)
+        .via_bastion(bastion);
     let result = crate::kafka::peek(
         &target,
         &request.topic,

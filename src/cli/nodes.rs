@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::profile::{NodesSpec, SiteProfile, SshSpec};
+use crate::config::profile::{NodesSpec, SiteProfile};
+use crate::nodes::access::SshAccess;
 use crate::nodes::clock::{self, ClockOffset};
 use crate::nodes::facts::{self, DiskThresholds, Finding, NodeFacts};
-use crate::nodes::ssh::{KnownHosts, SshAuth, SshError, SshTarget};
+use crate::nodes::ssh::{SshError, SshTarget};
 use crate::nodes::tunnel::Tunnel;
 
 /// Nodes read at once.
@@ -48,72 +49,21 @@ pub struct NodesReport {
     pub max_skew_ms: Option<f64>,
 }
 
-/// Where and how each node is reached.
-struct Plan {
-    nodes: Vec<(String, SshTarget)>,
-    auth: SshAuth,
-    bastion: Option<(SshTarget, SshAuth)>,
-    known: KnownHosts,
-}
+/// Where and how each node is reached: the profile's SSH access, with
+/// its node list.
+type Plan = SshAccess;
 
+/// The profile's SSH access; an error when it lists no node.
 fn plan(profile: &SiteProfile, state_dir: &Path) -> Result<Plan, String> {
-    let Some(SshSpec {
-        bastion,
-        known_hosts,
-        user,
-        identity,
-        nodes,
-    }) = &profile.ssh
-    else {
-        return Err("the profile has no `ssh` section: list the nodes under ssh.nodes".into());
-    };
-    let list = match nodes {
-        NodesSpec::List(list) if !list.is_empty() => list,
-        NodesSpec::FromCluster => {
-            return Err("`ssh.nodes: from_cluster` is not supported yet: list the nodes".into());
+    let access = SshAccess::of_profile(profile, state_dir)
+        .ok_or("the profile has no `ssh` section: list the nodes under ssh.nodes")?;
+    match profile.ssh.as_ref().map(|ssh| &ssh.nodes) {
+        Some(NodesSpec::FromCluster) => {
+            Err("`ssh.nodes: from_cluster` is not supported yet: list the nodes".into())
         }
-        _ => return Err("the profile lists no nodes under ssh.nodes".into()),
-    };
-    let login = |user: &Option<String>| {
-        user.clone()
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "root".into())
-    };
-    let auth_of = |identity: &Option<crate::config::profile::PathRef>| match identity {
-        Some(path) => SshAuth::KeyFile {
-            path: path.resolve(&profile.base_dir),
-            passphrase: None,
-        },
-        None => SshAuth::Agent,
-    };
-    let mut known = KnownHosts::in_state_dir(state_dir);
-    known.extra = known_hosts
-        .iter()
-        .map(|file| file.resolve(&profile.base_dir))
-        .collect();
-    Ok(Plan {
-        nodes: list
-            .iter()
-            .map(|node| {
-                let target = SshTarget {
-                    host: node.host.clone(),
-                    port: node.port.get(),
-                    user: login(user),
-                };
-                (node.name.value.clone(), target)
-            })
-            .collect(),
-        auth: auth_of(identity),
-        bastion: bastion.as_ref().map(|b| {
-            let target = SshTarget {
-                host: b.host.clone(),
-                port: b.port.get(),
-                user: login(&b.user),
-            };
-            (target, auth_of(&b.identity))
-        }),
-        known,
-    })
+        _ if access.nodes.is_empty() => Err("the profile lists no nodes under ssh.nodes".into()),
+        _ => Ok(access),
+    }
 }
 
 /// A session to one node, directly or through the bastion. Blocking.
@@ -170,6 +120,12 @@ pub async fn nodes(
     json: bool,
     accept: Option<&str>,
 ) -> ExitCode {
+    // Accepting the bastion's key needs no node list.
+    if let Some(accept) = accept
+        && let Some(access) = SshAccess::of_profile(profile, state_dir)
+    {
+        return accept_key(&std::sync::Arc::new(access), accept).await;
+    }
     let plan = match plan(profile, state_dir) {
         Ok(plan) => std::sync::Arc::new(plan),
         Err(why) => {
@@ -177,9 +133,6 @@ pub async fn nodes(
             return ExitCode::from(2);
         }
     };
-    if let Some(accept) = accept {
-        return accept_key(&plan, accept).await;
-    }
     // At most so many logins at once: sshd drops connections past its
     // MaxStartups (10 by default), the bastion's too.
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));

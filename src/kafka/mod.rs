@@ -212,6 +212,8 @@ pub struct KafkaTarget {
     pub timeout: Duration,
     /// The site's port-forwards, which `via: port-forward` needs.
     pub forwards: Option<Forwards>,
+    /// The site's bastion, which `via: bastion` needs.
+    pub bastion: Option<std::sync::Arc<crate::nodes::access::Bastion>>,
 }
 
 impl KafkaTarget {
@@ -222,12 +224,21 @@ impl KafkaTarget {
             base_dir: base_dir.to_path_buf(),
             timeout,
             forwards: None,
+            bastion: None,
         }
     }
 
     /// The same, with the site's port-forwards.
     pub fn through(self, forwards: Option<Forwards>) -> Self {
         Self { forwards, ..self }
+    }
+
+    /// The same, with the site's bastion.
+    pub fn via_bastion(
+        self,
+        bastion: Option<std::sync::Arc<crate::nodes::access::Bastion>>,
+    ) -> Self {
+        Self { bastion, ..self }
     }
 
     /// The client settings (reads the secret: call on the blocking pool),
@@ -243,10 +254,20 @@ impl KafkaTarget {
                 ))
             })?;
             settings.forget_property("client.dns.lookup");
-            settings.routes = Some(std::sync::Arc::new(routes::Routes::new(
-                forwards,
-                runtime.clone(),
-                self.timeout,
+            settings.routes = Some(std::sync::Arc::new(routes::Routes::PortForward(
+                routes::ForwardRoutes::new(forwards, runtime.clone(), self.timeout),
+            )));
+        }
+        if self.spec.via == KafkaPath::Bastion {
+            let bastion = self.bastion.clone().ok_or_else(|| {
+                KafkaError::Config(format!(
+                    "kafka `{}` goes via bastion, and the profile has no `ssh.bastion`",
+                    self.spec.name.value
+                ))
+            })?;
+            settings.forget_property("client.dns.lookup");
+            settings.routes = Some(std::sync::Arc::new(routes::Routes::Bastion(
+                routes::BastionRoutes::new(bastion),
             )));
         }
         Ok(settings)

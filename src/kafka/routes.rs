@@ -1,8 +1,10 @@
-//! Broker addresses through port-forwards (`via: port-forward`): brokers
-//! in a cluster advertise in-cluster names the bastion cannot resolve, so
-//! each name librdkafka looks up — a bootstrap server or an advertised
-//! broker — becomes the port-forward to its pod or Service, and resolves
-//! to that forward's loopback address.
+//! Broker addresses through port-forwards (`via: port-forward`) or the
+//! SSH bastion (`via: bastion`): brokers advertise addresses this host
+//! cannot resolve or reach, so each address librdkafka looks up — a
+//! bootstrap server or an advertised broker — becomes a local listener
+//! that goes on to the broker (a port-forward to its pod or Service, or a
+//! connection the bastion opens), and resolves to that listener's loopback
+//! address. The name itself stays librdkafka's, so TLS still checks it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,9 +13,89 @@ use std::time::Duration;
 
 use crate::cluster::portforward::Forwards;
 use crate::config::profile::Endpoint;
+use crate::nodes::access::Bastion;
+
+/// The routes of one client: through port-forwards or the bastion.
+pub(super) enum Routes {
+    /// Port-forwards over the Kubernetes API.
+    PortForward(ForwardRoutes),
+    /// Connections the bastion opens.
+    Bastion(BastionRoutes),
+}
+
+impl Routes {
+    /// The loopback address that goes on to broker `host:port`. Blocks:
+    /// call it from librdkafka's threads or the blocking pool, never
+    /// from async code.
+    pub fn local(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
+        match self {
+            Self::PortForward(routes) => routes.local(host, port),
+            Self::Bastion(routes) => routes.local(host, port),
+        }
+    }
+
+    /// How the brokers were reached, for the view's PATH.
+    pub fn path(&self) -> String {
+        match self {
+            Self::PortForward(routes) => routes.path(),
+            Self::Bastion(routes) => routes.path(),
+        }
+    }
+
+    /// Why a route in use failed, if one did. Blocks, as [`Self::local`].
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            Self::PortForward(routes) => routes.failure(),
+            Self::Bastion(routes) => routes.bastion.failure(),
+        }
+    }
+}
+
+/// Broker addresses through the site's bastion.
+pub(super) struct BastionRoutes {
+    bastion: std::sync::Arc<Bastion>,
+    /// The broker addresses looked up.
+    used: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl BastionRoutes {
+    /// Routes through `bastion`'s session.
+    pub fn new(bastion: std::sync::Arc<Bastion>) -> Self {
+        Self {
+            bastion,
+            used: Mutex::default(),
+        }
+    }
+
+    fn local(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
+        let tunnel = self
+            .bastion
+            .tunnel()
+            .map_err(|error| crate::nodes::access::explain(&error))?;
+        let local = tunnel.listen(host, port)?;
+        if let Ok(mut used) = self.used.lock() {
+            used.insert(format!("{host}:{port}"));
+        }
+        Ok(local)
+    }
+
+    /// `SSH via bastion USER@HOST to a:9092, b:9092`.
+    fn path(&self) -> String {
+        let used = self
+            .used
+            .lock()
+            .map(|used| used.iter().cloned().collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        if used.is_empty() {
+            format!("SSH via bastion {} (none opened)", self.bastion.name())
+        } else {
+            format!("SSH via bastion {} to {used}", self.bastion.name())
+        }
+    }
+}
 
 /// The forwards of one client, and what each broker address went to.
-pub(super) struct Routes {
+pub(super) struct ForwardRoutes {
     forwards: Forwards,
     /// The runtime the forwards run on (librdkafka's threads are not).
     runtime: tokio::runtime::Handle,
@@ -24,7 +106,7 @@ pub(super) struct Routes {
     used: Mutex<BTreeMap<String, (Endpoint, String)>>,
 }
 
-impl Routes {
+impl ForwardRoutes {
     /// Routes over `forwards`, whose tasks run on `runtime`.
     pub fn new(forwards: Forwards, runtime: tokio::runtime::Handle, wait: Duration) -> Self {
         Self {
@@ -36,9 +118,8 @@ impl Routes {
     }
 
     /// The loopback address that forwards to broker `host:port`, opening
-    /// the forward the first time. Blocks: call it from librdkafka's
-    /// threads or the blocking pool, never from async code.
-    pub fn local(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
+    /// the forward the first time. Blocks.
+    fn local(&self, host: &str, port: u16) -> Result<SocketAddr, String> {
         let endpoint = Endpoint::of_cluster_name(host, port).ok_or_else(|| {
             format!(
                 "{host} is not an in-cluster name (POD.SERVICE.NAMESPACE.svc or \
@@ -63,7 +144,7 @@ impl Routes {
 
     /// How the brokers were reached: `port-forward to pod ns/a:9092, pod
     /// ns/b:9092`, or that no forward was opened yet.
-    pub fn path(&self) -> String {
+    fn path(&self) -> String {
         let used = self.used();
         let mut targets: Vec<&str> = used
             .iter()
@@ -80,8 +161,8 @@ impl Routes {
 
     /// Why a forward in use failed since one last worked, if one did: a
     /// connection librdkafka saw close was a pod gone or a port refused.
-    /// Blocks, as [`Self::local`].
-    pub fn failure(&self) -> Option<String> {
+    /// Blocks.
+    fn failure(&self) -> Option<String> {
         let used = self.used();
         self.runtime.block_on(async {
             let look = async {

@@ -283,6 +283,9 @@ pub struct ProbeEnv {
     /// Port-forwards to in-cluster endpoints; `None` when the site has no
     /// cluster connection.
     pub forwards: Option<crate::cluster::portforward::Forwards>,
+    /// The site's bastion, for what goes `via: bastion`; `None` when the
+    /// profile has none.
+    pub bastion: Option<std::sync::Arc<crate::nodes::access::Bastion>>,
 }
 
 /// Probes one source within its timeout (the endpoint's own, else the
@@ -406,9 +409,14 @@ async fn probe_source(
                     *path = Some("port-forward (opening)".into());
                     forwarded_bootstrap(&servers, env, timeout).await?
                 }
+                KafkaPath::Bastion => {
+                    *path = Some("SSH via bastion (opening)".into());
+                    net::bastion_bootstrap(&servers, env.bastion.as_ref()).await?
+                }
             };
             let target = crate::kafka::KafkaTarget::new(spec, &profile.base_dir, timeout)
-                .through(env.forwards.clone());
+                .through(env.forwards.clone())
+                .via_bastion(env.bastion.clone());
             let snapshot = crate::kafka::observe(&target)
                 .await
                 .map_err(kafka_failure)?;

@@ -93,3 +93,53 @@ pub fn tally<T>(
         )),
     }
 }
+
+/// Each bootstrap server through the site's bastion: its login first (an
+/// unknown host key or a refused login is said as such), then a
+/// connection the bastion opens to each server. Blocking work runs on
+/// the blocking pool.
+pub async fn bastion_bootstrap(
+    servers: &[&str],
+    bastion: Option<&std::sync::Arc<crate::nodes::access::Bastion>>,
+) -> Result<(ProbeState, String), ProbeFailure> {
+    use crate::nodes::ssh::SshError;
+    let Some(bastion) = bastion.cloned() else {
+        return Err(ProbeFailure::config(
+            "the brokers are reached via bastion, and the profile has no ssh.bastion",
+        ));
+    };
+    let servers: Vec<String> = servers.iter().map(|s| (*s).to_owned()).collect();
+    let reached = tokio::task::spawn_blocking(move || {
+        let tunnel = bastion.tunnel().map_err(|error| {
+            let state = match &error {
+                SshError::AuthFailed { .. } => ProbeState::AuthFailed,
+                SshError::Unreachable { why, .. } if why.contains("refused") => ProbeState::Refused,
+                SshError::Unreachable { why, .. } if why.contains("timed out") => {
+                    ProbeState::Timeout
+                }
+                _ => ProbeState::Error,
+            };
+            ProbeFailure::new(state, crate::nodes::access::explain(&error))
+        })?;
+        Ok::<_, ProbeFailure>(
+            servers
+                .iter()
+                .map(|server| {
+                    let (host, port) = crate::config::profile::split_host_port(server)
+                        .map_err(ProbeFailure::config)?;
+                    tunnel.connect(&host, port).map(drop).map_err(|why| {
+                        let state = if why.contains("refused") {
+                            ProbeState::Refused
+                        } else {
+                            ProbeState::Error
+                        };
+                        ProbeFailure::new(state, why)
+                    })
+                })
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .map_err(|e| ProbeFailure::new(ProbeState::Error, format!("the bastion check ended: {e}")))??;
+    tally(reached, "reached through the bastion")
+}

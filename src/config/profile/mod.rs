@@ -342,6 +342,9 @@ pub enum KafkaPath {
     /// Every broker address (bootstrap and advertised) is an in-cluster
     /// name, reached through a port-forward over the Kubernetes API.
     PortForward,
+    /// Every broker address is reached through the SSH bastion
+    /// (`ssh.bastion`), which resolves and connects to it.
+    Bastion,
 }
 
 fn default_security_protocol() -> SecurityProtocol {

@@ -265,6 +265,17 @@ impl Validation {
             if k.via == KafkaPath::PortForward {
                 self.forwarded_kafka(p, k);
             }
+            if k.via == KafkaPath::Bastion
+                && p.ssh.as_ref().and_then(|s| s.bastion.as_ref()).is_none()
+            {
+                self.problem(
+                    k.name.referenced,
+                    format!(
+                        "kafka `{}` goes via bastion, and the profile has no `ssh.bastion` to tunnel through",
+                        k.name.value
+                    ),
+                );
+            }
             self.sasl(k);
             self.secret_properties(k);
             self.secret(&p.base_dir, k.password.as_ref(), &k.name.value);

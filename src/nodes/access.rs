@@ -1,0 +1,157 @@
+//! How the site's hosts are reached over SSH, from the profile's `ssh`
+//! section: the nodes, the login, the bastion and the known_hosts files;
+//! and the site's [`Bastion`], whose one session (a [`Tunnel`]) carries
+//! what goes through it, opened again when it ended.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::profile::{NodesSpec, PathRef, SiteProfile, SshSpec};
+
+use super::ssh::{KnownHosts, SshAuth, SshError, SshTarget};
+use super::tunnel::Tunnel;
+
+/// Where and how the site's hosts are reached.
+#[derive(Debug, Clone)]
+pub struct SshAccess {
+    /// The profile's nodes, by name (none for `from_cluster`).
+    pub nodes: Vec<(String, SshTarget)>,
+    /// The login on the nodes.
+    pub auth: SshAuth,
+    /// The bastion and its login, when the profile has one.
+    pub bastion: Option<(SshTarget, SshAuth)>,
+    /// The host keys trusted.
+    pub known: KnownHosts,
+}
+
+impl SshAccess {
+    /// The profile's SSH access, with sitedeck's known_hosts in
+    /// `state_dir`; `None` without an `ssh` section.
+    pub fn of_profile(profile: &SiteProfile, state_dir: &Path) -> Option<Self> {
+        let SshSpec {
+            bastion,
+            known_hosts,
+            user,
+            identity,
+            nodes,
+        } = profile.ssh.as_ref()?;
+        let login = |user: &Option<String>| {
+            user.clone()
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "root".into())
+        };
+        let auth_of = |identity: &Option<PathRef>| match identity {
+            Some(path) => SshAuth::KeyFile {
+                path: path.resolve(&profile.base_dir),
+                passphrase: None,
+            },
+            None => SshAuth::Agent,
+        };
+        let mut known = KnownHosts::in_state_dir(state_dir);
+        known.extra = known_hosts
+            .iter()
+            .map(|file| file.resolve(&profile.base_dir))
+            .collect();
+        let nodes = match nodes {
+            NodesSpec::List(list) => list
+                .iter()
+                .map(|node| {
+                    let target = SshTarget {
+                        host: node.host.clone(),
+                        port: node.port.get(),
+                        user: login(user),
+                    };
+                    (node.name.value.clone(), target)
+                })
+                .collect(),
+            NodesSpec::FromCluster | NodesSpec::None => Vec::new(),
+        };
+        Some(Self {
+            nodes,
+            auth: auth_of(identity),
+            bastion: bastion.as_ref().map(|b| {
+                let target = SshTarget {
+                    host: b.host.clone(),
+                    port: b.port.get(),
+                    user: login(&b.user),
+                };
+                (target, auth_of(&b.identity))
+            }),
+            known,
+        })
+    }
+}
+
+/// The site's bastion: one session carries every connection through it
+/// (brokers, the API server), opened on first use and again after it
+/// ended.
+#[derive(Debug)]
+pub struct Bastion {
+    target: SshTarget,
+    auth: SshAuth,
+    known: KnownHosts,
+    timeout: Duration,
+    tunnel: Mutex<Option<Arc<Tunnel>>>,
+}
+
+impl Bastion {
+    /// The profile's bastion, if it has one.
+    pub fn of_profile(profile: &SiteProfile, state_dir: &Path, timeout: Duration) -> Option<Self> {
+        let access = SshAccess::of_profile(profile, state_dir)?;
+        let (target, auth) = access.bastion?;
+        Some(Self {
+            target,
+            auth,
+            known: access.known,
+            timeout,
+            tunnel: Mutex::default(),
+        })
+    }
+
+    /// `user@host` (`[host]:port` off 22).
+    pub fn name(&self) -> String {
+        self.target.to_string()
+    }
+
+    /// The session's tunnel: the open one, or a new one when there is
+    /// none or it ended. Blocking (a login when it opens one).
+    pub fn tunnel(&self) -> Result<Arc<Tunnel>, SshError> {
+        let mut slot = self.tunnel.lock().map_err(|_| SshError::Failed {
+            target: self.name(),
+            why: "its session is poisoned".into(),
+        })?;
+        if let Some(tunnel) = slot.as_ref()
+            && tunnel.ended().is_none()
+        {
+            return Ok(Arc::clone(tunnel));
+        }
+        let tunnel = Arc::new(Tunnel::open(
+            &self.target,
+            &self.auth,
+            &self.known,
+            self.timeout,
+        )?);
+        *slot = Some(Arc::clone(&tunnel));
+        Ok(tunnel)
+    }
+
+    /// Why the session ended or the last connection through it failed,
+    /// if so.
+    pub fn failure(&self) -> Option<String> {
+        let slot = self.tunnel.lock().ok()?;
+        let tunnel = slot.as_ref()?;
+        tunnel.ended().or_else(|| tunnel.last_failure())
+    }
+}
+
+/// What went wrong with the bastion, and what to do about an unknown key.
+pub fn explain(error: &SshError) -> String {
+    match error {
+        SshError::UnknownHostKey { key, .. } => format!(
+            "the bastion: {error} Once compared: `sitedeck nodes --accept bastion={}`",
+            key.fingerprint
+        ),
+        _ => format!("the bastion: {error}"),
+    }
+}

@@ -415,8 +415,7 @@ pub async fn probe_all(
             profile,
             state_dir,
             Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0)),
-        )
-        .map(std::sync::Arc::new),
+        ),
     };
     let reports =
         futures::future::join_all(sources.iter().map(|s| probe::run(s, profile, &env))).await;

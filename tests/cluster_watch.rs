@@ -53,6 +53,7 @@ fn target(kubeconfig: &Path) -> ClusterTarget {
     ClusterTarget {
         kubeconfig: Some(kubeconfig.to_path_buf()),
         context: None,
+        bastion: None,
     }
 }
 

@@ -257,11 +257,11 @@ fn the_logs_guide_example_loads_and_names_the_keys() {
 fn the_nodes_guide_example_loads() {
     let guide = read("docs/nodes.md");
     let examples = fenced(&guide, "yaml profile");
-    assert_eq!(examples.len(), 1, "a profile example");
-    // The files it names, beside it.
+    assert_eq!(examples.len(), 2, "the nodes, and the API via the bastion");
+    // The files they name, beside them.
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("keys")).expect("dir");
-    for file in ["keys/acme_ed25519", "acme_known_hosts"] {
+    for file in ["keys/acme_ed25519", "acme_known_hosts", "kubeconfig.yaml"] {
         std::fs::write(dir.path().join(file), "").expect("file");
     }
     let loaded = profile::parse(&examples[0], Path::new("nodes.md"), dir.path())
@@ -269,4 +269,12 @@ fn the_nodes_guide_example_loads() {
     let ssh = loaded.profile.ssh.expect("ssh");
     assert!(ssh.bastion.is_some());
     assert!(matches!(ssh.nodes, profile::NodesSpec::List(ref nodes) if nodes.len() == 3));
+    let tunnelled = profile::parse(&examples[1], Path::new("nodes.md"), dir.path())
+        .unwrap_or_else(|e| panic!("docs/nodes.md example: {e}"));
+    let cluster = tunnelled.profile.cluster.as_ref().expect("cluster");
+    assert_eq!(
+        cluster.via.as_ref().map(|via| via.value),
+        Some(profile::ClusterVia::Bastion)
+    );
+    assert!(tunnelled.warnings.is_empty(), "{:?}", tunnelled.warnings);
 }

@@ -414,6 +414,7 @@ async fn brokers_advertising_in_cluster_names_are_reached_through_port_forwards(
     let target = sitedeck::cluster::connect::ClusterTarget {
         kubeconfig: Some(sim.kubeconfig().to_path_buf()),
         context: None,
+        bastion: None,
     };
     let connection = sitedeck::cluster::connect::connect(&target, &[])
         .await
@@ -514,10 +515,9 @@ async fn brokers_only_the_bastion_reaches_are_reached_through_it() {
     std::fs::write(&path, text).expect("write profile");
     let loaded = profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let state_dir = dir.path().join("state");
-    let site_bastion = std::sync::Arc::new(
+    let site_bastion =
         sitedeck::nodes::access::Bastion::of_profile(&loaded.profile, &state_dir, TIMEOUT)
-            .expect("the profile's bastion"),
-    );
+            .expect("the profile's bastion");
     let sources = probe::plan(&loaded.profile, None);
     let source = sources
         .iter()

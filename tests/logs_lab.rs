@@ -29,6 +29,7 @@ async fn client(sim: &KubeSim) -> kube::Client {
     let target = ClusterTarget {
         kubeconfig: Some(sim.kubeconfig().to_path_buf()),
         context: None,
+        bastion: None,
     };
     connect(&target, &[]).await.expect("connect").client
 }

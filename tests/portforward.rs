@@ -33,6 +33,7 @@ async fn forwards(sim: &KubeSim) -> Forwards {
     let target = ClusterTarget {
         kubeconfig: Some(sim.kubeconfig().to_path_buf()),
         context: None,
+        bastion: None,
     };
     let connection = connect(&target, &[]).await.expect("connect");
     Forwards::new(connection.client)

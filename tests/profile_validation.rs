@@ -215,8 +215,7 @@ fn profile_check(cwd: &Path, file: &str, env: &[(&str, &str)]) -> Output {
 }
 
 /// What the example's settings that sitedeck cannot use yet warn about.
-const EXAMPLE_WARNINGS: [&str; 2] = [
-    "example.yaml:33:8: `via: bastion` is not supported yet: the cluster API is probed directly from this host",
+const EXAMPLE_WARNINGS: [&str; 1] = [
     "example.yaml:57:13: nodes behind the bastion are not probed yet: Overview probes the bastion only",
 ];
 

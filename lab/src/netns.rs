@@ -279,22 +279,42 @@ fn in_namespace(namespace: &str, args: &[&str]) -> Result<()> {
     ip(&all)
 }
 
-/// Whether a TCP connection to `address` opens from inside `namespace`
-/// (a thread of this process enters it for the try).
+/// Whether a TCP connection to `address` opens from inside `namespace`.
 pub fn connects(namespace: &str, address: std::net::SocketAddr) -> bool {
+    entered(namespace, move || {
+        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(1)).is_ok()
+    })
+    .unwrap_or(false)
+}
+
+/// A TCP listener on `address` inside `namespace` (the socket stays
+/// there).
+pub fn bind_in(namespace: &str, address: std::net::SocketAddr) -> Result<std::net::TcpListener> {
+    entered(namespace, move || {
+        std::net::TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))
+    })?
+}
+
+/// What `work` returns, run on a thread of this process that entered
+/// `namespace` (and ends with it).
+fn entered<T: Send + 'static>(
+    namespace: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
     use std::os::fd::AsRawFd;
-    let path = format!("/run/netns/{namespace}");
+    let file = std::fs::File::open(format!("/run/netns/{namespace}"))
+        .with_context(|| format!("no network namespace {namespace}"))?;
     std::thread::spawn(move || {
-        let Ok(file) = std::fs::File::open(path) else {
-            return false;
-        };
         // SAFETY: a namespace file this thread holds open; setns changes
         // this thread's network namespace only, and the thread ends here.
         if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return false;
+            bail!(
+                "cannot enter the namespace: {}",
+                std::io::Error::last_os_error()
+            );
         }
-        std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(1)).is_ok()
+        Ok(work())
     })
     .join()
-    .unwrap_or(false)
+    .map_err(|_| anyhow::anyhow!("the thread in {namespace} failed"))?
 }

@@ -278,8 +278,7 @@ impl EffectRunner {
         if self.bastion.as_ref().map(|(ssh, _)| ssh) != Some(&profile.ssh) {
             let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0));
             let bastion =
-                crate::nodes::access::Bastion::of_profile(profile, &self.paths.state_dir, timeout)
-                    .map(Arc::new);
+                crate::nodes::access::Bastion::of_profile(profile, &self.paths.state_dir, timeout);
             self.bastion = Some((profile.ssh.clone(), bastion));
         }
         self.bastion

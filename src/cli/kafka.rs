@@ -233,8 +233,7 @@ pub async fn peek(
             }
         }
     };
-    let bastion = crate::nodes::access::Bastion::of_profile(profile, state_dir, timeout)
-        .map(std::sync::Arc::new);
+    let bastion = crate::nodes::access::Bastion::of_profile(profile, state_dir, timeout);
     let target = crate::kafka::KafkaTarget::new(spec, &profile.base_dir, timeout)
         .through(forwards)
         .via_bastion(bastion);

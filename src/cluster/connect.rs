@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::config::profile::SiteProfile;
+use crate::config::profile::{ClusterVia, SiteProfile};
+use crate::nodes::access::{Bastion, BastionRoute};
 
 /// Where a site's cluster is: the kubeconfig file and the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,9 @@ pub struct ClusterTarget {
     pub kubeconfig: Option<PathBuf>,
     /// The context; `None`: the kubeconfig's current context.
     pub context: Option<String>,
+    /// The bastion the API server is reached through (`via: bastion`);
+    /// `None`: directly.
+    pub bastion: Option<BastionRoute>,
 }
 
 impl ClusterTarget {
@@ -36,6 +40,13 @@ impl ClusterTarget {
             context: context
                 .map(str::to_owned)
                 .or_else(|| cluster.context.clone()),
+            bastion: cluster
+                .via
+                .as_ref()
+                .filter(|via| via.value == ClusterVia::Bastion)
+                .and_then(|_| {
+                    BastionRoute::of_profile(profile, &crate::config::Paths::from_env().state_dir)
+                }),
         })
     }
 }
@@ -182,7 +193,16 @@ pub async fn connect(
     // an API server whose backends are down would look "loading" for
     // minutes. The watches back off and retry themselves, and say so.
     config.default_retry = false;
-    let server = config.cluster_url.to_string();
+    let mut server = config.cluster_url.to_string();
+    if let Some(route) = &target.bastion {
+        let through = through_bastion(&mut config, route)
+            .await
+            .map_err(|reason| ConnectError::Config {
+                context: context.clone(),
+                reason,
+            })?;
+        server = format!("{server} ({through})");
+    }
     // Building the client may run the credential program: not on the
     // runtime's threads.
     let built = tokio::task::spawn_blocking(move || kube::Client::try_from(config)).await;
@@ -206,6 +226,49 @@ pub async fn connect(
         server,
         context,
     })
+}
+
+/// Points `config` at a listener whose connections the bastion carries
+/// to the API server, keeping TLS checked against the API server's own
+/// name (or address). Says the way it goes.
+async fn through_bastion(
+    config: &mut kube::Config,
+    route: &BastionRoute,
+) -> Result<String, String> {
+    let url = config.cluster_url.clone();
+    let host = url
+        .host()
+        .ok_or_else(|| format!("the API server's URL {url} has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url
+        .port_u16()
+        .unwrap_or(if url.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let bastion = Bastion::shared(route, std::time::Duration::from_secs(10));
+    let name = bastion.name();
+    let local = tokio::task::spawn_blocking({
+        let host = host.clone();
+        move || {
+            bastion
+                .tunnel()
+                .map_err(|error| crate::nodes::access::explain(&error))?
+                .listen(&host, port)
+        }
+    })
+    .await
+    .map_err(|e| format!("the bastion's session ended: {e}"))??;
+    let scheme = url.scheme_str().unwrap_or("https");
+    let path = url.path_and_query().map_or("", |p| p.as_str());
+    config.cluster_url = format!("{scheme}://{local}{path}")
+        .parse()
+        .map_err(|e| format!("no URL for {local}: {e}"))?;
+    config.tls_server_name.get_or_insert(host);
+    Ok(format!("via bastion {name}"))
 }
 
 /// The program (with its arguments) a context's user runs to get

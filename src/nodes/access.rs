@@ -83,35 +83,77 @@ impl SshAccess {
     }
 }
 
-/// The site's bastion: one session carries every connection through it
-/// (brokers, the API server), opened on first use and again after it
-/// ended.
-#[derive(Debug)]
-pub struct Bastion {
-    target: SshTarget,
-    auth: SshAuth,
-    known: KnownHosts,
-    timeout: Duration,
-    tunnel: Mutex<Option<Arc<Tunnel>>>,
+/// How the bastion is reached and trusted: its address, login and the
+/// known_hosts files its key is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BastionRoute {
+    /// The bastion.
+    pub target: SshTarget,
+    /// The login.
+    pub auth: SshAuth,
+    /// The host keys trusted.
+    pub known: KnownHosts,
 }
 
-impl Bastion {
+impl BastionRoute {
     /// The profile's bastion, if it has one.
-    pub fn of_profile(profile: &SiteProfile, state_dir: &Path, timeout: Duration) -> Option<Self> {
+    pub fn of_profile(profile: &SiteProfile, state_dir: &Path) -> Option<Self> {
         let access = SshAccess::of_profile(profile, state_dir)?;
         let (target, auth) = access.bastion?;
         Some(Self {
             target,
             auth,
             known: access.known,
+        })
+    }
+}
+
+/// The bastions of this process: one session per bastion, shared by
+/// whatever goes through it (brokers, the API server, nodes).
+static SHARED: Mutex<Vec<Arc<Bastion>>> = Mutex::new(Vec::new());
+
+/// The site's bastion: one session carries every connection through it
+/// (brokers, the API server), opened on first use and again after it
+/// ended.
+#[derive(Debug)]
+pub struct Bastion {
+    route: BastionRoute,
+    timeout: Duration,
+    tunnel: Mutex<Option<Arc<Tunnel>>>,
+}
+
+impl Bastion {
+    /// The bastion `route` leads to, shared with every other user of the
+    /// same route in this process; `timeout` is for its login and each
+    /// connection it opens (the first user's counts).
+    pub fn shared(route: &BastionRoute, timeout: Duration) -> Arc<Self> {
+        let mut shared = SHARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(bastion) = shared.iter().find(|b| b.route == *route) {
+            return Arc::clone(bastion);
+        }
+        let bastion = Arc::new(Self {
+            route: route.clone(),
             timeout,
             tunnel: Mutex::default(),
-        })
+        });
+        shared.push(Arc::clone(&bastion));
+        bastion
+    }
+
+    /// The profile's bastion (shared), if it has one.
+    pub fn of_profile(
+        profile: &SiteProfile,
+        state_dir: &Path,
+        timeout: Duration,
+    ) -> Option<Arc<Self>> {
+        BastionRoute::of_profile(profile, state_dir).map(|route| Self::shared(&route, timeout))
     }
 
     /// `user@host` (`[host]:port` off 22).
     pub fn name(&self) -> String {
-        self.target.to_string()
+        self.route.target.to_string()
     }
 
     /// The session's tunnel: the open one, or a new one when there is
@@ -126,10 +168,11 @@ impl Bastion {
         {
             return Ok(Arc::clone(tunnel));
         }
+        let route = &self.route;
         let tunnel = Arc::new(Tunnel::open(
-            &self.target,
-            &self.auth,
-            &self.known,
+            &route.target,
+            &route.auth,
+            &route.known,
             self.timeout,
         )?);
         *slot = Some(Arc::clone(&tunnel));

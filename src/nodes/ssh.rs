@@ -41,7 +41,7 @@ impl SshTarget {
 }
 
 /// How to log in.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SshAuth {
     /// A private key file, with its passphrase if it has one.
     KeyFile {

@@ -88,6 +88,9 @@ pub struct KubeSimOptions {
     /// Images whose pods never become ready (CrashLoopBackOff), besides
     /// every image whose tag ends in `-broken`.
     pub broken_images: Vec<String>,
+    /// A lab network's host ([`crate::netns`]) to serve on, at its address
+    /// (its certificate valid for it); `None`: 127.0.0.1.
+    pub host: Option<crate::netns::NetworkHost>,
 }
 
 impl Default for KubeSimOptions {
@@ -102,6 +105,7 @@ impl Default for KubeSimOptions {
             plain_http: false,
             rollout_step: Duration::from_millis(250),
             broken_images: Vec::new(),
+            host: None,
         }
     }
 }
@@ -128,7 +132,12 @@ impl KubeSim {
     /// `dir/kubeconfig` (context `lab`).
     pub fn start_with(dir: &Path, options: KubeSimOptions) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let certificates = tls::LabCertificates::generate()?;
+        let names: Vec<String> = options
+            .host
+            .iter()
+            .map(|host| host.address.to_string())
+            .collect();
+        let certificates = tls::LabCertificates::generate_for(&names)?;
         let tls_config = if options.plain_http {
             None
         } else {
@@ -141,8 +150,11 @@ impl KubeSim {
             seed::seed_site(&mut store)?;
         }
 
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .context("cannot listen on 127.0.0.1 for the Kubernetes API simulator")?;
+        let listener = match &options.host {
+            Some(host) => crate::netns::bind_in(&host.namespace, (host.address, 0).into())?,
+            None => std::net::TcpListener::bind("127.0.0.1:0")
+                .context("cannot listen on 127.0.0.1 for the Kubernetes API simulator")?,
+        };
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?.to_string();
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -34,6 +34,12 @@ impl LabCertificates {
     /// Makes a new CA and a server certificate valid for 127.0.0.1 and
     /// localhost.
     pub fn generate() -> Result<Self> {
+        Self::generate_for(&[])
+    }
+
+    /// The same, the certificate valid for `names` (addresses or host
+    /// names) too.
+    pub fn generate_for(names: &[String]) -> Result<Self> {
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.distinguished_name = distinguished_name("sitedeck-lab-ca");
@@ -45,8 +51,13 @@ impl LabCertificates {
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)
             .context("cannot make the lab CA")?;
 
-        let mut server_params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+        let mut server_params = CertificateParams::new(
+            ["127.0.0.1", "localhost"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(names.iter().cloned())
+                .collect::<Vec<_>>(),
+        )?;
         server_params.distinguished_name = distinguished_name("kube-apiserver");
         server_params.key_usages = vec![
             KeyUsagePurpose::DigitalSignature,

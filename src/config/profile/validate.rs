@@ -54,13 +54,6 @@ impl Validation {
                 via.referenced,
                 "`via: bastion` needs an `ssh.bastion` to tunnel through".into(),
             );
-        } else if let Some(via) = &cluster.via
-            && via.value == ClusterVia::Bastion
-        {
-            self.warn(
-                via.referenced,
-                "`via: bastion` is not supported yet: the cluster API is probed directly from this host".into(),
-            );
         }
     }
 

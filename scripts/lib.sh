@@ -20,7 +20,7 @@ ensure_packages() {
 }
 
 # The system packages the lab and the build need.
-LAB_PACKAGES=(mariadb-server mariadb-client redis-server postgresql openssh-server openssh-client libfaketime)
+LAB_PACKAGES=(mariadb-server mariadb-client redis-server postgresql openssh-server openssh-client libfaketime chrony iproute2)
 # rdkafka builds its bundled librdkafka with ssl: a C toolchain, OpenSSL and
 # zlib headers.
 BUILD_PACKAGES=(gcc g++ make pkg-config libssl-dev zlib1g-dev)

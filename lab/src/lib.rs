@@ -8,6 +8,7 @@
 //! started it dies), so nothing a test starts outlives it. `sitedeck-lab up`
 //! starts a whole site and writes a `site.yaml` for sitedeck.
 
+pub mod chrony;
 pub mod kafka;
 pub mod kafka_traffic;
 pub mod kube;

@@ -297,7 +297,7 @@ pub fn bind_in(namespace: &str, address: std::net::SocketAddr) -> Result<std::ne
 
 /// What `work` returns, run on a thread of this process that entered
 /// `namespace` (and ends with it).
-fn entered<T: Send + 'static>(
+pub fn entered<T: Send + 'static>(
     namespace: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T> {

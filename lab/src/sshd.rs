@@ -37,6 +37,10 @@ pub struct NodeOptions {
     /// negative): Debian's libfaketime, preloaded into every session by
     /// sshd's `SetEnv`.
     pub skew_ms: Option<i64>,
+    /// The node runs its own chronyd following this NTP server, which
+    /// its sessions' `chronyc` reaches on the default socket (the node's
+    /// own directory is mounted on `/run/chrony` for sshd and chronyd).
+    pub ntp_server: Option<std::net::SocketAddr>,
 }
 
 impl SshNode {
@@ -123,17 +127,25 @@ impl SshNode {
                 dir = dir.display(),
             ),
         )?;
-        let mut command = match &options.host {
-            Some(inside) => crate::netns::command_in(&inside.namespace, &sshd),
-            None => Command::new(sshd),
+        let mut command = match (&options.host, options.ntp_server) {
+            (_, Some(server)) => with_chrony(dir, &options, server, &sshd, &config)?,
+            (Some(inside), None) => crate::netns::command_in(&inside.namespace, &sshd),
+            (None, None) => Command::new(&sshd),
         };
-        command.arg("-D").arg("-e").arg("-f").arg(&config);
+        if options.ntp_server.is_none() {
+            command.arg("-D").arg("-e").arg("-f").arg(&config);
+        }
         let log = dir.join("sshd.log");
+        // What an earlier start logged (a restarted node appends).
+        let earlier = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let mut process = ManagedProcess::spawn("sshd", command, &log)?;
         // Its log says when it listens (a node inside a lab network cannot
         // be reached from here to see).
         wait_until(&mut process, Duration::from_secs(20), "sshd", || {
-            std::fs::read_to_string(&log).is_ok_and(|text| text.contains("Server listening on"))
+            std::fs::read(&log).is_ok_and(|text| {
+                String::from_utf8_lossy(text.get(earlier..).unwrap_or_default())
+                    .contains("Server listening on")
+            })
         })
         .with_context(|| format!("see {}", log.display()))?;
         Ok(Self {
@@ -197,6 +209,43 @@ impl Drop for SshNode {
     fn drop(&mut self) {
         self.process.stop_with_children(Duration::from_secs(5));
     }
+}
+
+/// sshd started in a mount namespace of its own whose `/run/chrony` is
+/// the node's, beside the node's chronyd (then a child of sshd, so it
+/// stops with it).
+fn with_chrony(
+    dir: &Path,
+    options: &NodeOptions,
+    server: std::net::SocketAddr,
+    sshd: &Path,
+    config: &Path,
+) -> Result<Command> {
+    let chronyd = crate::chrony::chronyd()?;
+    let run = crate::chrony::private_dir(&dir.join("chrony-run"))?;
+    let state = crate::chrony::private_dir(&dir.join("chrony"))?;
+    let chrony_config = state.join("chrony.conf");
+    std::fs::write(&chrony_config, crate::chrony::node_config(&state, server))?;
+    std::fs::create_dir_all("/run/chrony")?;
+    let script = format!(
+        "mount --bind '{run}' /run/chrony && {{ '{chronyd}' -u root -x -d -f '{chrony_config}' & }} \
+         && exec '{sshd}' -D -e -f '{config}'",
+        run = run.display(),
+        chronyd = chronyd.display(),
+        chrony_config = chrony_config.display(),
+        sshd = sshd.display(),
+        config = config.display(),
+    );
+    let unshare = find_program(&["/usr/bin/unshare", "unshare"])
+        .context("unshare is not installed (apt-get install util-linux)")?;
+    let mut command = match &options.host {
+        Some(inside) => crate::netns::command_in(&inside.namespace, &unshare),
+        None => Command::new(unshare),
+    };
+    command
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(script);
+    Ok(command)
 }
 
 /// Debian's libfaketime.

@@ -8,46 +8,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::config::profile::{NodesSpec, SiteProfile};
 use crate::nodes::access::SshAccess;
-use crate::nodes::clock::{self, ClockOffset};
-use crate::nodes::facts::{self, DiskThresholds, Finding, NodeFacts};
 use crate::nodes::ssh::{SshError, SshTarget};
-use crate::nodes::tunnel::Tunnel;
-
-/// Nodes read at once.
-const AT_ONCE: usize = 8;
+use crate::nodes::survey::{Survey, SurveySettings, session, survey};
 
 /// How long one node may take to connect and answer each request.
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// One node's report.
-#[derive(Debug, Serialize)]
-pub struct NodeReport {
-    /// The profile's name for it.
-    pub name: String,
-    /// `user@host` (`[host]:port` off 22).
-    pub target: String,
-    /// Why it could not be read, if it could not.
-    pub error: Option<String>,
-    /// What it is and how it does.
-    pub facts: Option<NodeFacts>,
-    /// What needs a look.
-    pub findings: Vec<Finding>,
-    /// Its clock against this host's.
-    pub time: Option<ClockOffset>,
-}
-
-/// Everything `sitedeck nodes --format json` prints.
-#[derive(Debug, Serialize)]
-pub struct NodesReport {
-    /// Each node.
-    pub nodes: Vec<NodeReport>,
-    /// The largest difference between two nodes' clocks, ms.
-    pub max_skew_ms: Option<f64>,
-}
 
 /// Where and how each node is reached: the profile's SSH access, with
 /// its node list.
@@ -64,52 +31,6 @@ fn plan(profile: &SiteProfile, state_dir: &Path) -> Result<Plan, String> {
         _ if access.nodes.is_empty() => Err("the profile lists no nodes under ssh.nodes".into()),
         _ => Ok(access),
     }
-}
-
-/// A session to one node, directly or through the bastion. Blocking.
-fn session(plan: &Plan, target: &SshTarget) -> Result<ssh2::Session, SshError> {
-    match &plan.bastion {
-        Some((bastion, bastion_auth)) => {
-            // A bastion session of the node's own: a node that does not
-            // answer holds up no other node's connection.
-            let tunnel = Tunnel::open(bastion, bastion_auth, &plan.known, TIMEOUT)?;
-            crate::nodes::jump::connect_via(&tunnel, target, &plan.auth, &plan.known, TIMEOUT)
-        }
-        None => crate::nodes::ssh::connect(target, &plan.auth, &plan.known, TIMEOUT),
-    }
-}
-
-/// One node read. Blocking.
-fn read_node(plan: &Plan, name: &str, target: &SshTarget) -> NodeReport {
-    let mut report = NodeReport {
-        name: name.to_owned(),
-        target: target.to_string(),
-        error: None,
-        facts: None,
-        findings: Vec::new(),
-        time: None,
-    };
-    let session = match session(plan, target) {
-        Ok(session) => session,
-        Err(error) => {
-            report.error = Some(error.to_string());
-            return report;
-        }
-    };
-    let mut errors = Vec::new();
-    match clock::measure(&session, clock::ROUNDS) {
-        Ok(time) => report.time = Some(time),
-        Err(why) => errors.push(format!("the clock could not be read: {why}")),
-    }
-    match facts::read(&session) {
-        Ok(read) => {
-            report.findings = facts::findings(&read, DiskThresholds::default());
-            report.facts = Some(read);
-        }
-        Err(why) => errors.push(format!("the facts could not be read: {why}")),
-    }
-    report.error = (!errors.is_empty()).then(|| errors.join("; "));
-    report
 }
 
 /// `sitedeck nodes`: reads every node in parallel; exits 1 when one could
@@ -133,36 +54,7 @@ pub async fn nodes(
             return ExitCode::from(2);
         }
     };
-    // At most so many logins at once: sshd drops connections past its
-    // MaxStartups (10 by default), the bastion's too.
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
-    let readers: Vec<_> = plan
-        .nodes
-        .iter()
-        .cloned()
-        .map(|(name, target)| {
-            let (plan, slots) = (plan.clone(), slots.clone());
-            tokio::spawn(async move {
-                let _slot = slots.acquire_owned().await;
-                tokio::task::spawn_blocking(move || read_node(&plan, &name, &target)).await
-            })
-        })
-        .collect();
-    let mut reports = Vec::new();
-    for reader in readers {
-        match reader.await {
-            Ok(Ok(report)) => reports.push(report),
-            Ok(Err(e)) | Err(e) => eprintln!("nodes: a reader ended unexpectedly: {e}"),
-        }
-    }
-    let offsets: Vec<f64> = reports
-        .iter()
-        .filter_map(|r| r.time.map(|t| t.offset_ms))
-        .collect();
-    let report = NodesReport {
-        max_skew_ms: (offsets.len() > 1).then(|| clock::max_skew_ms(&offsets)),
-        nodes: reports,
-    };
+    let report = survey(plan.clone(), SurveySettings::default()).await;
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -181,7 +73,7 @@ pub async fn nodes(
     }
 }
 
-fn print_text(report: &NodesReport) {
+fn print_text(report: &Survey) {
     for node in &report.nodes {
         let name = crate::text::one_line(&node.name);
         if let Some(error) = &node.error {
@@ -203,6 +95,9 @@ fn print_text(report: &NodesReport) {
                 facts.cpus,
                 facts.load[0]
             );
+        }
+        if let Some(daemon) = &node.daemon {
+            println!("  time: {}", crate::nodes::timesync::describe(daemon));
         }
         for finding in &node.findings {
             println!("  {:?}: {}", finding.severity, finding.what);
@@ -241,7 +136,7 @@ async fn accept_key(plan: &std::sync::Arc<Plan>, accept: &str) -> ExitCode {
             (Some(target), Some((_, auth))) => {
                 crate::nodes::ssh::connect(target, auth, &plan.known, TIMEOUT)
             }
-            _ => session(&plan, &target),
+            _ => session(&plan, &target, TIMEOUT),
         };
         accepted(&plan, &target, &fingerprint, opened)
     })

@@ -6,5 +6,8 @@ pub mod access;
 pub mod clock;
 pub mod facts;
 pub mod jump;
+pub mod sntp;
 pub mod ssh;
+pub mod survey;
+pub mod timesync;
 pub mod tunnel;

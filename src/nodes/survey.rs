@@ -1,0 +1,170 @@
+//! Every node of the site read in parallel over SSH: facts, findings
+//! and the clock's offset against this host, and the largest skew between
+//! nodes. Each node gets its own session (and its own bastion session), at
+//! most [`AT_ONCE`] logging in at once, each bounded by the timeout, so a
+//! dead node holds up no other.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::access::SshAccess;
+use super::clock::{self, ClockOffset};
+use super::facts::{self, DiskThresholds, Finding, NodeFacts};
+use super::ssh::{SshError, SshTarget};
+use super::timesync::{self, DAEMON_COMMAND, DaemonState};
+use super::tunnel::Tunnel;
+
+/// Nodes logged into at once: sshd drops connections past its
+/// MaxStartups (10 by default), the bastion's too.
+pub const AT_ONCE: usize = 8;
+
+/// How a survey goes.
+#[derive(Debug, Clone, Copy)]
+pub struct SurveySettings {
+    /// How long one node may take to connect and answer each request.
+    pub timeout: Duration,
+    /// When a mount's use is a finding.
+    pub disk: DiskThresholds,
+}
+
+impl Default for SurveySettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            disk: DiskThresholds::default(),
+        }
+    }
+}
+
+/// One node's report.
+#[derive(Debug, Serialize)]
+pub struct NodeReport {
+    /// The profile's name for it.
+    pub name: String,
+    /// `user@host` (`[host]:port` off 22).
+    pub target: String,
+    /// Why it could not be read, if it could not.
+    pub error: Option<String>,
+    /// What it is and how it does.
+    pub facts: Option<NodeFacts>,
+    /// What needs a look.
+    pub findings: Vec<Finding>,
+    /// Its clock against this host's.
+    pub time: Option<ClockOffset>,
+    /// What its time daemon says.
+    pub daemon: Option<DaemonState>,
+}
+
+/// Every node read, and the largest skew between their clocks.
+#[derive(Debug, Serialize)]
+pub struct Survey {
+    /// Each node.
+    pub nodes: Vec<NodeReport>,
+    /// The largest difference between two nodes' clocks, ms.
+    pub max_skew_ms: Option<f64>,
+}
+
+/// Reads every node of `access` in parallel.
+pub async fn survey(access: Arc<SshAccess>, settings: SurveySettings) -> Survey {
+    let slots = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+    let readers: Vec<_> = access
+        .nodes
+        .iter()
+        .cloned()
+        .map(|(name, target)| {
+            let (access, slots) = (access.clone(), slots.clone());
+            tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                tokio::task::spawn_blocking(move || read_node(&access, settings, &name, &target))
+                    .await
+            })
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for (reader, (name, target)) in readers.into_iter().zip(&access.nodes) {
+        let report = match reader.await {
+            Ok(Ok(report)) => report,
+            Ok(Err(e)) | Err(e) => NodeReport {
+                error: Some(format!("the reader ended unexpectedly: {e}")),
+                ..NodeReport::new(name, target)
+            },
+        };
+        reports.push(report);
+    }
+    let offsets: Vec<f64> = reports
+        .iter()
+        .filter_map(|r| r.time.map(|t| t.offset_ms))
+        .collect();
+    Survey {
+        max_skew_ms: (offsets.len() > 1).then(|| clock::max_skew_ms(&offsets)),
+        nodes: reports,
+    }
+}
+
+impl NodeReport {
+    fn new(name: &str, target: &SshTarget) -> Self {
+        Self {
+            name: name.to_owned(),
+            target: target.to_string(),
+            error: None,
+            facts: None,
+            findings: Vec::new(),
+            time: None,
+            daemon: None,
+        }
+    }
+}
+
+/// A session to one node, directly or through the bastion. Blocking.
+pub fn session(
+    access: &SshAccess,
+    target: &SshTarget,
+    timeout: Duration,
+) -> Result<ssh2::Session, SshError> {
+    match &access.bastion {
+        Some((bastion, bastion_auth)) => {
+            // A bastion session of the node's own: a node that does not
+            // answer holds up no other node's connection.
+            let tunnel = Tunnel::open(bastion, bastion_auth, &access.known, timeout)?;
+            super::jump::connect_via(&tunnel, target, &access.auth, &access.known, timeout)
+        }
+        None => super::ssh::connect(target, &access.auth, &access.known, timeout),
+    }
+}
+
+/// One node read. Blocking.
+fn read_node(
+    access: &SshAccess,
+    settings: SurveySettings,
+    name: &str,
+    target: &SshTarget,
+) -> NodeReport {
+    let mut report = NodeReport::new(name, target);
+    let session = match session(access, target, settings.timeout) {
+        Ok(session) => session,
+        Err(error) => {
+            report.error = Some(error.to_string());
+            return report;
+        }
+    };
+    let mut errors = Vec::new();
+    match clock::measure(&session, clock::ROUNDS) {
+        Ok(time) => report.time = Some(time),
+        Err(why) => errors.push(format!("the clock could not be read: {why}")),
+    }
+    match facts::read(&session) {
+        Ok(read) => {
+            report.findings = facts::findings(&read, settings.disk);
+            report.facts = Some(read);
+        }
+        Err(why) => errors.push(format!("the facts could not be read: {why}")),
+    }
+    match super::ssh::run(&session, DAEMON_COMMAND) {
+        Ok((_, out, _)) => report.daemon = Some(timesync::parse(&out)),
+        Err(why) => errors.push(format!("the time daemon could not be asked: {why}")),
+    }
+    report.error = (!errors.is_empty()).then(|| errors.join("; "));
+    report
+}

@@ -390,6 +390,14 @@ pub struct SiteStatus {
     /// when the profile has no cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<cluster_status::ClusterStatus>,
+    /// Each node's facts, findings, clock and time daemon; absent when
+    /// the profile lists no nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Vec<crate::nodes::survey::NodeReport>>,
+    /// The site's time: offsets, the largest skew, daemons, NTP servers;
+    /// absent without nodes or NTP servers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<crate::nodes::time::TimeReport>,
     /// Each middleware endpoint's state, role, figures and findings.
     pub middleware: Vec<middleware_status::MiddlewareStatus>,
     /// Each Kafka cluster's brokers, topics and groups with their lag.
@@ -434,6 +442,8 @@ pub async fn probe_all(
         kafka: kafka::collect(&sources),
         sources,
         cluster: None,
+        nodes: None,
+        time: None,
     }
 }
 
@@ -469,7 +479,7 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
     };
     let forwards =
         middleware_status::forwards(&loaded.profile, target.as_ref(), &paths.state_dir).await;
-    let (mut status, cluster) = futures::join!(
+    let (mut status, cluster, (nodes, time)) = futures::join!(
         probe_all(
             &loaded,
             target.as_ref(),
@@ -477,9 +487,12 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
             forwards,
             &paths.state_dir
         ),
-        cluster
+        cluster,
+        nodes::site_nodes(&loaded.profile, &paths.state_dir)
     );
     status.cluster = cluster;
+    status.nodes = nodes;
+    status.time = time;
     let mut out = std::io::stdout().lock();
     let written = match format {
         Format::Json => serde_json::to_string_pretty(&status)
@@ -499,7 +512,16 @@ async fn status(cli: &Cli, format: Format, paths: &Paths) -> ExitCode {
         .sources
         .iter()
         .any(|s| s.report.state == probe::ProbeState::Degraded);
-    if status.down > 0 || degraded || cluster_problems {
+    let node_problems = status
+        .nodes
+        .iter()
+        .flatten()
+        .any(|node| node.error.is_some() || !node.findings.is_empty())
+        || status
+            .time
+            .as_ref()
+            .is_some_and(|time| time.severity.is_some());
+    if status.down > 0 || degraded || cluster_problems || node_problems {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -565,5 +587,5 @@ fn write_table(out: &mut impl Write, status: &SiteStatus) -> std::io::Result<()>
     if let Some(cluster) = &status.cluster {
         cluster_status::write_table(out, cluster)?;
     }
-    Ok(())
+    nodes::write_table(out, status.nodes.as_deref(), status.time.as_ref())
 }

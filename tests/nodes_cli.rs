@@ -3,7 +3,8 @@
 //! `--accept NAME=FINGERPRINT` records them (a wrong fingerprint records
 //! nothing), then facts and clocks come, a skewed clock with its skew.
 
-use sitedeck_lab::sshd::SshNode;
+use sitedeck_lab::chrony::NtpServer;
+use sitedeck_lab::sshd::{NodeOptions, SshNode};
 use support::headless::sitedeck;
 
 mod support;
@@ -18,7 +19,16 @@ fn fingerprint(node: &SshNode) -> String {
 fn nodes_behind_the_bastion_report_facts_and_clock_skew_once_their_keys_are_accepted() {
     let dir = tempfile::tempdir().expect("temp dir");
     let bastion = SshNode::start(&dir.path().join("bastion")).expect("bastion");
-    let n1 = SshNode::start(&dir.path().join("n1")).expect("node");
+    // The site's NTP server, which n1's chronyd follows.
+    let ntp = NtpServer::start(&dir.path().join("ntp")).expect("chronyd");
+    let n1 = SshNode::start_with(
+        &dir.path().join("n1"),
+        NodeOptions {
+            ntp_server: Some(ntp.address),
+            ..NodeOptions::default()
+        },
+    )
+    .expect("node");
     let n2 = SshNode::start_skewed(&dir.path().join("n2"), 800).expect("node");
     // One key for the bastion and the nodes, as a site has.
     for node in [&n1, &n2] {
@@ -32,12 +42,13 @@ fn nodes_behind_the_bastion_report_facts_and_clock_skew_once_their_keys_are_acce
     std::fs::write(
         &site,
         format!(
-            "name: nodes-test\nenvironment: poc\nssh:\n  user: {user}\n  identity: {key}\n  bastion:\n    host: 127.0.0.1\n    port: {bport}\n    user: {user}\n    identity: {key}\n  nodes:\n    - {{name: n1, host: 127.0.0.1, port: {p1}}}\n    - {{name: n2, host: 127.0.0.1, port: {p2}}}\n",
+            "name: nodes-test\nenvironment: poc\ntime:\n  ntp_servers: ['{ntp}']\nssh:\n  user: {user}\n  identity: {key}\n  bastion:\n    host: 127.0.0.1\n    port: {bport}\n    user: {user}\n    identity: {key}\n  nodes:\n    - {{name: n1, host: 127.0.0.1, port: {p1}}}\n    - {{name: n2, host: 127.0.0.1, port: {p2}}}\n",
             user = bastion.user,
             key = bastion.client_key.display(),
             bport = bastion.port,
             p1 = n1.port,
             p2 = n2.port,
+            ntp = ntp.address,
         ),
     )
     .expect("profile");
@@ -96,4 +107,48 @@ fn nodes_behind_the_bastion_report_facts_and_clock_skew_once_their_keys_are_acce
         stdout.contains("largest clock skew between nodes"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("time: chrony, synced to 127.0.0.1"),
+        "{stdout}"
+    );
+
+    // status has the nodes and the site's time; 800 ms apart is critical.
+    let (code, stdout, stderr) = sitedeck(dir.path(), &site, &["status", "--format", "json"]);
+    assert_eq!(code, 1, "a critical skew: {stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        status["nodes"].as_array().map(Vec::len),
+        Some(2),
+        "{stdout}"
+    );
+    assert_eq!(status["nodes"][0]["facts"]["os_family"], "debian");
+    let time = &status["time"];
+    assert_eq!(time["severity"], "critical", "{time}");
+    assert_eq!(
+        (time["warn_ms"].as_f64(), time["critical_ms"].as_f64()),
+        (Some(100.0), Some(500.0))
+    );
+    let skew = time["max_skew_ms"].as_f64().expect("skew");
+    assert!((skew - 800.0).abs() <= 100.0, "{skew}");
+    assert_eq!(time["nodes"][0]["daemon"]["daemon"], "chrony", "{time}");
+    assert!(
+        time["nodes"][1]["offset_ms"]
+            .as_f64()
+            .is_some_and(|o| (o - 800.0).abs() <= 50.0)
+    );
+    assert!(
+        time["nodes"][1]["uncertainty_ms"].as_f64().is_some(),
+        "{time}"
+    );
+    assert_eq!(time["nodes"][1]["daemon"]["daemon"], "none", "{time}");
+    assert_eq!(time["ntp"][0]["reading"]["stratum"], 8, "{time}");
+    let findings = time["findings"].to_string();
+    assert!(findings.contains("n2 runs no time daemon"), "{findings}");
+    assert!(findings.contains("ms apart"), "{findings}");
+    let (_, table, _) = sitedeck(dir.path(), &site, &["status"]);
+    assert!(
+        table.contains("time: largest skew between nodes"),
+        "{table}"
+    );
+    assert!(table.contains("NTP 127.0.0.1:"), "{table}");
 }

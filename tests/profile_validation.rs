@@ -38,7 +38,7 @@ const BAD: &[(&str, &str)] = &[
         "bad-unknown-key.yaml",
         "bad-unknown-key.yaml:2:1: unknown key `enviroment` (did you mean `environment`?); \
          expected one of: name, environment, readonly, description, cluster, ssh, release, \
-         middleware, kafka, checklist, runbooks, probes, logs",
+         middleware, kafka, checklist, runbooks, probes, logs, time",
     ),
     (
         "bad-unknown-nested-key.yaml",
@@ -479,7 +479,7 @@ fn a_typo_for_a_required_key_is_one_problem_and_a_missing_key_another() {
         "s.yaml:1:1: missing required key `name`\n\
          s.yaml:2:1: unknown key `enviroment` (did you mean `environment`?); expected one of: \
          name, environment, readonly, description, cluster, ssh, release, middleware, kafka, \
-         checklist, runbooks, probes, logs"
+         checklist, runbooks, probes, logs, time"
     );
 }
 
@@ -560,11 +560,11 @@ fn profile_check_exits_1_without_the_secret_env_vars() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "example.yaml:79:15: password for `mysql-main`: environment variable \
+        "example.yaml:85:15: password for `mysql-main`: environment variable \
          ACME_MYSQL_PASSWORD is not set (export it before starting sitedeck)\n\
-         example.yaml:91:15: password for `mysql-replica`: environment variable \
+         example.yaml:97:15: password for `mysql-replica`: environment variable \
          ACME_MYSQL_PASSWORD is not set (export it before starting sitedeck)\n\
-         example.yaml:97:15: password for `redis-cache`: environment variable \
+         example.yaml:103:15: password for `redis-cache`: environment variable \
          ACME_REDIS_PASSWORD is not set (export it before starting sitedeck)\n"
     );
 }

@@ -54,7 +54,7 @@ pub async fn nodes(
             return ExitCode::from(2);
         }
     };
-    let report = survey(plan.clone(), SurveySettings::default()).await;
+    let report = survey(plan.clone(), survey_settings(profile)).await;
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -179,4 +179,115 @@ fn accepted(
         )),
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// The nodes and the site's time for `status`: `(None, None)` when the
+/// profile lists no nodes and no NTP server.
+pub async fn site_nodes(
+    profile: &SiteProfile,
+    state_dir: &Path,
+) -> (
+    Option<Vec<crate::nodes::survey::NodeReport>>,
+    Option<crate::nodes::time::TimeReport>,
+) {
+    let access = SshAccess::of_profile(profile, state_dir).filter(|a| !a.nodes.is_empty());
+    if access.is_none() && profile.time.ntp_servers.is_empty() {
+        return (None, None);
+    }
+    let settings = survey_settings(profile);
+    let surveyed = async {
+        match access {
+            Some(access) => survey(std::sync::Arc::new(access), settings).await,
+            None => Survey {
+                nodes: Vec::new(),
+                max_skew_ms: None,
+            },
+        }
+    };
+    let ntp = crate::nodes::time::ask_ntp(&profile.time.ntp_servers, NTP_TIMEOUT);
+    let (surveyed, ntp) = futures::join!(surveyed, ntp);
+    let time = crate::nodes::time::assess(&surveyed, ntp, &profile.time);
+    let nodes = (!surveyed.nodes.is_empty()).then_some(surveyed.nodes);
+    (nodes, Some(time))
+}
+
+/// How long an NTP server may take to answer.
+const NTP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The profile's disk thresholds, and the node timeout.
+pub fn survey_settings(profile: &SiteProfile) -> SurveySettings {
+    let disk = profile.ssh.as_ref().map(|ssh| ssh.disk).unwrap_or_default();
+    SurveySettings {
+        timeout: TIMEOUT,
+        disk: crate::nodes::facts::DiskThresholds {
+            warn: disk.warn_percent,
+            critical: disk.critical_percent,
+        },
+    }
+}
+
+/// The nodes and time sections of `status`'s table.
+pub fn write_table(
+    out: &mut impl std::io::Write,
+    nodes: Option<&[crate::nodes::survey::NodeReport]>,
+    time: Option<&crate::nodes::time::TimeReport>,
+) -> std::io::Result<()> {
+    for node in nodes.unwrap_or_default() {
+        let name = crate::text::one_line(&node.name);
+        match (&node.error, &node.facts) {
+            (Some(error), _) => {
+                writeln!(out, "node {name}: ERROR {}", crate::text::one_line(error))?
+            }
+            (None, Some(facts)) => writeln!(
+                out,
+                "node {name}: {}, {} CPUs, load {:.2}",
+                facts.os, facts.cpus, facts.load[0]
+            )?,
+            (None, None) => writeln!(out, "node {name}")?,
+        }
+        for finding in &node.findings {
+            writeln!(out, "  {:?}: {}", finding.severity, finding.what)?;
+        }
+    }
+    let Some(time) = time else { return Ok(()) };
+    match time.max_skew_ms {
+        Some(skew) => writeln!(out, "time: largest skew between nodes {skew:.0} ms")?,
+        None => writeln!(out, "time: no skew between nodes measured")?,
+    }
+    for node in &time.nodes {
+        let offset = match (node.offset_ms, node.uncertainty_ms) {
+            (Some(offset), Some(give)) => format!("{offset:+.1} ±{give:.1} ms"),
+            _ => "?".into(),
+        };
+        let daemon = node
+            .daemon
+            .as_ref()
+            .map_or_else(String::new, crate::nodes::timesync::describe);
+        writeln!(
+            out,
+            "  {} {offset}  {daemon}",
+            crate::text::one_line(&node.name)
+        )?;
+    }
+    for check in &time.ntp {
+        match &check.reading {
+            Some(reading) => writeln!(
+                out,
+                "  NTP {}: stratum {}, this host {:+.1} ms",
+                crate::text::one_line(&check.server),
+                reading.stratum,
+                reading.offset_ms
+            )?,
+            None => writeln!(
+                out,
+                "  NTP {}: {}",
+                crate::text::one_line(&check.server),
+                crate::text::one_line(check.error.as_deref().unwrap_or("no answer"))
+            )?,
+        }
+    }
+    for finding in &time.findings {
+        writeln!(out, "  {:?}: {}", finding.severity, finding.what)?;
+    }
+    Ok(())
 }

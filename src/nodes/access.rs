@@ -35,6 +35,7 @@ impl SshAccess {
             user,
             identity,
             nodes,
+            disk: _,
         } = profile.ssh.as_ref()?;
         let login = |user: &Option<String>| {
             user.clone()

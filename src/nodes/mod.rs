@@ -9,5 +9,6 @@ pub mod jump;
 pub mod sntp;
 pub mod ssh;
 pub mod survey;
+pub mod time;
 pub mod timesync;
 pub mod tunnel;

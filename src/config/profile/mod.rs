@@ -17,6 +17,7 @@ use serde_saphyr::{Location, Spanned};
 mod discover;
 mod messages;
 mod middleware;
+mod time;
 mod validate;
 
 use super::paths::expand_tilde;
@@ -28,6 +29,7 @@ pub use discover::{FoundSite, discover, file_stem_name, find};
 pub use messages::did_you_mean;
 pub(crate) use messages::{closest, problem_from_yaml};
 pub use middleware::{Endpoint, ExpectJson, MiddlewareKind, MiddlewareSpec, Role, url_host_port};
+pub use time::{DiskSettings, TimeSettings};
 
 /// A parsed and validated site profile.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -70,6 +72,9 @@ pub struct SiteProfile {
     /// How pods' logs are read and taken apart.
     #[serde(default)]
     pub logs: LogSettings,
+    /// Clock thresholds and the site's NTP servers.
+    #[serde(default)]
+    pub time: TimeSettings,
     /// The directory the profile was read from; relative paths start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -156,6 +161,9 @@ pub struct SshSpec {
     /// The nodes: a list, or `from_cluster` for the cluster's Nodes.
     #[serde(default)]
     pub nodes: NodesSpec,
+    /// When a node's disk use is a finding.
+    #[serde(default)]
+    pub disk: DiskSettings,
 }
 
 /// The SSH bastion (jump host).

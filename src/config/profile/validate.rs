@@ -39,6 +39,7 @@ impl Validation {
         self.runbooks(base, p.runbooks.as_ref());
         self.probes(&p.probes);
         self.logs(&p.logs);
+        self.time(p);
         self.middleware(p);
         self.kafka(p);
     }

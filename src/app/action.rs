@@ -88,6 +88,10 @@ pub enum Action {
     OpenKafka,
     /// Show the Kafka consumer groups.
     OpenKafkaGroups,
+    /// Show the nodes over SSH.
+    OpenHosts,
+    /// Show the nodes' time.
+    OpenTime,
     /// Choose the previous partition of the selected topic.
     PrevPartition,
     /// Choose the next partition of the selected topic.
@@ -197,6 +201,9 @@ pub enum Action {
         /// What happened.
         event: Box<ClusterEvent>,
     },
+    /// A survey of the nodes ended.
+    #[serde(skip)]
+    NodesSurveyed(std::sync::Arc<crate::app::nodes::NodesSnapshot>),
     /// A peek came back (internal).
     #[serde(skip)]
     KafkaPeeked {
@@ -263,6 +270,8 @@ impl Action {
         "describe",
         "open_middleware",
         "check_now",
+        "open_hosts",
+        "open_time",
     ];
 
     /// Parses a bindable action name from a keymap (`"quit"`).

@@ -90,6 +90,12 @@ pub enum Effect {
     /// Put `text` on the terminal's clipboard with OSC 52 (works over SSH
     /// and in tmux with `set-clipboard on`).
     CopyToClipboard(String),
+    /// Read the nodes over SSH and the site's NTP servers, and send
+    /// `NodesSurveyed`.
+    SurveyNodes {
+        /// The site's profile.
+        profile: std::sync::Arc<crate::config::profile::SiteProfile>,
+    },
     /// Read the last messages of a Kafka partition and send `KafkaPeeked`.
     KafkaPeek {
         /// The popup's title, which the answer carries.

@@ -8,6 +8,7 @@ pub mod effect;
 pub mod kafka;
 pub mod logs;
 pub mod middleware;
+pub mod nodes;
 pub mod palette;
 pub mod run;
 pub mod state;

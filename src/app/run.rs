@@ -539,6 +539,14 @@ impl EffectRunner {
                     let _ = tx.send(Action::Described { target, text });
                 });
             }
+            Effect::SurveyNodes { profile } => {
+                let tx = self.tx.clone();
+                let state_dir = self.paths.state_dir.clone();
+                tokio::spawn(async move {
+                    let snapshot = survey_nodes(&profile, &state_dir).await;
+                    let _ = tx.send(Action::NodesSurveyed(Arc::new(snapshot)));
+                });
+            }
             Effect::KafkaPeek {
                 title,
                 spec,
@@ -634,4 +642,17 @@ pub fn discover_sites(dir: &Path) -> Vec<crate::app::state::SiteEntry> {
             }
         })
         .collect()
+}
+
+/// Reads the site's nodes and NTP servers, and judges the time.
+async fn survey_nodes(
+    profile: &crate::config::profile::SiteProfile,
+    state_dir: &std::path::Path,
+) -> super::nodes::NodesSnapshot {
+    let (survey, time) = crate::nodes::time::read_site(profile, state_dir).await;
+    super::nodes::NodesSnapshot {
+        survey,
+        time,
+        at: chrono::Local::now(),
+    }
 }

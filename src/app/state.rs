@@ -23,6 +23,10 @@ pub enum View {
     KafkaGroups,
     /// A cluster view: Versions, Helm, Pods, Nodes or Events.
     Cluster(ClusterView),
+    /// The nodes over SSH: facts and findings.
+    Hosts,
+    /// The nodes' clocks and time daemons, the largest skew, NTP.
+    Time,
     /// The site profiles found, to open one.
     Sites,
     /// Pods' logs, merged by time (opened with `l`; not a tab).
@@ -31,7 +35,7 @@ pub enum View {
 
 impl View {
     /// Every view, in tab order.
-    pub const ALL: [View; 10] = [
+    pub const ALL: [View; 12] = [
         View::Overview,
         View::Middleware,
         View::Kafka,
@@ -40,6 +44,8 @@ impl View {
         View::Cluster(ClusterView::Helm),
         View::Cluster(ClusterView::Pods),
         View::Cluster(ClusterView::Nodes),
+        View::Hosts,
+        View::Time,
         View::Cluster(ClusterView::Events),
         View::Sites,
     ];
@@ -56,6 +62,8 @@ impl View {
             Self::Cluster(ClusterView::Pods) => "Pods",
             Self::Cluster(ClusterView::Nodes) => "Nodes",
             Self::Cluster(ClusterView::Events) => "Events",
+            Self::Hosts => "Hosts",
+            Self::Time => "Time",
             Self::Sites => "Sites",
             Self::Logs => "Logs",
         }
@@ -154,6 +162,8 @@ pub struct SiteState {
     pub kafka: crate::app::kafka::KafkaState,
     /// The Logs view: what it reads and shows.
     pub logs: Option<crate::app::logs::LogsState>,
+    /// The nodes over SSH (Hosts and Time views).
+    pub nodes: crate::app::nodes::NodesState,
 }
 
 impl SiteState {
@@ -337,6 +347,8 @@ impl State {
             View::Middleware => Some(&self.site.as_ref()?.middleware),
             View::Kafka => Some(&self.site.as_ref()?.kafka.topics),
             View::KafkaGroups => Some(&self.site.as_ref()?.kafka.groups),
+            View::Hosts => Some(&self.site.as_ref()?.nodes.hosts),
+            View::Time => Some(&self.site.as_ref()?.nodes.time),
             _ => None,
         }
     }
@@ -348,6 +360,8 @@ impl State {
             View::Middleware => Some(&mut self.site.as_mut()?.middleware),
             View::Kafka => Some(&mut self.site.as_mut()?.kafka.topics),
             View::KafkaGroups => Some(&mut self.site.as_mut()?.kafka.groups),
+            View::Hosts => Some(&mut self.site.as_mut()?.nodes.hosts),
+            View::Time => Some(&mut self.site.as_mut()?.nodes.time),
             _ => None,
         }
     }

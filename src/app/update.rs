@@ -216,6 +216,21 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         Action::OpenMiddleware => show_view(state, View::Middleware),
         Action::OpenKafka => show_view(state, View::Kafka),
         Action::OpenKafkaGroups => show_view(state, View::KafkaGroups),
+        Action::OpenHosts | Action::OpenTime => {
+            show_view(
+                state,
+                if action == Action::OpenHosts {
+                    View::Hosts
+                } else {
+                    View::Time
+                },
+            );
+            let read = state.site.as_ref().is_some_and(|s| s.nodes.last.is_some());
+            if !read {
+                return super::nodes::survey(state);
+            }
+        }
+        Action::NodesSurveyed(snapshot) => super::nodes::surveyed(state, snapshot),
         Action::PrevPartition => super::kafka::move_partition(state, -1),
         Action::NextPartition => super::kafka::move_partition(state, 1),
         Action::Peek => return super::kafka::peek(state, None),
@@ -241,6 +256,9 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             progress,
         } => super::logs::on_progress(state, generation, progress),
         Action::KafkaPeeked { title, result } => super::kafka::on_peeked(state, &title, result),
+        Action::CheckNow if matches!(state.view, View::Hosts | View::Time) => {
+            return super::nodes::survey(state);
+        }
         Action::CheckNow => return super::middleware::check_now(state),
         Action::OpenVersions => show_view(state, View::Cluster(ClusterView::Versions)),
         Action::OpenHelm => show_view(state, View::Cluster(ClusterView::Helm)),
@@ -402,7 +420,12 @@ fn move_by(state: &mut State, delta: isize) {
         Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
         Some(Popup::ConfirmQuit | Popup::Trust { .. }) => {}
         None => match state.view {
-            View::Cluster(_) | View::Middleware | View::Kafka | View::KafkaGroups => {
+            View::Cluster(_)
+            | View::Middleware
+            | View::Kafka
+            | View::KafkaGroups
+            | View::Hosts
+            | View::Time => {
                 if let Some(table) = state.table_mut() {
                     table.move_by(delta);
                 }
@@ -490,6 +513,16 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
         ("pods", "Go to Pods", Action::OpenPods),
         ("nodes", "Go to Nodes", Action::OpenNodes),
         ("events", "Go to Events", Action::OpenEvents),
+        (
+            "hosts",
+            "Go to Hosts: the nodes over SSH, facts and findings",
+            Action::OpenHosts,
+        ),
+        (
+            "time",
+            "Go to Time: node clocks, skew, time daemons, NTP",
+            Action::OpenTime,
+        ),
         ("refresh", "Probe every source now", Action::Refresh),
         ("help", "Show key bindings", Action::Help),
         (
@@ -609,6 +642,13 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 .filter(|_| reload)
                 .map(|old| std::mem::take(&mut old.kafka))
                 .unwrap_or_default();
+            // And the node views theirs, with the last survey.
+            let nodes = state
+                .site
+                .as_mut()
+                .filter(|_| reload)
+                .map(|old| std::mem::take(&mut old.nodes))
+                .unwrap_or_default();
             // The logs read belong to the site as it was: they stop.
             let logs_open = state.site.as_ref().is_some_and(|old| old.logs.is_some());
             if state.view == View::Logs {
@@ -628,6 +668,7 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 checking_now: None,
                 kafka,
                 logs: None,
+                nodes,
             };
             super::middleware::rebuild(&mut site);
             let clusters: Vec<String> = site

@@ -54,7 +54,7 @@ pub async fn nodes(
             return ExitCode::from(2);
         }
     };
-    let report = survey(plan.clone(), survey_settings(profile)).await;
+    let report = survey(plan.clone(), SurveySettings::of_profile(profile)).await;
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -190,40 +190,13 @@ pub async fn site_nodes(
     Option<Vec<crate::nodes::survey::NodeReport>>,
     Option<crate::nodes::time::TimeReport>,
 ) {
-    let access = SshAccess::of_profile(profile, state_dir).filter(|a| !a.nodes.is_empty());
-    if access.is_none() && profile.time.ntp_servers.is_empty() {
+    let has_nodes = SshAccess::of_profile(profile, state_dir).is_some_and(|a| !a.nodes.is_empty());
+    if !has_nodes && profile.time.ntp_servers.is_empty() {
         return (None, None);
     }
-    let settings = survey_settings(profile);
-    let surveyed = async {
-        match access {
-            Some(access) => survey(std::sync::Arc::new(access), settings).await,
-            None => Survey {
-                nodes: Vec::new(),
-                max_skew_ms: None,
-            },
-        }
-    };
-    let ntp = crate::nodes::time::ask_ntp(&profile.time.ntp_servers, NTP_TIMEOUT);
-    let (surveyed, ntp) = futures::join!(surveyed, ntp);
-    let time = crate::nodes::time::assess(&surveyed, ntp, &profile.time);
+    let (surveyed, time) = crate::nodes::time::read_site(profile, state_dir).await;
     let nodes = (!surveyed.nodes.is_empty()).then_some(surveyed.nodes);
     (nodes, Some(time))
-}
-
-/// How long an NTP server may take to answer.
-const NTP_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// The profile's disk thresholds, and the node timeout.
-pub fn survey_settings(profile: &SiteProfile) -> SurveySettings {
-    let disk = profile.ssh.as_ref().map(|ssh| ssh.disk).unwrap_or_default();
-    SurveySettings {
-        timeout: TIMEOUT,
-        disk: crate::nodes::facts::DiskThresholds {
-            warn: disk.warn_percent,
-            critical: disk.critical_percent,
-        },
-    }
 }
 
 /// The nodes and time sections of `status`'s table.

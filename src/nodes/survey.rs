@@ -29,6 +29,20 @@ pub struct SurveySettings {
     pub disk: DiskThresholds,
 }
 
+impl SurveySettings {
+    /// The profile's disk thresholds, with the default timeout.
+    pub fn of_profile(profile: &crate::config::profile::SiteProfile) -> Self {
+        let disk = profile.ssh.as_ref().map(|ssh| ssh.disk).unwrap_or_default();
+        Self {
+            disk: DiskThresholds {
+                warn: disk.warn_percent,
+                critical: disk.critical_percent,
+            },
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for SurveySettings {
     fn default() -> Self {
         Self {
@@ -39,7 +53,7 @@ impl Default for SurveySettings {
 }
 
 /// One node's report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeReport {
     /// The profile's name for it.
     pub name: String,
@@ -58,7 +72,7 @@ pub struct NodeReport {
 }
 
 /// Every node read, and the largest skew between their clocks.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Survey {
     /// Each node.
     pub nodes: Vec<NodeReport>,

@@ -88,6 +88,38 @@ pub async fn ask_ntp(servers: &[String], timeout: Duration) -> Vec<NtpCheck> {
         .collect()
 }
 
+/// How long an NTP server may take to answer.
+const NTP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Reads the profile's nodes (none without `ssh.nodes`) and NTP servers,
+/// in parallel, and judges the time.
+pub async fn read_site(
+    profile: &crate::config::profile::SiteProfile,
+    state_dir: &std::path::Path,
+) -> (Survey, TimeReport) {
+    use super::survey::{SurveySettings, survey};
+    let access = super::access::SshAccess::of_profile(profile, state_dir);
+    let surveyed = async {
+        match access {
+            Some(access) => {
+                survey(
+                    std::sync::Arc::new(access),
+                    SurveySettings::of_profile(profile),
+                )
+                .await
+            }
+            None => Survey {
+                nodes: Vec::new(),
+                max_skew_ms: None,
+            },
+        }
+    };
+    let ntp = ask_ntp(&profile.time.ntp_servers, NTP_TIMEOUT);
+    let (surveyed, ntp) = futures::join!(surveyed, ntp);
+    let time = assess(&surveyed, ntp, &profile.time);
+    (surveyed, time)
+}
+
 /// Judges the survey's clocks and daemons and the NTP answers.
 pub fn assess(survey: &Survey, ntp: Vec<NtpCheck>, settings: &TimeSettings) -> TimeReport {
     let judge = |ms: f64| {

@@ -62,18 +62,48 @@ pub fn header(frame: &mut Frame, area: Rect, state: &State) {
     }
 }
 
-/// The views as tabs.
+/// The views as tabs; when they do not all fit, the ones around the
+/// active tab, with `‹` and `›` where some are left out.
 pub fn tabs(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
-    let mut spans = vec![Span::raw(" ")];
-    for view in View::ALL {
-        let role = if view == state.view {
+    let width = usize::from(area.width);
+    let widths: Vec<usize> = View::ALL.iter().map(|v| v.title().len() + 2).collect();
+    let active = View::ALL.iter().position(|v| *v == state.view);
+    // Room for the leading space and both markers.
+    let room = width.saturating_sub(4);
+    let mut first = 0;
+    if let Some(active) = active {
+        while first < active && widths[first..=active].iter().sum::<usize>() > room {
+            first += 1;
+        }
+    }
+    let mut last = first;
+    let mut used = 0;
+    while last < widths.len() && used + widths[last] <= room.max(widths[first]) {
+        used += widths[last];
+        last += 1;
+    }
+    let all_fit = widths.iter().sum::<usize>() < width;
+    let (first, last) = if all_fit {
+        (0, widths.len())
+    } else {
+        (first, last)
+    };
+    let mut spans = vec![Span::styled(
+        if first > 0 { "‹" } else { " " },
+        theme.style(Role::TextMuted),
+    )];
+    for view in &View::ALL[first..last] {
+        let role = if *view == state.view {
             Role::TabActive
         } else {
             Role::Tab
         };
         spans.push(Span::styled(view.title(), theme.style(role)));
         spans.push(Span::styled("  ", theme.style(Role::Tab)));
+    }
+    if last < View::ALL.len() {
+        spans.push(Span::styled("›", theme.style(Role::TextMuted)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -28,6 +28,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
         View::Sites => views::sites::draw(frame, main, state),
         View::Logs => views::logs::draw(frame, main, state),
         View::Cluster(view) => views::cluster::draw(frame, main, state, view),
+        View::Hosts | View::Time => views::nodes::draw(frame, main, state),
     }
     chrome::status_bar(frame, status, state);
     match &state.popup {

@@ -5,6 +5,7 @@ pub mod cluster_pane;
 pub mod kafka;
 pub mod logs;
 pub mod middleware;
+pub mod nodes;
 pub mod overview;
 pub mod sites;
 

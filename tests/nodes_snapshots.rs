@@ -1,0 +1,181 @@
+//! The Hosts and Time views from a survey of three nodes: one well, one
+//! with a nearly full disk, a clock 812 ms ahead and an unsynchronised
+//! chrony, one unreachable; and an NTP server. 80x24 and 160x48.
+
+mod common;
+
+use std::sync::Arc;
+
+use sitedeck::app::action::Action;
+use sitedeck::app::effect::Effect;
+use sitedeck::app::nodes::NodesSnapshot;
+use sitedeck::app::state::{State, View};
+use sitedeck::app::update;
+use sitedeck::config::profile::TimeSettings;
+use sitedeck::nodes::clock::ClockOffset;
+use sitedeck::nodes::facts::{self, DiskThresholds, Mount, NodeFacts};
+use sitedeck::nodes::sntp::SntpReading;
+use sitedeck::nodes::survey::{NodeReport, Survey};
+use sitedeck::nodes::time::{self, NtpCheck};
+use sitedeck::nodes::timesync::{DaemonKind, DaemonState};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn facts(os: &str, family: &str, disk: f64) -> NodeFacts {
+    NodeFacts {
+        os: os.into(),
+        os_family: family.into(),
+        kernel: "5.14.0-427.13.1.el9_4.x86_64".into(),
+        cpus: 16,
+        load: [1.25, 0.98, 0.77],
+        memory_kib: (65_536_000, 40_000_000),
+        swap_kib: (0, 0),
+        uptime_s: 41 * 86_400 + 5 * 3600,
+        mounts: vec![
+            Mount {
+                path: "/".into(),
+                size_kib: 104_857_600,
+                used_percent: 41.0,
+                inodes_percent: Some(7.0),
+            },
+            Mount {
+                path: "/var/lib/containerd".into(),
+                size_kib: 209_715_200,
+                used_percent: disk,
+                inodes_percent: Some(12.0),
+            },
+        ],
+        runtime: Some("containerd containerd.io 1.7.13".into()),
+        sysctls: vec![
+            ("vm/swappiness".into(), "0".into()),
+            ("net/ipv4/ip_forward".into(), "1".into()),
+        ],
+    }
+}
+
+fn chrony(synced: bool, offset_ms: f64) -> DaemonState {
+    DaemonState {
+        daemon: DaemonKind::Chrony,
+        synced: Some(synced),
+        source: synced.then(|| "10.20.0.1".to_owned()),
+        stratum: synced.then_some(3),
+        offset_ms: synced.then_some(offset_ms),
+        reachable_sources: Some((u8::from(synced).into(), 1)),
+        note: None,
+    }
+}
+
+fn node(
+    name: &str,
+    host: &str,
+    facts: NodeFacts,
+    offset_ms: f64,
+    daemon: DaemonState,
+) -> NodeReport {
+    NodeReport {
+        name: name.into(),
+        target: format!("ops@{host}"),
+        error: None,
+        findings: facts::findings(&facts, DiskThresholds::default()),
+        facts: Some(facts),
+        time: Some(ClockOffset {
+            offset_ms,
+            uncertainty_ms: 0.4,
+            samples: 5,
+        }),
+        daemon: Some(daemon),
+    }
+}
+
+fn snapshot() -> NodesSnapshot {
+    let survey = Survey {
+        nodes: vec![
+            node(
+                "acme-master-1",
+                "10.20.0.11",
+                facts("Rocky Linux 9.4", "rocky", 52.0),
+                3.2,
+                chrony(true, 0.21),
+            ),
+            node(
+                "acme-worker-1",
+                "10.20.0.21",
+                facts("Kylin V10 (SP3)", "kylin", 93.0),
+                812.4,
+                chrony(false, 0.0),
+            ),
+            NodeReport {
+                name: "acme-worker-2".into(),
+                target: "ops@10.20.0.22".into(),
+                error: Some("cannot reach ops@10.20.0.22: the bastion ops@10.20.0.5 could not connect to 10.20.0.22:22 (Channel open failure: connect failed)".into()),
+                facts: None,
+                findings: Vec::new(),
+                time: None,
+                daemon: None,
+            },
+        ],
+        max_skew_ms: Some(809.2),
+    };
+    let ntp = vec![NtpCheck {
+        server: "10.20.0.1".into(),
+        reading: Some(SntpReading {
+            server: "10.20.0.1".into(),
+            offset_ms: -1.3,
+            delay_ms: 0.8,
+            stratum: 2,
+            reference: "10.0.0.1".into(),
+        }),
+        error: None,
+    }];
+    let time = time::assess(&survey, ntp, &TimeSettings::default());
+    NodesSnapshot {
+        survey,
+        time,
+        at: common::fixed_time(),
+    }
+}
+
+fn surveyed(view: Action) -> State {
+    let mut state = common::state_with_reports("dark");
+    let effects = update(&mut state, view);
+    // The fixture profile lists no nodes: nothing to read, said so.
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::SurveyNodes { .. }))
+    );
+    update(&mut state, Action::NodesSurveyed(Arc::new(snapshot())));
+    state.now = Some(common::fixed_time().with_timezone(&chrono::Utc));
+    state
+}
+
+#[test]
+fn hosts_view() {
+    for (width, height) in SIZES {
+        let state = surveyed(Action::OpenHosts);
+        assert_eq!(state.view, View::Hosts);
+        insta::assert_snapshot!(
+            format!("hosts_{width}x{height}"),
+            common::render_text(&state, width, height)
+        );
+    }
+}
+
+#[test]
+fn time_view() {
+    for (width, height) in SIZES {
+        let state = surveyed(Action::OpenTime);
+        assert_eq!(state.view, View::Time);
+        let screen = common::render_text(&state, width, height);
+        assert!(screen.contains("largest skew 809 ms"), "{screen}");
+        insta::assert_snapshot!(format!("time_{width}x{height}"), screen);
+    }
+}
+
+#[test]
+fn a_profile_without_nodes_says_what_to_add() {
+    let mut state = common::state_with_reports("dark");
+    update(&mut state, Action::OpenTime);
+    let screen = common::render_text(&state, 80, 24);
+    assert!(screen.contains("lists no nodes"), "{screen}");
+}

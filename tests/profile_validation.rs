@@ -215,9 +215,7 @@ fn profile_check(cwd: &Path, file: &str, env: &[(&str, &str)]) -> Output {
 }
 
 /// What the example's settings that sitedeck cannot use yet warn about.
-const EXAMPLE_WARNINGS: [&str; 1] = [
-    "example.yaml:57:13: nodes behind the bastion are not probed yet: Overview probes the bastion only",
-];
+const EXAMPLE_WARNINGS: [&str; 0] = [];
 
 #[test]
 fn the_example_loads_with_only_the_not_yet_supported_warnings() {

@@ -14,6 +14,7 @@ pub mod kafka_traffic;
 pub mod kube;
 pub mod mariadb;
 pub mod netns;
+pub mod nodes;
 pub mod plain_proxy;
 pub mod postgres;
 pub mod process;

@@ -134,6 +134,10 @@ impl SiteNetwork {
         )?;
         in_namespace(&namespace, &["link", "set", "eth0", "up"])?;
         in_namespace(&namespace, &["link", "set", "lo", "up"])?;
+        // Everything else goes to the bastion (the site's NTP server is
+        // there); the bastion forwards nothing.
+        let gateway = self.address(4 * index + 1).to_string();
+        in_namespace(&namespace, &["route", "add", "default", "via", &gateway])?;
         Ok(NetworkHost {
             namespace,
             address: self.address(4 * index + 2),

@@ -30,6 +30,9 @@ pub struct Lab {
     pub kube: KubeSim,
     /// The Kafka broker (nisshi) with SCRAM and traffic.
     pub kafka: crate::kafka::LabKafka,
+    /// The nodes over SSH, their bastion and NTP server (taken when the
+    /// lab stops).
+    pub nodes: Option<crate::nodes::LabNodes>,
     /// The threads that started the servers; they must end after them.
     starters: Vec<Starter>,
 }
@@ -116,6 +119,13 @@ impl Lab {
                 })
             })?
         };
+        let nodes = {
+            let dir = dir.join("nodes");
+            start_in_background(&mut starters, "Nodes", move || {
+                crate::nodes::LabNodes::start(&dir)
+                    .context("the nodes (sshd, chronyd) did not start")
+            })?
+        };
         // The simulator runs in-process (no child to tie to a thread); the
         // kubeconfig lands next to site.yaml.
         let kube = start_kube(&dir, options).context("the Kubernetes API simulator did not start");
@@ -126,6 +136,7 @@ impl Lab {
             receive(s3, "S3"),
             receive(kafka, "Kafka"),
             kube,
+            receive(nodes, "Nodes"),
         );
         let lab = match results {
             (
@@ -135,6 +146,7 @@ impl Lab {
                 Ok(s3),
                 Ok(kafka),
                 Ok(kube),
+                Ok(nodes),
             ) => Self {
                 dir,
                 mariadb,
@@ -145,9 +157,10 @@ impl Lab {
                 s3,
                 kube,
                 kafka,
+                nodes: Some(nodes),
                 starters,
             },
-            (mariadb, redis, postgres, s3, kafka, kube) => {
+            (mariadb, redis, postgres, s3, kafka, kube, nodes) => {
                 // `err()` drops (and so stops) every server that did start,
                 // before their starter threads end.
                 let errors: Vec<String> = [
@@ -157,6 +170,7 @@ impl Lab {
                     s3.err(),
                     kafka.err(),
                     kube.err(),
+                    nodes.err(),
                 ]
                 .into_iter()
                 .flatten()
@@ -322,7 +336,13 @@ impl Lab {
              \x20   password: {{file: secrets/kafka-password}}\n\
              probes:\n\
              \x20 timeout_seconds: 3\n\
-             \x20 refresh_seconds: 15\n",
+             \x20 refresh_seconds: 15\n\
+             {nodes}",
+            nodes = self
+                .nodes
+                .as_ref()
+                .map(crate::nodes::LabNodes::profile_yaml)
+                .unwrap_or_default(),
             mariadb = self.mariadb.endpoint(),
             mariadb_replica = self.mariadb_replica.endpoint(),
             user = crate::mariadb::USER,
@@ -340,6 +360,9 @@ impl Lab {
             kafka_in_cluster = crate::kafka::IN_CLUSTER_NAME,
             kafka_in_cluster_port = crate::kafka::IN_CLUSTER_PORT,
         );
+        if let Some(nodes) = &self.nodes {
+            nodes.write_known_hosts(&self.dir)?;
+        }
         std::fs::write(self.dir.join("release.yaml"), RELEASE)?;
         std::fs::write(self.site_file(), site)?;
         Ok(())
@@ -358,6 +381,8 @@ impl Drop for Lab {
             scope.spawn(|| self.postgres.stop());
             scope.spawn(|| self.s3.stop());
             scope.spawn(|| self.kafka.stop());
+            let nodes = self.nodes.take();
+            scope.spawn(move || drop(nodes));
         });
         self.starters.clear();
     }
@@ -447,7 +472,7 @@ pub fn write_private(path: &Path, secret: &str) -> Result<()> {
 }
 
 /// The servers' directories inside a lab directory.
-const SERVER_DIRS: [&str; 7] = [
+const SERVER_DIRS: [&str; 8] = [
     "mariadb",
     "mariadb-replica",
     "redis",
@@ -455,6 +480,7 @@ const SERVER_DIRS: [&str; 7] = [
     "postgres",
     "s3",
     "kafka",
+    "nodes",
 ];
 
 /// Removes what a stopped lab's servers left in `dir` (data directories

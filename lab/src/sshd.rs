@@ -41,6 +41,9 @@ pub struct NodeOptions {
     /// its sessions' `chronyc` reaches on the default socket (the node's
     /// own directory is mounted on `/run/chrony` for sshd and chronyd).
     pub ntp_server: Option<std::net::SocketAddr>,
+    /// A 1 MiB tmpfs, 95 % full, mounted at `DIR/data` for this node alone
+    /// (in its own mount namespace): a nearly full filesystem.
+    pub small_disk: bool,
 }
 
 impl SshNode {
@@ -127,12 +130,13 @@ impl SshNode {
                 dir = dir.display(),
             ),
         )?;
-        let mut command = match (&options.host, options.ntp_server) {
-            (_, Some(server)) => with_chrony(dir, &options, server, &sshd, &config)?,
-            (Some(inside), None) => crate::netns::command_in(&inside.namespace, &sshd),
-            (None, None) => Command::new(&sshd),
+        let own_mounts = options.ntp_server.is_some() || options.small_disk;
+        let mut command = match &options.host {
+            _ if own_mounts => with_own_mounts(dir, &options, &sshd, &config)?,
+            Some(inside) => crate::netns::command_in(&inside.namespace, &sshd),
+            None => Command::new(&sshd),
         };
-        if options.ntp_server.is_none() {
+        if !own_mounts {
             command.arg("-D").arg("-e").arg("-f").arg(&config);
         }
         let log = dir.join("sshd.log");
@@ -211,31 +215,43 @@ impl Drop for SshNode {
     }
 }
 
-/// sshd started in a mount namespace of its own whose `/run/chrony` is
-/// the node's, beside the node's chronyd (then a child of sshd, so it
-/// stops with it).
-fn with_chrony(
+/// sshd started in a mount namespace of its own: with the node's chronyd
+/// (then a child of sshd, so it stops with it) on a `/run/chrony` of the
+/// node's, and its small disk, as `options` ask.
+fn with_own_mounts(
     dir: &Path,
     options: &NodeOptions,
-    server: std::net::SocketAddr,
     sshd: &Path,
     config: &Path,
 ) -> Result<Command> {
-    let chronyd = crate::chrony::chronyd()?;
-    let run = crate::chrony::private_dir(&dir.join("chrony-run"))?;
-    let state = crate::chrony::private_dir(&dir.join("chrony"))?;
-    let chrony_config = state.join("chrony.conf");
-    std::fs::write(&chrony_config, crate::chrony::node_config(&state, server))?;
-    std::fs::create_dir_all("/run/chrony")?;
-    let script = format!(
-        "mount --bind '{run}' /run/chrony && {{ '{chronyd}' -u root -x -d -f '{chrony_config}' & }} \
-         && exec '{sshd}' -D -e -f '{config}'",
-        run = run.display(),
-        chronyd = chronyd.display(),
-        chrony_config = chrony_config.display(),
+    let mut script = String::new();
+    if options.small_disk {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data)?;
+        script.push_str(&format!(
+            "mount -t tmpfs -o size=1m tmpfs '{data}' && head -c 972800 /dev/zero > '{data}/fill' && ",
+            data = data.display()
+        ));
+    }
+    if let Some(server) = options.ntp_server {
+        let chronyd = crate::chrony::chronyd()?;
+        let run = crate::chrony::private_dir(&dir.join("chrony-run"))?;
+        let state = crate::chrony::private_dir(&dir.join("chrony"))?;
+        let chrony_config = state.join("chrony.conf");
+        std::fs::write(&chrony_config, crate::chrony::node_config(&state, server))?;
+        std::fs::create_dir_all("/run/chrony")?;
+        script.push_str(&format!(
+            "mount --bind '{run}' /run/chrony && {{ '{chronyd}' -u root -x -d -f '{chrony_config}' & }} && ",
+            run = run.display(),
+            chronyd = chronyd.display(),
+            chrony_config = chrony_config.display(),
+        ));
+    }
+    script.push_str(&format!(
+        "exec '{sshd}' -D -e -f '{config}'",
         sshd = sshd.display(),
         config = config.display(),
-    );
+    ));
     let unshare = find_program(&["/usr/bin/unshare", "unshare"])
         .context("unshare is not installed (apt-get install util-linux)")?;
     let mut command = match &options.host {

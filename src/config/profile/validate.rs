@@ -78,12 +78,6 @@ impl Validation {
                 for node in nodes {
                     self.unique_name(&mut seen, &node.name, "node");
                 }
-                if let (Some(first), Some(_)) = (nodes.first(), &ssh.bastion) {
-                    self.warn(
-                        first.name.referenced,
-                        "nodes behind the bastion are not probed yet: Overview probes the bastion only".into(),
-                    );
-                }
             }
             NodesSpec::FromCluster => self.warn(
                 self.spans.top_at("ssh"),

@@ -233,10 +233,10 @@ fn host_lines(theme: &Theme, node: &NodeReport) -> Vec<Line<'static>> {
             key(theme, "mount"),
             Span::styled(
                 format!(
-                    "{} {:.0} % of {:.1} GiB{inodes}",
+                    "{} {:.0} % of {}{inodes}",
                     one(&mount.path),
                     mount.used_percent,
-                    gib(mount.size_kib)
+                    size(mount.size_kib)
                 ),
                 theme.style(role),
             ),
@@ -304,4 +304,13 @@ fn time_lines(
         lines.push(Line::from(vec![key(theme, "NTP"), Span::raw(text)]));
     }
     lines
+}
+
+/// `200.0 GiB`, or `1.0 MiB` for what is smaller than a GiB.
+fn size(kib: u64) -> String {
+    if kib >= 1_048_576 {
+        format!("{:.1} GiB", kib as f64 / 1_048_576.0)
+    } else {
+        format!("{:.1} MiB", kib as f64 / 1024.0)
+    }
 }

@@ -1,0 +1,143 @@
+//! The lab site's nodes: real sshd hosts behind a real sshd bastion, the
+//! site's NTP server (chronyd), and what an SRE looks for: a node whose
+//! clock is skewed (libfaketime), one whose time daemon is not running,
+//! one with a nearly full filesystem (a 1 MiB tmpfs in its own mount
+//! namespace). As root, each host has its own address in a lab network
+//! ([`crate::netns`]) that only the bastion reaches; otherwise they are
+//! sshd on loopback ports.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::chrony::NtpServer;
+use crate::netns::{NetworkHost, SiteNetwork};
+use crate::sshd::{NodeOptions, SshNode};
+
+/// The lab's nodes and what they need.
+#[derive(Debug)]
+pub struct LabNodes {
+    /// The nodes, by name, with their options.
+    pub nodes: Vec<(String, SshNode)>,
+    /// The jump host.
+    pub bastion: SshNode,
+    /// The site's NTP server.
+    pub ntp: NtpServer,
+    /// The lab network, when the hosts have addresses of their own
+    /// (dropped last: it kills what still runs in it).
+    network: Option<SiteNetwork>,
+}
+
+/// A node of the lab: its name, clock skew, whether it runs chrony, and
+/// whether it has the nearly full disk.
+const NODES: [(&str, i64, bool, bool); 3] = [
+    ("acme-master-1", 0, true, false),
+    ("acme-worker-1", 350, true, true),
+    ("acme-worker-2", -120, false, false),
+];
+
+impl LabNodes {
+    /// Starts the NTP server, the bastion and the nodes under `dir`.
+    pub fn start(dir: &Path) -> Result<Self> {
+        let mut network = if crate::process::running_as_root() {
+            Some(SiteNetwork::create().context("the lab network")?)
+        } else {
+            None
+        };
+        let bastion_host = network.as_ref().map(SiteNetwork::bastion);
+        let ntp = match &bastion_host {
+            Some(host) => NtpServer::start_on(&dir.join("ntp"), host)?,
+            None => NtpServer::start(&dir.join("ntp"))?,
+        };
+        let bastion = SshNode::start_with(
+            &dir.join("bastion"),
+            NodeOptions {
+                host: bastion_host,
+                ..NodeOptions::default()
+            },
+        )
+        .context("the bastion's sshd")?;
+        let mut nodes = Vec::new();
+        for (name, skew, chrony, small_disk) in NODES {
+            let host: Option<NetworkHost> = match &mut network {
+                Some(network) => Some(network.add_inside_host()?),
+                None => None,
+            };
+            let node = SshNode::start_with(
+                &dir.join(name),
+                NodeOptions {
+                    host,
+                    skew_ms: (skew != 0).then_some(skew),
+                    ntp_server: chrony.then_some(ntp.address),
+                    small_disk,
+                },
+            )
+            .with_context(|| format!("the node {name}"))?;
+            // One key for the bastion and every node, as a site has.
+            std::fs::copy(
+                bastion.client_key.with_extension("pub"),
+                node.dir.join("authorized_keys"),
+            )?;
+            nodes.push((name.to_owned(), node));
+        }
+        Ok(Self {
+            nodes,
+            bastion,
+            ntp,
+            network,
+        })
+    }
+
+    /// Writes `known_hosts` in `dir` with every host's key, so the lab's
+    /// site opens without accepting them one by one.
+    pub fn write_known_hosts(&self, dir: &Path) -> Result<()> {
+        let mut text = String::new();
+        for node in std::iter::once(&self.bastion).chain(self.nodes.iter().map(|(_, n)| n)) {
+            let name = if node.port == 22 {
+                node.host.clone()
+            } else {
+                format!("[{}]:{}", node.host, node.port)
+            };
+            text.push_str(&format!("{name} {}\n", node.host_key_line()?));
+        }
+        std::fs::write(dir.join("known_hosts"), text)?;
+        Ok(())
+    }
+
+    /// The profile's `ssh` and `time` sections for these hosts.
+    pub fn profile_yaml(&self) -> String {
+        let mut yaml = format!(
+            "ssh:\n  user: {user}\n  identity: {key}\n  known_hosts: known_hosts\n  bastion:\n    host: {bhost}\n    port: {bport}\n    user: {user}\n    identity: {key}\n  nodes:\n",
+            user = self.bastion.user,
+            key = self.bastion.client_key.display(),
+            bhost = self.bastion.host,
+            bport = self.bastion.port,
+        );
+        for (name, node) in &self.nodes {
+            yaml.push_str(&format!(
+                "    - {{name: {name}, host: {}, port: {}}}\n",
+                node.host, node.port
+            ));
+        }
+        yaml.push_str(&format!(
+            "time:\n  ntp_servers: ['{}']\n",
+            ntp_name(self.ntp.address)
+        ));
+        yaml
+    }
+
+    /// Whether the hosts are in a lab network (as root) rather than on
+    /// loopback ports.
+    pub fn networked(&self) -> bool {
+        self.network.is_some()
+    }
+}
+
+fn ntp_name(address: SocketAddr) -> String {
+    if address.port() == 123 {
+        address.ip().to_string()
+    } else {
+        address.to_string()
+    }
+}

@@ -84,6 +84,7 @@ fn node(
             samples: 5,
         }),
         daemon: Some(daemon),
+        done_after_ms: 420.0,
     }
 }
 
@@ -112,6 +113,7 @@ fn snapshot() -> NodesSnapshot {
                 findings: Vec::new(),
                 time: None,
                 daemon: None,
+                done_after_ms: 10_000.0,
             },
         ],
         max_skew_ms: Some(809.2),

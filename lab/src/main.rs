@@ -69,6 +69,7 @@ fn main() -> Result<()> {
                     pods,
                     nodes: scale_nodes,
                 }),
+                nodes: true,
             };
             up(&dir, &options)
         }

@@ -89,6 +89,16 @@ impl LabNodes {
         })
     }
 
+    /// The profile text of a site with only these hosts, its files
+    /// (`known_hosts`) written to `dir`.
+    pub fn site(&self, dir: &Path) -> Result<String> {
+        self.write_known_hosts(dir)?;
+        Ok(format!(
+            "name: nodes-lab\nenvironment: poc\n{}",
+            self.profile_yaml()
+        ))
+    }
+
     /// Writes `known_hosts` in `dir` with every host's key, so the lab's
     /// site opens without accepting them one by one.
     pub fn write_known_hosts(&self, dir: &Path) -> Result<()> {

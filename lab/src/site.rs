@@ -47,6 +47,9 @@ pub struct LabOptions {
     pub plain_http: bool,
     /// Add a generated cluster of this size to the seed site.
     pub scale: Option<crate::kube::seed::ScaleSpec>,
+    /// Start the site's nodes too: a bastion, three sshd nodes, chronyd
+    /// ([`crate::nodes::LabNodes`]); `sitedeck-lab up` does.
+    pub nodes: bool,
 }
 
 impl Lab {
@@ -120,10 +123,14 @@ impl Lab {
             })?
         };
         let nodes = {
-            let dir = dir.join("nodes");
+            let (dir, wanted) = (dir.join("nodes"), options.nodes);
             start_in_background(&mut starters, "Nodes", move || {
-                crate::nodes::LabNodes::start(&dir)
-                    .context("the nodes (sshd, chronyd) did not start")
+                wanted
+                    .then(|| {
+                        crate::nodes::LabNodes::start(&dir)
+                            .context("the nodes (sshd, chronyd) did not start")
+                    })
+                    .transpose()
             })?
         };
         // The simulator runs in-process (no child to tie to a thread); the
@@ -157,7 +164,7 @@ impl Lab {
                 s3,
                 kube,
                 kafka,
-                nodes: Some(nodes),
+                nodes,
                 starters,
             },
             (mariadb, redis, postgres, s3, kafka, kube, nodes) => {

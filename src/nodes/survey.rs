@@ -69,6 +69,9 @@ pub struct NodeReport {
     pub time: Option<ClockOffset>,
     /// What its time daemon says.
     pub daemon: Option<DaemonState>,
+    /// How long after the survey began this node's report was complete,
+    /// ms (a slow or dead node shows here, and only here).
+    pub done_after_ms: f64,
 }
 
 /// Every node read, and the largest skew between their clocks.
@@ -83,6 +86,7 @@ pub struct Survey {
 /// Reads every node of `access` in parallel.
 pub async fn survey(access: Arc<SshAccess>, settings: SurveySettings) -> Survey {
     let slots = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+    let began = std::time::Instant::now();
     let readers: Vec<_> = access
         .nodes
         .iter()
@@ -91,8 +95,12 @@ pub async fn survey(access: Arc<SshAccess>, settings: SurveySettings) -> Survey 
             let (access, slots) = (access.clone(), slots.clone());
             tokio::spawn(async move {
                 let _slot = slots.acquire_owned().await;
-                tokio::task::spawn_blocking(move || read_node(&access, settings, &name, &target))
-                    .await
+                tokio::task::spawn_blocking(move || {
+                    let mut report = read_node(&access, settings, &name, &target);
+                    report.done_after_ms = began.elapsed().as_secs_f64() * 1000.0;
+                    report
+                })
+                .await
             })
         })
         .collect();
@@ -127,6 +135,7 @@ impl NodeReport {
             findings: Vec::new(),
             time: None,
             daemon: None,
+            done_after_ms: 0.0,
         }
     }
 }

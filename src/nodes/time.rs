@@ -250,6 +250,7 @@ mod tests {
                 reachable_sources: None,
                 note: None,
             }),
+            done_after_ms: 10.0,
         }
     }
 

@@ -1,0 +1,162 @@
+//! Nodes survey harness (issue #8): facts and time from 20 real sshd
+//! nodes (Debian's openssh-server on loopback, half of them running their
+//! own chronyd following the lab's NTP server), read in parallel as
+//! `sitedeck status`, the Hosts and the Time views read them: a login,
+//! five clock round trips, the facts and the time daemon per node, at most
+//! `AT_ONCE` logins at once. Then the same with a 21st node that is hung
+//! (it accepts TCP and never says a word): the time until the 20 live
+//! nodes are read must not grow, and the hung one is reported when its
+//! timeout runs out.
+//!
+//! For each run: the time until the slowest live node was read (goal:
+//! ≤ 2 s), and the whole survey. A live node with an error, or a hung one
+//! without, is a harness error. Missing the goal is not: the figures go
+//! to docs/PERFORMANCE.md.
+//!
+//! Run: `cargo bench --bench nodes_survey` (`SITEDECK_ROUNDS` sets the
+//! number of runs of each, default 5).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use sitedeck::nodes::access::SshAccess;
+use sitedeck::nodes::ssh::{KnownHosts, SshAuth, SshTarget};
+use sitedeck::nodes::survey::{SurveySettings, survey};
+use sitedeck_lab::chrony::NtpServer;
+use sitedeck_lab::sshd::{NodeOptions, SshNode};
+
+/// Live nodes.
+const NODES: usize = 20;
+
+fn main() -> Result<()> {
+    let rounds: usize = std::env::var("SITEDECK_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir()?;
+    let ntp = NtpServer::start(&dir.path().join("ntp"))?;
+    let mut nodes = Vec::new();
+    for n in 0..NODES {
+        let node = SshNode::start_with(
+            &dir.path().join(format!("node-{n}")),
+            NodeOptions {
+                ntp_server: (n % 2 == 0).then_some(ntp.address),
+                ..NodeOptions::default()
+            },
+        )
+        .with_context(|| format!("node {n}"))?;
+        nodes.push(node);
+    }
+    // One key for all, and every host key known.
+    let key = nodes[0].client_key.clone();
+    let mut known_hosts = String::new();
+    for node in &nodes {
+        std::fs::copy(key.with_extension("pub"), node.dir.join("authorized_keys"))?;
+        known_hosts.push_str(&format!(
+            "[{}]:{} {}\n",
+            node.host,
+            node.port,
+            node.host_key_line()?
+        ));
+    }
+    let known = KnownHosts {
+        user: None,
+        extra: Vec::new(),
+        own: dir.path().join("known_hosts"),
+    };
+    std::fs::write(&known.own, known_hosts)?;
+    // A hung node: it accepts and never sends its SSH banner.
+    let hung = TcpListener::bind("127.0.0.1:0")?;
+    let hung_port = hung.local_addr()?.port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hung.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let target = |host: &str, port: u16| SshTarget {
+        host: host.to_owned(),
+        port,
+        user: nodes[0].user.clone(),
+    };
+    let live: Vec<(String, SshTarget)> = nodes
+        .iter()
+        .enumerate()
+        .map(|(n, node)| (format!("node-{n}"), target(&node.host, node.port)))
+        .collect();
+    let access = |with_hung: bool| {
+        let mut list = live.clone();
+        if with_hung {
+            list.push(("hung".into(), target("127.0.0.1", hung_port)));
+        }
+        Arc::new(SshAccess {
+            nodes: list,
+            auth: SshAuth::KeyFile {
+                path: key.clone(),
+                passphrase: None,
+            },
+            bastion: None,
+            known: known.clone(),
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{NODES} live nodes (sshd on loopback, {} with chronyd), at most {} logins at once",
+        NODES / 2,
+        sitedeck::nodes::survey::AT_ONCE
+    )?;
+    for with_hung in [false, true] {
+        let mut live_ms = Vec::new();
+        let mut whole_ms = Vec::new();
+        for _ in 0..rounds {
+            let began = Instant::now();
+            let surveyed = runtime.block_on(survey(access(with_hung), SurveySettings::default()));
+            whole_ms.push(began.elapsed().as_secs_f64() * 1000.0);
+            let mut slowest: f64 = 0.0;
+            for node in &surveyed.nodes {
+                if node.name == "hung" {
+                    ensure!(node.error.is_some(), "the hung node was read");
+                    continue;
+                }
+                ensure!(
+                    node.error.is_none() && node.facts.is_some() && node.time.is_some(),
+                    "{}: {:?}",
+                    node.name,
+                    node.error
+                );
+                slowest = slowest.max(node.done_after_ms);
+            }
+            live_ms.push(slowest);
+        }
+        writeln!(
+            out,
+            "{}: live nodes read in {} ms (median; min {}, max {}); whole survey {} ms (median)",
+            if with_hung {
+                "with a hung node"
+            } else {
+                "all live"
+            },
+            median(&mut live_ms.clone()).round(),
+            live_ms
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min)
+                .round(),
+            live_ms.iter().copied().fold(0.0, f64::max).round(),
+            median(&mut whole_ms).round(),
+        )?;
+    }
+    Ok(())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or_default()
+}

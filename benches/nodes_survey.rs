@@ -3,7 +3,7 @@
 //! own chronyd following the lab's NTP server), read in parallel as
 //! `sitedeck status`, the Hosts and the Time views read them: a login,
 //! five clock round trips, the facts and the time daemon per node, at most
-//! `AT_ONCE` logins at once. Then the same with a 21st node that is hung
+//! `AT_ONCE_DIRECT` logins at once. Then the same with a 21st node that is hung
 //! (it accepts TCP and never says a word): the time until the 20 live
 //! nodes are read must not grow, and the hung one is reported when its
 //! timeout runs out.
@@ -110,7 +110,7 @@ fn main() -> Result<()> {
         out,
         "{NODES} live nodes (sshd on loopback, {} with chronyd), at most {} logins at once",
         NODES / 2,
-        sitedeck::nodes::survey::AT_ONCE
+        sitedeck::nodes::survey::AT_ONCE_DIRECT
     )?;
     for with_hung in [false, true] {
         let mut live_ms = Vec::new();

@@ -193,3 +193,49 @@ fn a_host_only_the_bastion_reaches_is_reached_through_it() {
     let bastion_inside = std::net::Ipv4Addr::from(u32::from(inside.address) - 1);
     assert!(out.starts_with(&format!("{bastion_inside} ")), "{out}");
 }
+
+/// CPU time of this process so far, in clock ticks (utime + stime).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[test]
+fn a_closed_connection_to_a_silent_host_neither_spins_nor_lingers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bastion = SshNode::start(&dir.path().join("bastion")).expect("bastion");
+    let known = known(dir.path());
+    trust(&known, &bastion);
+    // A host that accepts and never says a word (a hung sshd).
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let tunnel = tunnel(&bastion, &known);
+    let stream = tunnel.connect("127.0.0.1", port).expect("a connection");
+    // Our side gives up (as a handshake that timed out does), and the
+    // handle goes: the carrier must wait quietly, then let go.
+    drop(stream);
+    drop(tunnel);
+    let before = cpu_ticks();
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks() - before;
+    // A spinning carrier would use about 200 ticks of the 2 s.
+    assert!(used < 60, "{used} ticks in 2 s: a busy loop");
+    // After the grace period the bastion's forward is closed.
+    std::thread::sleep(Duration::from_secs(4));
+    let log = std::fs::read_to_string(bastion.dir.join("sshd.log")).expect("log");
+    assert!(
+        log.contains("channel 0: free: direct-tcpip"),
+        "the forward is still open: {log}"
+    );
+}

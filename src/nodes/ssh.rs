@@ -277,6 +277,8 @@ pub fn connect(
         .ok_or_else(|| unreachable("the name has no address".into()))?;
     let stream =
         TcpStream::connect_timeout(&address, timeout).map_err(|e| unreachable(e.to_string()))?;
+    // Small requests and answers: Nagle's wait would add its delay to each.
+    let _ = stream.set_nodelay(true);
     open(stream, target, auth, known, timeout)
 }
 

@@ -16,9 +16,14 @@ use super::ssh::{SshError, SshTarget};
 use super::timesync::{self, DAEMON_COMMAND, DaemonState};
 use super::tunnel::Tunnel;
 
-/// Nodes logged into at once: sshd drops connections past its
-/// MaxStartups (10 by default), the bastion's too.
+/// Nodes logged into at once through the bastion: its sshd drops
+/// connections past its MaxStartups (10 by default), and each node's
+/// login goes through it.
 pub const AT_ONCE: usize = 8;
+
+/// Nodes logged into at once without a bastion (each sshd counts only
+/// its own).
+pub const AT_ONCE_DIRECT: usize = 32;
 
 /// How a survey goes.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +90,12 @@ pub struct Survey {
 
 /// Reads every node of `access` in parallel.
 pub async fn survey(access: Arc<SshAccess>, settings: SurveySettings) -> Survey {
-    let slots = Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+    let at_once = if access.bastion.is_some() {
+        AT_ONCE
+    } else {
+        AT_ONCE_DIRECT
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(at_once));
     let began = std::time::Instant::now();
     let readers: Vec<_> = access
         .nodes
@@ -177,16 +187,21 @@ fn read_node(
         Ok(time) => report.time = Some(time),
         Err(why) => errors.push(format!("the clock could not be read: {why}")),
     }
-    match facts::read(&session) {
-        Ok(read) => {
+    // One command for the facts and the time daemon: each exec costs a
+    // round trip and a process on the node.
+    let command = format!("{}; echo '== time'; {DAEMON_COMMAND}", facts::FACTS_COMMAND);
+    match super::ssh::run(&session, &command) {
+        Ok((status, out, err)) if out.trim().is_empty() => errors.push(format!(
+            "the facts command printed nothing (exit {status}): {}",
+            crate::text::one_line(&err)
+        )),
+        Ok((_, out, _)) => {
+            let read = facts::parse(&out);
             report.findings = facts::findings(&read, settings.disk);
             report.facts = Some(read);
+            report.daemon = Some(timesync::parse(&out));
         }
         Err(why) => errors.push(format!("the facts could not be read: {why}")),
-    }
-    match super::ssh::run(&session, DAEMON_COMMAND) {
-        Ok((_, out, _)) => report.daemon = Some(timesync::parse(&out)),
-        Err(why) => errors.push(format!("the time daemon could not be asked: {why}")),
     }
     report.error = (!errors.is_empty()).then(|| errors.join("; "));
     report

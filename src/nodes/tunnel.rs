@@ -28,6 +28,9 @@ use super::ssh::{KnownHosts, SshAuth, SshError, SshTarget, connect};
 /// Seconds between keepalives on an idle bastion session.
 const KEEPALIVE_SECONDS: u32 = 15;
 
+/// How long the far side has to close after our side's EOF.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// How long to leave unread bytes on the bastion's socket alone.
 const UNREAD_BACKOFF: Duration = Duration::from_millis(200);
 
@@ -120,6 +123,8 @@ impl Tunnel {
             listeners: Vec::new(),
             timeout,
             bastion: bastion.to_string(),
+            opens_stopped: false,
+            closing: Vec::new(),
         };
         std::thread::Builder::new()
             .name(format!("ssh tunnel {}", bastion.host))
@@ -230,7 +235,8 @@ struct Opening {
     port: u16,
     local: Box<dyn LocalEnd>,
     opened: Option<Sender<Result<(), String>>>,
-    since: Instant,
+    /// When the bastion was first asked to open it.
+    started: Option<Instant>,
 }
 
 /// One connection carried: a channel and its local end.
@@ -244,6 +250,9 @@ struct Pipe {
     local_eof: bool,
     eof_sent: bool,
     remote_eof: bool,
+    /// When our side's EOF went out: the far side has [`CLOSE_GRACE`] to
+    /// finish, then the pipe is closed (a hung host never closes).
+    eof_sent_at: Option<Instant>,
 }
 
 /// What one step of a pipe did.
@@ -268,7 +277,18 @@ impl Pipe {
     fn finished(&self) -> bool {
         // The far side closed and all it sent was delivered: the local end
         // is closed too (the far side no longer reads what comes after).
-        self.remote_eof && self.to_local.is_empty()
+        (self.remote_eof && self.to_local.is_empty())
+            || self
+                .eof_sent_at
+                .is_some_and(|at| at.elapsed() >= CLOSE_GRACE)
+    }
+
+    /// Whether libssh2 holds data (or the EOF) for this pipe that it read
+    /// off the socket during another pipe's call: the socket will not say.
+    fn buffered(&self) -> bool {
+        self.to_local.is_empty()
+            && !self.remote_eof
+            && (self.channel.read_window().available > 0 || self.channel.eof())
     }
 
     fn try_step(&mut self, buffer: &mut [u8]) -> Result<bool, ()> {
@@ -329,6 +349,7 @@ impl Pipe {
             match self.channel.send_eof() {
                 Ok(()) => {
                     self.eof_sent = true;
+                    self.eof_sent_at = Some(Instant::now());
                     moved = true;
                 }
                 Err(e) if e.code() == EAGAIN => {}
@@ -362,6 +383,10 @@ struct Carrier {
     listeners: Vec<(TcpListener, String, u16)>,
     timeout: Duration,
     bastion: String,
+    /// An open timed out: this session opens nothing more.
+    opens_stopped: bool,
+    /// Channels being closed.
+    closing: Vec<Channel>,
 }
 
 impl Carrier {
@@ -389,12 +414,15 @@ impl Carrier {
                     }
                     Step::Idle => index += 1,
                     Step::Closed => {
-                        let mut pipe = self.pipes.swap_remove(index);
-                        let _ = pipe.channel.close();
+                        let pipe = self.pipes.swap_remove(index);
+                        self.closing.push(pipe.channel);
                         moved = true;
                     }
                 }
             }
+            // libssh2 frees a channel only once both sides closed it.
+            self.closing
+                .retain_mut(|channel| matches!(channel.close(), Err(e) if e.code() == EAGAIN));
             match self.session.keepalive_send() {
                 Ok(seconds) => next_keepalive = Duration::from_secs(u64::from(seconds.max(1))),
                 Err(e) if e.code() == EAGAIN => {}
@@ -403,14 +431,15 @@ impl Carrier {
                         "the session to the bastion {} ended: {e}",
                         self.bastion
                     ));
+                    self.finish();
                     return;
                 }
             }
             if handle_gone && self.pipes.is_empty() && self.opening.is_empty() {
-                let _ = self.session.disconnect(None, "done", None);
+                self.finish();
                 return;
             }
-            if moved {
+            if moved || self.pipes.iter().any(Pipe::buffered) {
                 continue;
             }
             // Ready, yet no channel took anything: the bastion closed, or
@@ -425,6 +454,7 @@ impl Carrier {
                             "the session to the bastion {} ended: {why}",
                             self.bastion
                         ));
+                        self.finish();
                         return;
                     }
                     Peeked::Pending => watch_session = false,
@@ -436,8 +466,24 @@ impl Carrier {
             } else {
                 next_keepalive.min(UNREAD_BACKOFF)
             };
-            session_ready = self.wait(longest, watch_session);
+            session_ready = self.wait(longest, watch_session, !handle_gone);
         }
+    }
+
+    /// Closes what is left and the session, waiting a little for each
+    /// (libssh2 frees neither a channel nor a session, nor closes its
+    /// socket, while the other side has not answered in non-blocking
+    /// mode).
+    fn finish(&mut self) {
+        self.session.set_timeout(2000);
+        self.session.set_blocking(true);
+        for mut channel in self.closing.drain(..) {
+            let _ = channel.close();
+        }
+        for mut pipe in self.pipes.drain(..) {
+            let _ = pipe.channel.close();
+        }
+        let _ = self.session.disconnect(None, "done", None);
     }
 
     /// Takes every queued request; true once the handle is gone.
@@ -456,7 +502,7 @@ impl Carrier {
                     port,
                     local,
                     opened,
-                    since: Instant::now(),
+                    started: None,
                 }),
                 Ok(Request::Listen {
                     listener,
@@ -482,7 +528,7 @@ impl Carrier {
                     port: *port,
                     local: Box::new(stream) as Box<dyn LocalEnd>,
                     opened: None,
-                    since: Instant::now(),
+                    started: None,
                 });
                 accepted = true;
             }
@@ -492,15 +538,30 @@ impl Carrier {
 
     /// Goes on opening the first queued connection.
     fn open_next(&mut self) -> bool {
-        let Some(first) = self.opening.first() else {
+        if self.opens_stopped {
+            let why = self
+                .shared
+                .lock()
+                .ok()
+                .and_then(|s| s.ended.clone())
+                .unwrap_or_default();
+            for opening in self.opening.drain(..) {
+                if let Some(opened) = opening.opened {
+                    let _ = opened.send(Err(why.clone()));
+                }
+            }
+            return false;
+        }
+        let Some(first) = self.opening.first_mut() else {
             return false;
         };
+        let started = *first.started.get_or_insert_with(Instant::now);
         let result = self
             .session
             .channel_direct_tcpip(&first.host, first.port, None);
         let outcome = match result {
             Err(e) if e.code() == EAGAIN => {
-                if first.since.elapsed() < self.timeout {
+                if started.elapsed() < self.timeout {
                     return false;
                 }
                 // libssh2 cannot give up an open half-way: this session
@@ -512,12 +573,12 @@ impl Carrier {
                     first.port,
                     self.timeout.as_secs_f64()
                 );
-                self.end(why.clone());
-                for opening in self.opening.drain(..) {
-                    if let Some(opened) = opening.opened {
-                        let _ = opened.send(Err(why.clone()));
-                    }
-                }
+                // Its half-done open would be finished by the next call,
+                // whatever that asked for: open nothing more; what is
+                // carried goes on.
+                self.opens_stopped = true;
+                self.listeners.clear();
+                self.end(why);
                 return true;
             }
             other => other,
@@ -536,6 +597,7 @@ impl Carrier {
                     local_eof: false,
                     eof_sent: false,
                     remote_eof: false,
+                    eof_sent_at: None,
                 });
             }
             Err(e) => {
@@ -571,7 +633,7 @@ impl Carrier {
 
     /// Sleeps until a socket is ready, a request comes, or `longest`;
     /// true when the session's socket is ready.
-    fn wait(&self, longest: Duration, watch_session: bool) -> bool {
+    fn wait(&self, longest: Duration, watch_session: bool, watch_requests: bool) -> bool {
         let mut session_events = libc::POLLIN;
         if matches!(
             self.session.block_directions(),
@@ -580,7 +642,15 @@ impl Carrier {
             session_events |= libc::POLLOUT;
         }
         let mut fds = vec![
-            poll_fd(self.woken.as_raw_fd(), libc::POLLIN),
+            // Once the handle is gone its end is closed: always ready.
+            poll_fd(
+                if watch_requests {
+                    self.woken.as_raw_fd()
+                } else {
+                    -1
+                },
+                libc::POLLIN,
+            ),
             poll_fd(
                 if watch_session {
                     self.session.as_raw_fd()
@@ -595,17 +665,20 @@ impl Carrier {
                 .iter()
                 .map(|(listener, ..)| poll_fd(listener.as_raw_fd(), libc::POLLIN)),
         );
-        fds.extend(
-            self.pipes
-                .iter()
-                .map(|pipe| poll_fd(pipe.local.as_raw_fd(), pipe.local_events())),
-        );
-        // An open in progress is re-tried at least every 50 ms, so its
-        // deadline is kept.
-        let longest = if self.opening.is_empty() {
-            longest
-        } else {
+        fds.extend(self.pipes.iter().map(|pipe| match pipe.local_events() {
+            // A closed local end is always ready: not watched.
+            0 => poll_fd(-1, 0),
+            events => poll_fd(pipe.local.as_raw_fd(), events),
+        }));
+        // An open in progress is re-tried at least every 50 ms, and a
+        // closing pipe looked at twice a second, so their deadlines are
+        // kept.
+        let longest = if !self.opening.is_empty() {
             longest.min(Duration::from_millis(50))
+        } else if self.pipes.iter().any(|p| p.eof_sent_at.is_some()) {
+            longest.min(Duration::from_millis(500))
+        } else {
+            longest
         };
         let millis = i32::try_from(longest.as_millis()).unwrap_or(i32::MAX);
         let count = libc::nfds_t::try_from(fds.len()).unwrap_or(libc::nfds_t::MAX);

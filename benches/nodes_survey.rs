@@ -112,13 +112,38 @@ fn main() -> Result<()> {
         NODES / 2,
         sitedeck::nodes::survey::AT_ONCE_DIRECT
     )?;
+    // One node alone: what a node costs when the machine is not shared
+    // with 19 other sshd.
+    let mut alone_ms = Vec::new();
+    for _ in 0..rounds {
+        let one = Arc::new(SshAccess {
+            nodes: live[..1].to_vec(),
+            ..(*access(false)).clone()
+        });
+        let began = Instant::now();
+        let surveyed = runtime.block_on(survey(one, SurveySettings::default()));
+        ensure!(
+            surveyed.nodes[0].error.is_none(),
+            "{:?}",
+            surveyed.nodes[0].error
+        );
+        alone_ms.push(began.elapsed().as_secs_f64() * 1000.0);
+    }
+    writeln!(
+        out,
+        "one node alone: {} ms (median)",
+        median(&mut alone_ms).round()
+    )?;
     for with_hung in [false, true] {
         let mut live_ms = Vec::new();
         let mut whole_ms = Vec::new();
+        let mut own_cpu_ms = Vec::new();
         for _ in 0..rounds {
             let began = Instant::now();
+            let cpu = cpu_ms();
             let surveyed = runtime.block_on(survey(access(with_hung), SurveySettings::default()));
             whole_ms.push(began.elapsed().as_secs_f64() * 1000.0);
+            own_cpu_ms.push(cpu_ms() - cpu);
             let mut slowest: f64 = 0.0;
             for node in &surveyed.nodes {
                 if node.name == "hung" {
@@ -152,6 +177,11 @@ fn main() -> Result<()> {
             live_ms.iter().copied().fold(0.0, f64::max).round(),
             median(&mut whole_ms).round(),
         )?;
+        writeln!(
+            out,
+            "  sitedeck's own CPU per survey: {} ms (median); the rest of the machine's is the lab's sshd",
+            median(&mut own_cpu_ms).round()
+        )?;
     }
     Ok(())
 }
@@ -159,4 +189,19 @@ fn main() -> Result<()> {
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or_default()
+}
+
+/// This process's CPU time so far (user + system), ms.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let fields: Vec<f64> = after
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    // utime and stime, in clock ticks of 10 ms.
+    (fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0)) * 10.0
 }

@@ -98,6 +98,30 @@ async fn the_api_server_only_the_bastion_reaches_is_reached_through_it_with_tls_
     let log = std::fs::read_to_string(site.bastion.dir.join("sshd.log")).expect("log");
     assert!(log.contains("direct-tcpip"), "{log}");
 
+    // The bastion restarts: the same client goes on through a new session.
+    let Site {
+        sim,
+        bastion,
+        _network,
+    } = site;
+    let bastion = bastion.restart().expect("bastion back");
+    let mut answered = None;
+    for _ in 0..20 {
+        match connection.client.apiserver_version().await {
+            Ok(version) => {
+                answered = Some(version);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    assert!(answered.is_some(), "no answer after the bastion restarted");
+    let site = Site {
+        sim,
+        bastion,
+        _network,
+    };
+
     // The certificate is still checked, against the name the kubeconfig
     // gives: one the certificate is not for is refused.
     let kubeconfig = std::fs::read_to_string(site.sim.kubeconfig()).expect("kubeconfig");

@@ -134,6 +134,7 @@ fn snapshot() -> NodesSnapshot {
         survey,
         time,
         at: common::fixed_time(),
+        site: "/sites/acme.yaml".into(),
     }
 }
 

@@ -20,6 +20,9 @@ use anyhow::{Context, Result, bail};
 /// Networks made by this process, for unique names.
 static MADE: AtomicU32 = AtomicU32::new(0);
 
+/// The routing protocol number that marks the lab's routes as its own.
+const ROUTE_PROTO: &str = "211";
+
 /// Where every namespace's name starts; then the creating process's id.
 const PREFIX: &str = "sdl";
 
@@ -87,6 +90,8 @@ impl SiteNetwork {
             &network.subnet(),
             "metric",
             &std::process::id().to_string(),
+            "proto",
+            ROUTE_PROTO,
         ])?;
         network.route = true;
         Ok(network)
@@ -209,7 +214,7 @@ fn remove_namespace(namespace: &str) {
 /// Deletes the lab namespaces and routes whose creating process is gone.
 fn remove_abandoned() {
     if let Ok(output) = Command::new("ip")
-        .args(["route", "show", "type", "unreachable"])
+        .args(["route", "show", "type", "unreachable", "proto", ROUTE_PROTO])
         .output()
     {
         // `unreachable 10.x.y.0/24 metric PID`

@@ -22,8 +22,9 @@ pub struct LabNodes {
     pub nodes: Vec<(String, SshNode)>,
     /// The jump host.
     pub bastion: SshNode,
-    /// The site's NTP server.
-    pub ntp: NtpServer,
+    /// The site's NTP server (as root only: chronyd and the nodes' own
+    /// mount namespaces need it).
+    pub ntp: Option<NtpServer>,
     /// The lab network, when the hosts have addresses of their own
     /// (dropped last: it kills what still runs in it).
     network: Option<SiteNetwork>,
@@ -40,15 +41,17 @@ const NODES: [(&str, i64, bool, bool); 3] = [
 impl LabNodes {
     /// Starts the NTP server, the bastion and the nodes under `dir`.
     pub fn start(dir: &Path) -> Result<Self> {
-        let mut network = if crate::process::running_as_root() {
+        let root = crate::process::running_as_root();
+        let mut network = if root {
             Some(SiteNetwork::create().context("the lab network")?)
         } else {
             None
         };
         let bastion_host = network.as_ref().map(SiteNetwork::bastion);
         let ntp = match &bastion_host {
-            Some(host) => NtpServer::start_on(&dir.join("ntp"), host)?,
-            None => NtpServer::start(&dir.join("ntp"))?,
+            Some(host) => Some(NtpServer::start_on(&dir.join("ntp"), host)?),
+            None if root => Some(NtpServer::start(&dir.join("ntp"))?),
+            None => None,
         };
         let bastion = SshNode::start_with(
             &dir.join("bastion"),
@@ -69,8 +72,8 @@ impl LabNodes {
                 NodeOptions {
                     host,
                     skew_ms: (skew != 0).then_some(skew),
-                    ntp_server: chrony.then_some(ntp.address),
-                    small_disk,
+                    ntp_server: ntp.as_ref().filter(|_| chrony).map(|ntp| ntp.address),
+                    small_disk: small_disk && root,
                 },
             )
             .with_context(|| format!("the node {name}"))?;
@@ -130,10 +133,12 @@ impl LabNodes {
                 node.host, node.port
             ));
         }
-        yaml.push_str(&format!(
-            "time:\n  ntp_servers: ['{}']\n",
-            ntp_name(self.ntp.address)
-        ));
+        if let Some(ntp) = &self.ntp {
+            yaml.push_str(&format!(
+                "time:\n  ntp_servers: ['{}']\n",
+                ntp_name(ntp.address)
+            ));
+        }
         yaml
     }
 

@@ -191,6 +191,13 @@ impl SshNode {
             .context("ssh-keygen -lf printed no fingerprint")
     }
 
+    /// Stops the node, its sessions with it, and starts it again as it was
+    /// (a rebooted host).
+    pub fn restart(mut self) -> Result<Self> {
+        self.process.stop_with_children(Duration::from_secs(5));
+        Self::launch(&self.dir, self.port, self.options.clone())
+    }
+
     /// Gives the node a new host key (as a reinstalled host has) and
     /// starts it again on the same port.
     pub fn change_host_key(mut self) -> Result<Self> {

@@ -45,6 +45,8 @@ pub struct NodesSnapshot {
     pub time: TimeReport,
     /// When it was read.
     pub at: DateTime<Local>,
+    /// The profile of the site it read.
+    pub site: std::path::PathBuf,
 }
 
 /// The views' state for one site.
@@ -114,6 +116,10 @@ pub fn survey(state: &mut State) -> Vec<Effect> {
 /// Shows a finished survey.
 pub fn surveyed(state: &mut State, snapshot: Arc<NodesSnapshot>) {
     let Some(site) = &mut state.site else { return };
+    // A survey of a site no longer open is not this one's.
+    if site.loaded.profile.source_file != snapshot.site {
+        return;
+    }
     site.nodes.surveying = false;
     let failed = snapshot
         .survey

@@ -654,5 +654,6 @@ async fn survey_nodes(
         survey,
         time,
         at: chrono::Local::now(),
+        site: profile.source_file.clone(),
     }
 }

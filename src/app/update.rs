@@ -648,6 +648,13 @@ fn on_site_loaded(state: &mut State, load: SiteLoad) -> Vec<Effect> {
                 .as_mut()
                 .filter(|_| reload)
                 .map(|old| std::mem::take(&mut old.nodes))
+                .map(|mut nodes| {
+                    // "Lists no nodes" may no longer be true.
+                    if matches!(nodes.last, Some(Err(_))) {
+                        nodes.last = None;
+                    }
+                    nodes
+                })
                 .unwrap_or_default();
             // The logs read belong to the site as it was: they stop.
             let logs_open = state.site.as_ref().is_some_and(|old| old.logs.is_some());

@@ -255,9 +255,8 @@ async fn through_bastion(
         let host = host.clone();
         move || {
             bastion
-                .tunnel()
-                .map_err(|error| crate::nodes::access::explain(&error))?
-                .listen(&host, port)
+                .stable_listener(&host, port)
+                .map_err(|error| crate::nodes::access::explain(&error))
         }
     })
     .await

@@ -121,6 +121,8 @@ pub struct Bastion {
     route: BastionRoute,
     timeout: Duration,
     tunnel: Mutex<Option<Arc<Tunnel>>>,
+    /// `host:port` → its stable listener.
+    listeners: Mutex<std::collections::HashMap<(String, u16), std::net::SocketAddr>>,
 }
 
 impl Bastion {
@@ -138,6 +140,7 @@ impl Bastion {
             route: route.clone(),
             timeout,
             tunnel: Mutex::default(),
+            listeners: Mutex::default(),
         });
         shared.push(Arc::clone(&bastion));
         bastion
@@ -178,6 +181,54 @@ impl Bastion {
         )?);
         *slot = Some(Arc::clone(&tunnel));
         Ok(tunnel)
+    }
+
+    /// A listener on 127.0.0.1 for `host:port` from the bastion that
+    /// outlives the session: each connection goes through the tunnel open
+    /// at the time (a new one after the bastion came back), so a client
+    /// that keeps the address (the kube client) keeps working. Blocks
+    /// while it opens the first session.
+    pub fn stable_listener(
+        self: &Arc<Self>,
+        host: &str,
+        port: u16,
+    ) -> Result<std::net::SocketAddr, SshError> {
+        self.tunnel()?;
+        let failed = |why: String| SshError::Failed {
+            target: self.name(),
+            why,
+        };
+        let mut listeners = self
+            .listeners
+            .lock()
+            .map_err(|_| failed("its listeners are poisoned".into()))?;
+        if let Some(address) = listeners.get(&(host.to_owned(), port)) {
+            return Ok(*address);
+        }
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| failed(format!("cannot listen on 127.0.0.1: {e}")))?;
+        let address = listener
+            .local_addr()
+            .map_err(|e| failed(format!("cannot listen on 127.0.0.1: {e}")))?;
+        let (bastion, target) = (Arc::downgrade(self), host.to_owned());
+        std::thread::Builder::new()
+            .name(format!("bastion listener {target}:{port}"))
+            .spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let Some(bastion) = bastion.upgrade() else {
+                        return;
+                    };
+                    match bastion.tunnel() {
+                        Ok(tunnel) => {
+                            let _ = tunnel.carry(&target, port, stream);
+                        }
+                        Err(error) => tracing::warn!("{}", explain(&error)),
+                    }
+                }
+            })
+            .map_err(|e| failed(format!("no thread for the listener: {e}")))?;
+        listeners.insert((host.to_owned(), port), address);
+        Ok(address)
     }
 
     /// Why the session ended or the last connection through it failed,

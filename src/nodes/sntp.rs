@@ -64,8 +64,9 @@ pub fn query(server: &str, timeout: Duration) -> Result<SntpReading, String> {
     let mut answer = [0u8; 68];
     let read = socket.recv(&mut answer).map_err(|e| match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
-            "{server} did not answer within {:.1} s (UDP port 123 closed or filtered?)",
-            timeout.as_secs_f64()
+            "{server} did not answer within {:.1} s (UDP port {} closed or filtered?)",
+            timeout.as_secs_f64(),
+            address.port()
         ),
         _ => format!("no answer from {server}: {e}"),
     })?;
@@ -107,6 +108,11 @@ fn reading(
         return Err(format!("{server} answered in mode {mode}, not as a server"));
     }
     let stratum = answer[1];
+    if answer[0] >> 6 == 3 {
+        return Err(format!(
+            "{server} says its own clock is not synchronised (leap indicator 3)"
+        ));
+    }
     let reference_bytes = answer.get(12..16).unwrap_or_default();
     if stratum == 0 {
         let code = String::from_utf8_lossy(reference_bytes)

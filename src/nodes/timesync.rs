@@ -193,7 +193,18 @@ fn ntpd(peers: &str) -> Option<DaemonState> {
     let mut total = 0;
     let mut reachable = 0;
     state.synced = Some(false);
+    // A remote too long for its column (an IPv6 address) is on a line of
+    // its own, the rest of its row on the next.
+    let mut rows: Vec<String> = Vec::new();
+    let mut pending: Option<&str> = None;
     for line in lines.filter(|line| !line.starts_with("===")) {
+        match (pending.take(), line.split_whitespace().count()) {
+            (None, 1) => pending = Some(line.trim()),
+            (Some(remote), _) => rows.push(format!("{remote} {line}")),
+            (None, _) => rows.push(line.to_owned()),
+        }
+    }
+    for line in &rows {
         let columns: Vec<&str> = line.split_whitespace().collect();
         if columns.len() < 10 {
             continue;
@@ -202,7 +213,11 @@ fn ntpd(peers: &str) -> Option<DaemonState> {
         if columns.get(6).is_some_and(|reach| *reach != "0") {
             reachable += 1;
         }
-        let Some(remote) = columns.first().and_then(|r| r.strip_prefix('*')) else {
+        // `*` is the system peer, `o` the same with PPS.
+        let Some(remote) = columns
+            .first()
+            .and_then(|r| r.strip_prefix('*').or_else(|| r.strip_prefix('o')))
+        else {
             continue;
         };
         state.synced = Some(true);
@@ -320,6 +335,15 @@ mod tests {
                  +10.20.0.2       10.20.0.1        2 u   12   64    0    0.601    0.234   0.067",
             ),
         ]);
+        let wrapped = parse(&sections(&[(
+            "ntpq",
+            "     remote           refid      st t when poll reach   delay   offset  jitter\n\
+             ==============================================================================\n\
+             *fd00:20::1\n\
+             \x20                .GPS.            1 u   33   64  377    0.512   -0.123   0.045",
+        )]));
+        assert_eq!(wrapped.source.as_deref(), Some("fd00:20::1"), "{wrapped:?}");
+        assert_eq!(wrapped.synced, Some(true));
         let state = parse(&text);
         assert_eq!(state.daemon, DaemonKind::Ntpd);
         assert_eq!(state.synced, Some(true));

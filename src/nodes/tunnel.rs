@@ -182,6 +182,21 @@ impl Tunnel {
         }
     }
 
+    /// Carries `stream` (accepted by the caller) to `host:port` from the
+    /// bastion; a failure closes it, and [`Self::last_failure`] says why.
+    pub fn carry(&self, host: &str, port: u16, stream: std::net::TcpStream) -> Result<(), String> {
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| format!("the connection's socket: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        self.send(Request::Carry {
+            host: host.to_owned(),
+            port,
+            local: Box::new(stream),
+            opened: None,
+        })
+    }
+
     /// A listener on 127.0.0.1 whose every connection goes to `host:port`
     /// from the bastion; the same one for the same `host:port`.
     pub fn listen(&self, host: &str, port: u16) -> Result<SocketAddr, String> {

@@ -133,19 +133,10 @@ impl KafkaBroker {
     /// while it advertised 127.0.0.1 stay; a client that cannot resolve
     /// `host` cannot reach it any more.
     pub fn readvertise(&mut self, host: &str, port: u16) -> Result<()> {
-        self.process.stop(Duration::from_secs(10));
         self.options.advertised_host = Some(host.to_owned());
         self.options.advertised_port = Some(port);
-        let nisshi = nisshi_program()?;
+        self.respawn()?;
         let log = Self::log_file(&self.dir);
-        self.process = spawn(
-            &nisshi,
-            &self.dir,
-            self.port,
-            &self.options,
-            Phase::Serve,
-            &log,
-        )?;
         wait_for_port(&mut self.process, self.port, &log)
     }
 
@@ -153,9 +144,20 @@ impl KafkaBroker {
     /// host ([`crate::netns`]), on port 9092 of its address, advertising
     /// that address: only what reaches that host reaches the broker.
     pub fn move_to(&mut self, host: &crate::netns::NetworkHost) -> Result<()> {
-        self.process.stop(Duration::from_secs(10));
         self.options.host = Some(host.clone());
         self.port = MOVED_PORT;
+        self.respawn()?;
+        let address = self.address();
+        let log = Self::log_file(&self.dir);
+        wait_until(&mut self.process, Duration::from_secs(30), "nisshi", || {
+            crate::netns::connects(&host.namespace, address)
+        })
+        .with_context(|| format!("see {}", log.display()))
+    }
+
+    /// Stops the broker and starts it again as its options now say.
+    fn respawn(&mut self) -> Result<()> {
+        self.process.stop(Duration::from_secs(10));
         let nisshi = nisshi_program()?;
         let log = Self::log_file(&self.dir);
         self.process = spawn(
@@ -166,11 +168,7 @@ impl KafkaBroker {
             Phase::Serve,
             &log,
         )?;
-        let address = self.address();
-        wait_until(&mut self.process, Duration::from_secs(30), "nisshi", || {
-            crate::netns::connects(&host.namespace, address)
-        })
-        .with_context(|| format!("see {}", log.display()))
+        Ok(())
     }
 
     /// The broker's log file when it runs in `dir`.

@@ -152,6 +152,18 @@ fn key(theme: &Theme, text: &str) -> Span<'static> {
     Span::styled(format!("{text:<LABEL$} "), theme.style(Role::TextMuted))
 }
 
+/// `warn       what`, in the finding's colour.
+fn finding_line(theme: &Theme, finding: &crate::nodes::facts::Finding) -> Line<'static> {
+    let label = format!("{:?}", finding.severity).to_lowercase();
+    Line::from(vec![
+        Span::styled(
+            format!("{label:<LABEL$} "),
+            theme.style(severity_role(Some(finding.severity))),
+        ),
+        Span::raw(crate::text::one_line(&finding.what)),
+    ])
+}
+
 /// A node's facts, its error, its findings and every mount.
 fn host_lines(theme: &Theme, node: &NodeReport) -> Vec<Line<'static>> {
     let one = |text: &str| crate::text::one_line(text);
@@ -162,18 +174,7 @@ fn host_lines(theme: &Theme, node: &NodeReport) -> Vec<Line<'static>> {
             Span::styled(one(error), theme.style(Role::StatusCrit)),
         ]));
     }
-    for finding in &node.findings {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!(
-                    "{:<LABEL$} ",
-                    format!("{:?}", finding.severity).to_lowercase()
-                ),
-                theme.style(severity_role(Some(finding.severity))),
-            ),
-            Span::raw(one(&finding.what)),
-        ]));
-    }
+    lines.extend(node.findings.iter().map(|f| finding_line(theme, f)));
     let Some(facts) = &node.facts else {
         return lines;
     };
@@ -274,18 +275,13 @@ fn time_lines(
             ]));
         }
     }
-    for finding in &snapshot.time.findings {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!(
-                    "{:<LABEL$} ",
-                    format!("{:?}", finding.severity).to_lowercase()
-                ),
-                theme.style(severity_role(Some(finding.severity))),
-            ),
-            Span::raw(one(&finding.what)),
-        ]));
-    }
+    lines.extend(
+        snapshot
+            .time
+            .findings
+            .iter()
+            .map(|f| finding_line(theme, f)),
+    );
     for check in &snapshot.time.ntp {
         let text = match &check.reading {
             Some(reading) => format!(

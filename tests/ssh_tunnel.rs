@@ -104,7 +104,9 @@ fn a_port_nothing_listens_on_is_said_and_the_tunnel_goes_on() {
         .expect("timeout");
     let mut byte = [0u8; 1];
     assert_eq!(stream.read(&mut byte).expect("closed"), 0);
-    let failure = tunnel.last_failure().expect("the failure is kept");
+    let failure = tunnel
+        .failure_to("127.0.0.1", closed)
+        .expect("the failure is kept");
     assert!(failure.contains(&format!(":{closed}")), "{failure}");
     // The same session still carries.
     let echo = echo_server();

@@ -46,7 +46,7 @@ impl Routes {
     pub fn failure(&self) -> Option<String> {
         match self {
             Self::PortForward(routes) => routes.failure(),
-            Self::Bastion(routes) => routes.bastion.failure(),
+            Self::Bastion(routes) => routes.failure(),
         }
     }
 }
@@ -55,7 +55,7 @@ impl Routes {
 pub(super) struct BastionRoutes {
     bastion: std::sync::Arc<Bastion>,
     /// The broker addresses looked up.
-    used: Mutex<std::collections::BTreeSet<String>>,
+    used: Mutex<std::collections::BTreeSet<(String, u16)>>,
 }
 
 impl BastionRoutes {
@@ -74,7 +74,7 @@ impl BastionRoutes {
             .map_err(|error| crate::nodes::access::explain(&error))?;
         let local = tunnel.listen(host, port)?;
         if let Ok(mut used) = self.used.lock() {
-            used.insert(format!("{host}:{port}"));
+            used.insert((host.to_owned(), port));
         }
         Ok(local)
     }
@@ -82,15 +82,31 @@ impl BastionRoutes {
     /// `SSH via bastion USER@HOST to a:9092, b:9092`.
     fn path(&self) -> String {
         let used = self
-            .used
-            .lock()
-            .map(|used| used.iter().cloned().collect::<Vec<_>>().join(", "))
-            .unwrap_or_default();
+            .used()
+            .iter()
+            .map(|(host, port)| format!("{host}:{port}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         if used.is_empty() {
             format!("SSH via bastion {} (none opened)", self.bastion.name())
         } else {
             format!("SSH via bastion {} to {used}", self.bastion.name())
         }
+    }
+}
+
+impl BastionRoutes {
+    /// Why the session ended, or a broker of this client could not be
+    /// reached through it.
+    fn failure(&self) -> Option<String> {
+        self.bastion.failure(&self.used())
+    }
+
+    fn used(&self) -> Vec<(String, u16)> {
+        self.used
+            .lock()
+            .map(|used| used.iter().cloned().collect())
+            .unwrap_or_default()
     }
 }
 

@@ -231,12 +231,16 @@ impl Bastion {
         Ok(address)
     }
 
-    /// Why the session ended or the last connection through it failed,
-    /// if so.
-    pub fn failure(&self) -> Option<String> {
+    /// Why the session ended, or why the last connection to one of
+    /// `addresses` could not be opened, if so.
+    pub fn failure(&self, addresses: &[(String, u16)]) -> Option<String> {
         let slot = self.tunnel.lock().ok()?;
         let tunnel = slot.as_ref()?;
-        tunnel.ended().or_else(|| tunnel.last_failure())
+        tunnel.ended().or_else(|| {
+            addresses
+                .iter()
+                .find_map(|(host, port)| tunnel.failure_to(host, *port))
+        })
     }
 }
 

@@ -64,9 +64,10 @@ enum Request {
 struct Shared {
     /// Why the session ended, once it has.
     ended: Option<String>,
-    /// The last connection the bastion could not open (for listeners,
-    /// whose callers only see a closed connection).
-    last_failure: Option<String>,
+    /// Why the bastion could not open a connection to each `host:port`
+    /// (for listeners, whose callers only see a closed connection); gone
+    /// once one opens.
+    failures: HashMap<(String, u16), String>,
 }
 
 /// A session to the bastion that carries connections; it ends when this
@@ -151,10 +152,11 @@ impl Tunnel {
         self.shared.lock().ok().and_then(|s| s.ended.clone())
     }
 
-    /// The last connection through a listener the bastion could not
-    /// open, and why.
-    pub fn last_failure(&self) -> Option<String> {
-        self.shared.lock().ok().and_then(|s| s.last_failure.clone())
+    /// Why the bastion could not open the last connection to
+    /// `host:port`, unless one opened since.
+    pub fn failure_to(&self, host: &str, port: u16) -> Option<String> {
+        let shared = self.shared.lock().ok()?;
+        shared.failures.get(&(host.to_owned(), port)).cloned()
     }
 
     /// A connection to `host:port` from the bastion, as one end of a
@@ -183,7 +185,7 @@ impl Tunnel {
     }
 
     /// Carries `stream` (accepted by the caller) to `host:port` from the
-    /// bastion; a failure closes it, and [`Self::last_failure`] says why.
+    /// bastion; a failure closes it, and [`Self::failure_to`] says why.
     pub fn carry(&self, host: &str, port: u16, stream: std::net::TcpStream) -> Result<(), String> {
         stream
             .set_nonblocking(true)
@@ -601,6 +603,11 @@ impl Carrier {
         let opening = self.opening.remove(0);
         match outcome {
             Ok(channel) => {
+                if let Ok(mut shared) = self.shared.lock() {
+                    shared
+                        .failures
+                        .remove(&(opening.host.clone(), opening.port));
+                }
                 if let Some(opened) = opening.opened {
                     let _ = opened.send(Ok(()));
                 }
@@ -624,7 +631,9 @@ impl Carrier {
                     e.message()
                 );
                 if let Ok(mut shared) = self.shared.lock() {
-                    shared.last_failure = Some(why.clone());
+                    shared
+                        .failures
+                        .insert((opening.host.clone(), opening.port), why.clone());
                 }
                 if let Some(opened) = opening.opened {
                     let _ = opened.send(Err(why));

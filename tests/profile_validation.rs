@@ -754,3 +754,21 @@ fn kafka_via_bastion_needs_the_ssh_bastion() {
     let loaded = profile::parse(&text, &dir.path().join("a.yaml"), dir.path()).expect("valid");
     assert_eq!(loaded.profile.kafka[0].via, profile::KafkaPath::Bastion);
 }
+
+#[test]
+fn a_node_host_that_would_break_known_hosts_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = "name: a\nenvironment: poc\nssh:\n  bastion:\n    host: 'jump host'\n  nodes:\n    - {name: n1, host: '10.0.0.1,10.0.0.2'}\n    - {name: n2, host: 10.0.0.3}\n";
+    let error =
+        profile::parse(text, &dir.path().join("a.yaml"), dir.path()).expect_err("bad hosts");
+    let said = error.to_string();
+    assert!(
+        said.contains("the host of the bastion, `jump host`, is not a host name or address"),
+        "{said}"
+    );
+    assert!(
+        said.contains("the host of n1, `10.0.0.1,10.0.0.2`, is not a host name or address"),
+        "{said}"
+    );
+    assert!(!said.contains("n2"), "{said}");
+}

@@ -58,6 +58,27 @@ impl Validation {
         }
     }
 
+    /// A host name or address as SSH and known_hosts take it: no spaces,
+    /// commas, brackets or control characters (they would break the
+    /// known_hosts line sitedeck writes).
+    fn ssh_host(&mut self, at: Location, host: &str, whose: &str) {
+        let bad = host.is_empty()
+            || host.chars().any(|c| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, ',' | '[' | ']' | '*' | '?' | '!' | '#')
+            });
+        if bad {
+            self.problem(
+                at,
+                format!(
+                    "the host of {whose}, `{}`, is not a host name or address",
+                    crate::text::one_line(host)
+                ),
+            );
+        }
+    }
+
     /// Records a warning at a place in the file.
     fn warn(&mut self, at: Location, message: String) {
         self.warnings
@@ -71,12 +92,14 @@ impl Validation {
         self.file(base, ssh.identity.as_ref(), "SSH identity");
         if let Some(bastion) = &ssh.bastion {
             self.file(base, bastion.identity.as_ref(), "bastion identity");
+            self.ssh_host(self.spans.top_at("ssh"), &bastion.host, "the bastion");
         }
         match &ssh.nodes {
             NodesSpec::List(nodes) => {
                 let mut seen = HashSet::new();
                 for node in nodes {
                     self.unique_name(&mut seen, &node.name, "node");
+                    self.ssh_host(node.name.referenced, &node.host, &node.name.value);
                 }
             }
             NodesSpec::FromCluster => self.warn(

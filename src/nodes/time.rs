@@ -45,6 +45,9 @@ pub struct NtpCheck {
 /// The site's time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimeReport {
+    /// What the nodes' clocks were judged against: `the NTP server …`
+    /// when one answered, else `this host's clock`.
+    pub reference: String,
     /// The largest difference between two nodes' clocks, ms.
     pub max_skew_ms: Option<f64>,
     /// The worst of what was found; `None`: all well.
@@ -131,20 +134,28 @@ pub fn assess(survey: &Survey, ntp: Vec<NtpCheck>, settings: &TimeSettings) -> T
             None
         }
     };
+    // Nodes are judged against the site's NTP server when one answered
+    // (node − host + host − server), else against this host's clock: a
+    // bastion whose own clock is off must not make every node critical.
+    let ntp_reference = ntp
+        .iter()
+        .find_map(|check| check.reading.as_ref().filter(|r| r.stratum < 16));
+    let reference = match ntp_reference {
+        Some(reading) => format!("the NTP server {}", crate::text::one_line(&reading.server)),
+        None => "this host's clock".to_owned(),
+    };
     let mut findings = Vec::new();
     let mut nodes = Vec::new();
     for node in &survey.nodes {
         let name = crate::text::one_line(&node.name);
         let mut severity = None;
         if let Some(time) = node.time {
-            severity = judge(time.offset_ms.abs());
+            let off = time.offset_ms + ntp_reference.map_or(0.0, |r| r.offset_ms);
+            severity = judge(off.abs());
             if let Some(severity) = severity {
                 findings.push(Finding {
                     severity,
-                    what: format!(
-                        "{name}'s clock is {:+.0} ms off this host's",
-                        time.offset_ms
-                    ),
+                    what: format!("{name}'s clock is {off:+.0} ms off {reference}"),
                 });
             }
         }
@@ -213,6 +224,7 @@ pub fn assess(survey: &Survey, ntp: Vec<NtpCheck>, settings: &TimeSettings) -> T
     }
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     TimeReport {
+        reference,
         max_skew_ms: survey.max_skew_ms,
         severity: findings.first().map(|f| f.severity),
         warn_ms: settings.warn_ms,
@@ -288,6 +300,41 @@ mod tests {
         };
         let report = assess(&survey, Vec::new(), &relaxed);
         assert_eq!(report.severity, Some(Severity::Warn), "{report:?}");
+    }
+
+    #[test]
+    fn nodes_are_judged_against_the_ntp_server_when_it_answers() {
+        // This host is 300 ms ahead of NTP; the node 290 ms ahead of this
+        // host, so 590 ms ahead of NTP: critical, not a warning.
+        let survey = Survey {
+            nodes: vec![node("a", 290.0, Some(true))],
+            max_skew_ms: None,
+        };
+        let ntp = vec![NtpCheck {
+            server: "10.20.0.1".into(),
+            reading: Some(SntpReading {
+                server: "10.20.0.1".into(),
+                offset_ms: 300.0,
+                delay_ms: 0.5,
+                stratum: 2,
+                reference: "GPS".into(),
+            }),
+            error: None,
+        }];
+        let report = assess(&survey, ntp, &TimeSettings::default());
+        assert_eq!(report.reference, "the NTP server 10.20.0.1");
+        assert_eq!(report.nodes[0].severity, Some(Severity::Critical));
+        assert!(
+            report
+                .findings
+                .iter()
+                .any(|f| f.what == "a's clock is +590 ms off the NTP server 10.20.0.1"),
+            "{report:?}"
+        );
+        assert_eq!(
+            assess(&survey, Vec::new(), &TimeSettings::default()).reference,
+            "this host's clock"
+        );
     }
 
     #[test]

@@ -135,6 +135,7 @@ fn snapshot() -> NodesSnapshot {
         time,
         at: common::fixed_time(),
         site: "/sites/acme.yaml".into(),
+        partial: false,
     }
 }
 

@@ -142,6 +142,14 @@ impl LabNodes {
         yaml
     }
 
+    /// The bastion's network namespace, when the hosts are in a lab
+    /// network.
+    pub fn bastion_namespace(&self) -> Option<String> {
+        self.network
+            .as_ref()
+            .map(|network| network.bastion_namespace().to_owned())
+    }
+
     /// Whether the hosts are in a lab network (as root) rather than on
     /// loopback ports.
     pub fn networked(&self) -> bool {

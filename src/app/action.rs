@@ -201,6 +201,14 @@ pub enum Action {
         /// What happened.
         event: Box<ClusterEvent>,
     },
+    /// One node of a running survey was read.
+    #[serde(skip)]
+    NodeRead {
+        /// The profile of the site being read.
+        site: std::path::PathBuf,
+        /// The node.
+        node: Box<crate::nodes::survey::NodeReport>,
+    },
     /// A survey of the nodes ended.
     #[serde(skip)]
     NodesSurveyed(std::sync::Arc<crate::app::nodes::NodesSnapshot>),

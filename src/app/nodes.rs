@@ -47,6 +47,8 @@ pub struct NodesSnapshot {
     pub at: DateTime<Local>,
     /// The profile of the site it read.
     pub site: std::path::PathBuf,
+    /// The nodes read so far of a survey still running.
+    pub partial: bool,
 }
 
 /// The views' state for one site.
@@ -137,6 +139,35 @@ pub fn surveyed(state: &mut State, snapshot: Arc<NodesSnapshot>) {
     } else {
         state.say(Level::Info, "nodes read");
     }
+}
+
+/// Shows a node read while its survey runs, on the site's first read:
+/// the rows come in as the nodes answer (a later read keeps the last
+/// one's rows until it ends).
+pub fn node_read(state: &mut State, site_file: &std::path::Path, node: NodeReport) {
+    let Some(site) = &mut state.site else { return };
+    if !site.nodes.surveying || site.loaded.profile.source_file != site_file {
+        return;
+    }
+    let mut nodes = match &site.nodes.last {
+        None => Vec::new(),
+        Some(Ok(snapshot)) if snapshot.partial => snapshot.survey.nodes.clone(),
+        Some(_) => return,
+    };
+    nodes.push(node);
+    let survey = Survey {
+        nodes,
+        max_skew_ms: None,
+    };
+    let time = crate::nodes::time::assess(&survey, Vec::new(), &site.loaded.profile.time);
+    site.nodes.last = Some(Ok(Arc::new(NodesSnapshot {
+        survey,
+        time,
+        at: Local::now(),
+        site: site_file.to_path_buf(),
+        partial: true,
+    })));
+    rebuild(site);
 }
 
 /// Rebuilds both tables from the last survey.

@@ -542,8 +542,17 @@ impl EffectRunner {
             Effect::SurveyNodes { profile } => {
                 let tx = self.tx.clone();
                 let state_dir = self.paths.state_dir.clone();
+                let on_node: crate::nodes::survey::OnNode = {
+                    let (tx, site) = (self.tx.clone(), profile.source_file.clone());
+                    Arc::new(move |node: &crate::nodes::survey::NodeReport| {
+                        let _ = tx.send(Action::NodeRead {
+                            site: site.clone(),
+                            node: Box::new(node.clone()),
+                        });
+                    })
+                };
                 tokio::spawn(async move {
-                    let snapshot = survey_nodes(&profile, &state_dir).await;
+                    let snapshot = survey_nodes(&profile, &state_dir, on_node).await;
                     let _ = tx.send(Action::NodesSurveyed(Arc::new(snapshot)));
                 });
             }
@@ -648,12 +657,14 @@ pub fn discover_sites(dir: &Path) -> Vec<crate::app::state::SiteEntry> {
 async fn survey_nodes(
     profile: &crate::config::profile::SiteProfile,
     state_dir: &std::path::Path,
+    on_node: crate::nodes::survey::OnNode,
 ) -> super::nodes::NodesSnapshot {
-    let (survey, time) = crate::nodes::time::read_site(profile, state_dir).await;
+    let (survey, time) = crate::nodes::time::read_site_reporting(profile, state_dir, on_node).await;
     super::nodes::NodesSnapshot {
         survey,
         time,
         at: chrono::Local::now(),
         site: profile.source_file.clone(),
+        partial: false,
     }
 }

@@ -231,6 +231,7 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::NodesSurveyed(snapshot) => super::nodes::surveyed(state, snapshot),
+        Action::NodeRead { site, node } => super::nodes::node_read(state, &site, *node),
         Action::PrevPartition => super::kafka::move_partition(state, -1),
         Action::NextPartition => super::kafka::move_partition(state, 1),
         Action::Peek => return super::kafka::peek(state, None),

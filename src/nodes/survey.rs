@@ -90,6 +90,19 @@ pub struct Survey {
 
 /// Reads every node of `access` in parallel.
 pub async fn survey(access: Arc<SshAccess>, settings: SurveySettings) -> Survey {
+    survey_reporting(access, settings, Arc::new(|_: &NodeReport| {})).await
+}
+
+/// Something told of each node as soon as it is read.
+pub type OnNode = Arc<dyn Fn(&NodeReport) + Send + Sync>;
+
+/// Reads every node of `access` in parallel, telling `on_node` of each as
+/// soon as it is read (a dead node then holds up no other's row).
+pub async fn survey_reporting(
+    access: Arc<SshAccess>,
+    settings: SurveySettings,
+    on_node: OnNode,
+) -> Survey {
     let at_once = if access.bastion.is_some() {
         AT_ONCE
     } else {
@@ -102,12 +115,13 @@ pub async fn survey(access: Arc<SshAccess>, settings: SurveySettings) -> Survey 
         .iter()
         .cloned()
         .map(|(name, target)| {
-            let (access, slots) = (access.clone(), slots.clone());
+            let (access, slots, on_node) = (access.clone(), slots.clone(), on_node.clone());
             tokio::spawn(async move {
                 let _slot = slots.acquire_owned().await;
                 tokio::task::spawn_blocking(move || {
                     let mut report = read_node(&access, settings, &name, &target);
                     report.done_after_ms = began.elapsed().as_secs_f64() * 1000.0;
+                    on_node(&report);
                     report
                 })
                 .await

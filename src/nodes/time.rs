@@ -100,14 +100,24 @@ pub async fn read_site(
     profile: &crate::config::profile::SiteProfile,
     state_dir: &std::path::Path,
 ) -> (Survey, TimeReport) {
-    use super::survey::{SurveySettings, survey};
+    read_site_reporting(profile, state_dir, std::sync::Arc::new(|_: &_| {})).await
+}
+
+/// The same, telling `on_node` of each node as soon as it is read.
+pub async fn read_site_reporting(
+    profile: &crate::config::profile::SiteProfile,
+    state_dir: &std::path::Path,
+    on_node: super::survey::OnNode,
+) -> (Survey, TimeReport) {
+    use super::survey::{SurveySettings, survey_reporting};
     let access = super::access::SshAccess::of_profile(profile, state_dir);
     let surveyed = async {
         match access {
             Some(access) => {
-                survey(
+                survey_reporting(
                     std::sync::Arc::new(access),
                     SurveySettings::of_profile(profile),
+                    on_node,
                 )
                 .await
             }

@@ -248,7 +248,9 @@ fn with_own_mounts(
         std::fs::write(&chrony_config, crate::chrony::node_config(&state, server))?;
         std::fs::create_dir_all("/run/chrony")?;
         script.push_str(&format!(
-            "mount --bind '{run}' /run/chrony && {{ '{chronyd}' -u root -x -d -f '{chrony_config}' & }} && ",
+            // setpriv: chronyd dies with sshd (the sh that execs it), even
+            // if sshd's children are not stopped one by one.
+            "mount --bind '{run}' /run/chrony && {{ setpriv --pdeathsig KILL '{chronyd}' -u root -x -d -f '{chrony_config}' & }} && ",
             run = run.display(),
             chronyd = chronyd.display(),
             chrony_config = chrony_config.display(),

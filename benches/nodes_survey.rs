@@ -71,12 +71,7 @@ fn main() -> Result<()> {
     // A hung node: it accepts and never sends its SSH banner.
     let hung = TcpListener::bind("127.0.0.1:0")?;
     let hung_port = hung.local_addr()?.port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in hung.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    sitedeck_lab::hold_silently(hung);
     let target = |host: &str, port: u16| SshTarget {
         host: host.to_owned(),
         port,

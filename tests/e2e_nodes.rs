@@ -32,12 +32,7 @@ fn the_time_and_hosts_views_show_the_labs_nodes() {
         .into();
     let silent = sitedeck_lab::netns::bind_in(&namespace, address).expect("listener");
     let hung_port = silent.local_addr().expect("address").port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in silent.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    sitedeck_lab::hold_silently(silent);
     let site = home.path().join("site.yaml");
     let text = nodes.site(home.path()).expect("site").replace(
         "time:",

@@ -216,12 +216,7 @@ fn a_closed_connection_to_a_silent_host_neither_spins_nor_lingers() {
     // A host that accepts and never says a word (a hung sshd).
     let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = silent.local_addr().expect("address").port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in silent.incoming().flatten() {
-            held.push(stream);
-        }
-    });
+    sitedeck_lab::hold_silently(silent);
     let tunnel = tunnel(&bastion, &known);
     let stream = tunnel.connect("127.0.0.1", port).expect("a connection");
     // Our side gives up (as a handshake that timed out does), and the

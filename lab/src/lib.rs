@@ -37,6 +37,17 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// Serves `listener` as a hung server does: every connection is accepted
+/// and held, and nothing is ever said (until the process ends).
+pub fn hold_silently(listener: TcpListener) {
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+}
+
 /// A random-enough secret for lab passwords (not for production use).
 pub fn lab_secret(tag: &str) -> String {
     use std::hash::{BuildHasher, Hasher};

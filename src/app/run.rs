@@ -229,11 +229,8 @@ pub struct EffectRunner {
     forwards: Option<crate::cluster::portforward::Forwards>,
     /// The Logs view's reading, aborted when replaced or stopped.
     logs: Option<JoinHandle<()>>,
-    /// The site's bastion, for the `ssh` section it was made from.
-    bastion: Option<(
-        Option<crate::config::profile::SshSpec>,
-        Option<Arc<crate::nodes::access::Bastion>>,
-    )>,
+    /// The open site's bastion, as the last probes found it.
+    bastion: Option<Arc<crate::nodes::access::Bastion>>,
 }
 
 /// Logs a source's state when it changed since the last probe.
@@ -269,21 +266,16 @@ impl EffectRunner {
         })
     }
 
-    /// The site's bastion, kept (with its session) while the profile's
-    /// `ssh` section stays the same.
+    /// The site's bastion (its session shared process-wide by
+    /// [`crate::nodes::access::Bastion::shared`]), remembered for peeks.
     fn bastion(
         &mut self,
         profile: &crate::config::profile::SiteProfile,
     ) -> Option<Arc<crate::nodes::access::Bastion>> {
-        if self.bastion.as_ref().map(|(ssh, _)| ssh) != Some(&profile.ssh) {
-            let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0));
-            let bastion =
-                crate::nodes::access::Bastion::of_profile(profile, &self.paths.state_dir, timeout);
-            self.bastion = Some((profile.ssh.clone(), bastion));
-        }
-        self.bastion
-            .as_ref()
-            .and_then(|(_, bastion)| bastion.clone())
+        let timeout = Duration::from_secs_f64(profile.probes.timeout_seconds.max(1.0));
+        self.bastion =
+            crate::nodes::access::Bastion::of_profile(profile, &self.paths.state_dir, timeout);
+        self.bastion.clone()
     }
 
     /// The site's port-forwards over the cluster session's client, made
@@ -567,7 +559,7 @@ impl EffectRunner {
             } => {
                 let tx = self.tx.clone();
                 // The bastion the probes of this site made.
-                let bastion = self.bastion.as_ref().and_then(|(_, b)| b.clone());
+                let bastion = self.bastion.clone();
                 let target = crate::kafka::KafkaTarget::new(&spec, &base_dir, timeout)
                     .through(self.forwards())
                     .via_bastion(bastion);

@@ -141,11 +141,6 @@ impl Tunnel {
         })
     }
 
-    /// The bastion, as `user@host`.
-    pub fn bastion(&self) -> &str {
-        &self.bastion
-    }
-
     /// Why the bastion's session ended, if it has: a tunnel that ended
     /// carries nothing more, so make a new one.
     pub fn ended(&self) -> Option<String> {

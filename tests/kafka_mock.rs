@@ -6,10 +6,9 @@
 //! asked of each leader), and a partition without a leader.
 //!
 //! What the mock cannot show, and only Apache Kafka can: a shrunk ISR (the
-//! mock reports ISR = replicas), DescribeCluster (controller, racks),
-//! DescribeConfigs (retention) and ListGroups. Their code paths are covered
-//! on sitedeck's model by `kafka_snapshots` and by `topic_configs`' unit
-//! test; docs/kafka.md says so.
+//! mock reports ISR = replicas), the controller and racks, and retention
+//! (DescribeConfigs). `kafka_replay` covers those with Kafka's answers
+//! replayed on the wire; docs/kafka.md says so.
 
 use std::time::Duration;
 

@@ -10,6 +10,7 @@
 
 pub mod chrony;
 pub mod kafka;
+pub mod kafka_replay;
 pub mod kafka_traffic;
 pub mod kube;
 pub mod mariadb;

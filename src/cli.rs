@@ -4,6 +4,7 @@ mod cluster_status;
 mod kafka;
 mod logs;
 mod middleware_status;
+mod node_exec;
 mod nodes;
 
 use std::io::Write;
@@ -106,6 +107,32 @@ pub enum Command {
         /// `NAME=SHA256:…` (as `ssh-keygen -lf` prints it on the node).
         #[arg(long, value_name = "NAME=FINGERPRINT")]
         accept: Option<String>,
+    },
+    /// Run a command on nodes over SSH, in parallel, and print each node's
+    /// output. Refused with --readonly; audited. Exits 0 when every node
+    /// exited 0, 1 otherwise, 2 when refused.
+    #[command(
+        after_help = "Example:\n  sitedeck exec --site acme-prod --all --confirm acme-prod -- df -h /var"
+    )]
+    Exec {
+        /// A node by its profile name (repeatable).
+        #[arg(long = "node", value_name = "NAME", required_unless_present = "all")]
+        nodes: Vec<String>,
+        /// Every node of the profile.
+        #[arg(long, conflicts_with = "nodes")]
+        all: bool,
+        /// The site's name again: needed on production sites.
+        #[arg(long, value_name = "SITE")]
+        confirm: Option<String>,
+        /// Stop waiting after this many seconds without output.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        quiet_timeout: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// The command, run by each node's login shell.
+        #[arg(required = true, last = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
 }
 
@@ -244,6 +271,34 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 &paths.state_dir,
                 *format == Format::Json,
                 accept.as_deref(),
+            )
+            .await
+        }
+        Command::Exec {
+            nodes,
+            all,
+            confirm,
+            quiet_timeout,
+            format,
+            command,
+        } => {
+            let loaded = match load_site(cli, paths) {
+                Ok(loaded) => loaded,
+                Err(code) => return code,
+            };
+            let command = command.join(" ");
+            node_exec::exec(
+                &loaded.profile,
+                &paths.state_dir,
+                node_exec::ExecRequest {
+                    nodes,
+                    all: *all,
+                    command: &command,
+                    confirm: confirm.as_deref(),
+                    quiet_timeout: Duration::from_secs(*quiet_timeout),
+                    readonly: cli.readonly,
+                    json: *format == Format::Json,
+                },
             )
             .await
         }

@@ -24,6 +24,15 @@ pub fn sanitize(text: &str) -> String {
     out
 }
 
+/// Sanitises each line of `text` on its own, keeping the line breaks
+/// (`\r\n` read as one).
+pub fn sanitize_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| sanitize(line.strip_suffix('\r').unwrap_or(line)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Whether `c` reorders text (a bidi override, embedding or isolate).
 pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(c as u32, 0x061c | 0x200e | 0x200f | 0x202a..=0x202e | 0x2066..=0x2069)
@@ -43,6 +52,14 @@ pub fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_keep_their_breaks_and_lose_their_escapes() {
+        assert_eq!(
+            sanitize_lines("ok\r\n\x1b]0;owned\x07title\nlast"),
+            "ok\n\\x1b]0;owned\\x07title\nlast"
+        );
+    }
 
     #[test]
     fn escapes_become_visible() {

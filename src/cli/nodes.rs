@@ -21,7 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 type Plan = SshAccess;
 
 /// The profile's SSH access; an error when it lists no node.
-fn plan(profile: &SiteProfile, state_dir: &Path) -> Result<Plan, String> {
+pub(super) fn plan(profile: &SiteProfile, state_dir: &Path) -> Result<Plan, String> {
     let access = SshAccess::of_profile(profile, state_dir)
         .ok_or("the profile has no `ssh` section: list the nodes under ssh.nodes")?;
     match profile.ssh.as_ref().map(|ssh| &ssh.nodes) {

@@ -2,6 +2,7 @@
 //! file, fsync, rename), so a crash or a dropped SSH session never leaves
 //! half a file.
 
+pub mod audit;
 pub mod trust;
 
 use std::io::Write;

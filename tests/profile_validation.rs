@@ -128,6 +128,12 @@ const BAD: &[(&str, &str)] = &[
         "bad-unquoted-secret.yaml:7:15: this plaintext secret reads as a number or a boolean: \
          put it in quotes, or better use {env: NAME} or {file: PATH}",
     ),
+    (
+        "bad-from-cluster-without-cluster.yaml",
+        "bad-from-cluster-without-cluster.yaml:4:3: `ssh.nodes: from_cluster` lists the nodes \
+         from the Kubernetes API, and the profile has no `cluster`: add a `cluster` section or \
+         list the nodes",
+    ),
     ("bad-several-problems.yaml", SEVERAL_PROBLEMS),
 ];
 
@@ -256,7 +262,7 @@ fn the_example_loads_with_only_the_not_yet_supported_warnings() {
     };
     let hosts: Vec<(&str, u16)> = nodes
         .iter()
-        .map(|n| (n.host.as_str(), n.port.get()))
+        .map(|n| (n.host.as_str(), ssh.port_of(n)))
         .collect();
     assert_eq!(
         hosts,
@@ -558,11 +564,11 @@ fn profile_check_exits_1_without_the_secret_env_vars() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "example.yaml:85:15: password for `mysql-main`: environment variable \
+        "example.yaml:92:15: password for `mysql-main`: environment variable \
          ACME_MYSQL_PASSWORD is not set (export it before starting sitedeck)\n\
-         example.yaml:97:15: password for `mysql-replica`: environment variable \
+         example.yaml:104:15: password for `mysql-replica`: environment variable \
          ACME_MYSQL_PASSWORD is not set (export it before starting sitedeck)\n\
-         example.yaml:103:15: password for `redis-cache`: environment variable \
+         example.yaml:110:15: password for `redis-cache`: environment variable \
          ACME_REDIS_PASSWORD is not set (export it before starting sitedeck)\n"
     );
 }
@@ -771,4 +777,65 @@ fn a_node_host_that_would_break_known_hosts_is_refused() {
         "{said}"
     );
     assert!(!said.contains("n2"), "{said}");
+}
+
+#[test]
+fn ssh_passphrases_and_passwords_are_secret_references_that_must_fit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("id"), "").expect("key");
+    let load = |ssh: &str| {
+        profile::parse(
+            &format!("name: a\nenvironment: poc\nssh:\n{ssh}"),
+            &dir.path().join("a.yaml"),
+            dir.path(),
+        )
+    };
+    let problems = |ssh: &str| match load(ssh) {
+        Ok(loaded) => panic!("loaded: {:?}", loaded.warnings),
+        Err(e) => e.to_string(),
+    };
+    let said = problems("  passphrase: {env: SITEDECK_TEST_NEVER_SET_PASSPHRASE}\n");
+    assert!(
+        said.contains("`ssh.passphrase` opens the key `ssh.identity`, and there is none"),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "`ssh.passphrase`: environment variable SITEDECK_TEST_NEVER_SET_PASSPHRASE is not set"
+        ),
+        "{said}"
+    );
+    let said = problems("  identity: id\n  password: {file: nowhere}\n");
+    assert!(
+        said.contains("`ssh` sets both `identity` and `password`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`ssh.password`: cannot read secret file"),
+        "{said}"
+    );
+    let said = problems(
+        "  bastion:\n    host: b\n    identity: id\n    passphrase: {k8s_secret: ops/keys/passphrase}\n",
+    );
+    assert!(
+        said.contains(
+            "`ssh.bastion.passphrase`: an SSH login cannot read its secret from the cluster"
+        ),
+        "{said}"
+    );
+    // A plaintext one loads, with a warning that does not show it.
+    let loaded = load("  identity: id\n  passphrase: 'Open-Sesame-4711'\n").expect("loads");
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0].contains("plaintext `ssh.passphrase`"));
+    assert!(!loaded.warnings[0].contains("Open-Sesame-4711"));
+    let ssh = loaded.profile.ssh.expect("ssh");
+    assert!(!format!("{ssh:?}").contains("Open-Sesame-4711"));
+    let loaded = load("  password: {file: id}\n  port: 2222\n  nodes:\n    - {name: n1, host: h1}\n    - {name: n2, host: h2, port: 22}\n")
+        .expect("loads");
+    let ssh = loaded.profile.ssh.expect("ssh");
+    let NodesSpec::List(nodes) = &ssh.nodes else {
+        panic!("a list");
+    };
+    let ports: Vec<u16> = nodes.iter().map(|n| ssh.port_of(n)).collect();
+    assert_eq!(ports, [2222, 22], "ssh.port is the default of listed nodes");
 }

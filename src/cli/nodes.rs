@@ -1,5 +1,6 @@
-//! `sitedeck nodes`: every node of the profile's `ssh.nodes` over SSH
-//! (through `ssh.bastion` when set), in parallel: its facts, findings and
+//! `sitedeck nodes`: every node of the profile's `ssh.nodes` (listed, or
+//! the cluster's Nodes for `from_cluster`) over SSH (through
+//! `ssh.bastion` when set), in parallel: its facts, findings and
 //! clock offset against this host, and the largest skew between nodes.
 //! `--accept NAME=SHA256:…` records a node's host key once the operator
 //! has compared its fingerprint.
@@ -10,8 +11,9 @@ use std::time::Duration;
 
 use crate::config::profile::{NodesSpec, SiteProfile};
 use crate::nodes::access::SshAccess;
+use crate::nodes::cluster_nodes::{self, SiteNodes, survey_site};
 use crate::nodes::ssh::{SshError, SshTarget};
-use crate::nodes::survey::{Survey, SurveySettings, session, survey};
+use crate::nodes::survey::{Survey, SurveySettings, session};
 
 /// How long one node may take to connect and answer each request.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,36 +27,72 @@ pub(super) fn plan(profile: &SiteProfile, state_dir: &Path) -> Result<Plan, Stri
     let access = SshAccess::of_profile(profile, state_dir)
         .ok_or("the profile has no `ssh` section: list the nodes under ssh.nodes")?;
     match profile.ssh.as_ref().map(|ssh| &ssh.nodes) {
-        Some(NodesSpec::FromCluster) => {
-            Err("`ssh.nodes: from_cluster` is not supported yet: list the nodes".into())
-        }
+        Some(NodesSpec::FromCluster) => Err(
+            "this command does not list the nodes from the cluster (`ssh.nodes: from_cluster`) \
+             yet: list them under ssh.nodes"
+                .into(),
+        ),
         _ if access.nodes.is_empty() => Err("the profile lists no nodes under ssh.nodes".into()),
         _ => Ok(access),
     }
 }
 
+/// The profile's nodes: as [`plan`] (exit 2 when there are none), or for
+/// `from_cluster` the cluster's Nodes (exit 1 when they could not be
+/// listed).
+async fn site_plan(profile: &SiteProfile, state_dir: &Path) -> Result<SiteNodes, (u8, String)> {
+    if !from_cluster(profile) {
+        let access = plan(profile, state_dir).map_err(|why| (2, why))?;
+        return Ok(SiteNodes {
+            access,
+            unreachable: Vec::new(),
+        });
+    }
+    match cluster_nodes::site_nodes(profile, state_dir).await {
+        Some(Ok(site)) => Ok(site),
+        Some(Err(error)) => Err((1, error.to_string())),
+        None => Err((2, "the profile has no `ssh` section".into())),
+    }
+}
+
+/// Whether the profile says `ssh.nodes: from_cluster`.
+fn from_cluster(profile: &SiteProfile) -> bool {
+    profile
+        .ssh
+        .as_ref()
+        .is_some_and(|ssh| ssh.nodes == NodesSpec::FromCluster)
+}
+
 /// `sitedeck nodes`: reads every node in parallel; exits 1 when one could
-/// not be read, 2 when the profile lists none.
+/// not be read (or the cluster's could not be listed), 2 when the profile
+/// lists none.
 pub async fn nodes(
     profile: &SiteProfile,
     state_dir: &Path,
     json: bool,
     accept: Option<&str>,
 ) -> ExitCode {
-    // Accepting the bastion's key needs no node list.
+    // Accepting the bastion's key needs no node list (listing the
+    // cluster's may itself need the bastion).
+    let for_bastion = accept.is_some_and(|a| a.starts_with("bastion="));
     if let Some(accept) = accept
+        && (for_bastion || !from_cluster(profile))
         && let Some(access) = SshAccess::of_profile(profile, state_dir)
     {
         return accept_key(&std::sync::Arc::new(access), accept).await;
     }
-    let plan = match plan(profile, state_dir) {
-        Ok(plan) => std::sync::Arc::new(plan),
-        Err(why) => {
+    let site = match site_plan(profile, state_dir).await {
+        Ok(site) => site,
+        Err((code, why)) => {
             eprintln!("nodes: {why}");
-            return ExitCode::from(2);
+            return ExitCode::from(code);
         }
     };
-    let report = survey(plan.clone(), SurveySettings::of_profile(profile)).await;
+    if let Some(accept) = accept {
+        return accept_key(&std::sync::Arc::new(site.access), accept).await;
+    }
+    let on_node = std::sync::Arc::new(|_: &_| {});
+    let report = survey_site(site, SurveySettings::of_profile(profile), on_node).await;
     if json {
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -190,7 +228,7 @@ pub async fn site_nodes(
     Option<Vec<crate::nodes::survey::NodeReport>>,
     Option<crate::nodes::time::TimeReport>,
 ) {
-    let has_nodes = SshAccess::of_profile(profile, state_dir).is_some_and(|a| !a.nodes.is_empty());
+    let has_nodes = profile.ssh.as_ref().is_some_and(|ssh| ssh.nodes.any());
     if !has_nodes && profile.time.ntp_servers.is_empty() {
         return (None, None);
     }

@@ -7,7 +7,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_saphyr::Spanned;
+
 use crate::config::profile::{NodesSpec, PathRef, SiteProfile, SshSpec};
+use crate::config::secret::SecretSource;
 
 use super::ssh::{KnownHosts, SshAuth, SshError, SshTarget};
 use super::tunnel::Tunnel;
@@ -15,7 +18,8 @@ use super::tunnel::Tunnel;
 /// Where and how the site's hosts are reached.
 #[derive(Debug, Clone)]
 pub struct SshAccess {
-    /// The profile's nodes, by name (none for `from_cluster`).
+    /// The profile's nodes, by name (none for `from_cluster`: see
+    /// [`super::cluster_nodes`]).
     pub nodes: Vec<(String, SshTarget)>,
     /// The login on the nodes.
     pub auth: SshAuth,
@@ -27,40 +31,31 @@ pub struct SshAccess {
 
 impl SshAccess {
     /// The profile's SSH access, with sitedeck's known_hosts in
-    /// `state_dir`; `None` without an `ssh` section.
+    /// `state_dir`; `None` without an `ssh` section. A passphrase or
+    /// password that cannot be read makes its login
+    /// [`SshAuth::Unresolved`]: each session with it says why.
     pub fn of_profile(profile: &SiteProfile, state_dir: &Path) -> Option<Self> {
-        let SshSpec {
+        let ssh @ SshSpec {
             bastion,
             known_hosts,
             user,
             identity,
+            passphrase,
+            password,
+            port: _,
             nodes,
             disk: _,
         } = profile.ssh.as_ref()?;
-        let login = |user: &Option<String>| {
-            user.clone()
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "root".into())
-        };
-        let auth_of = |identity: &Option<PathRef>| match identity {
-            Some(path) => SshAuth::KeyFile {
-                path: path.resolve(&profile.base_dir),
-                passphrase: None,
-            },
-            None => SshAuth::Agent,
-        };
+        let base = &profile.base_dir;
         let mut known = KnownHosts::in_state_dir(state_dir);
-        known.extra = known_hosts
-            .iter()
-            .map(|file| file.resolve(&profile.base_dir))
-            .collect();
+        known.extra = known_hosts.iter().map(|file| file.resolve(base)).collect();
         let nodes = match nodes {
             NodesSpec::List(list) => list
                 .iter()
                 .map(|node| {
                     let target = SshTarget {
                         host: node.host.clone(),
-                        port: node.port.get(),
+                        port: ssh.port_of(node),
                         user: login(user),
                     };
                     (node.name.value.clone(), target)
@@ -68,19 +63,90 @@ impl SshAccess {
                 .collect(),
             NodesSpec::FromCluster | NodesSpec::None => Vec::new(),
         };
+        let auth = Login {
+            identity: identity.as_ref(),
+            passphrase: passphrase.as_ref(),
+            password: password.as_ref(),
+            section: "ssh",
+        };
         Some(Self {
             nodes,
-            auth: auth_of(identity),
+            auth: auth.resolve(base),
             bastion: bastion.as_ref().map(|b| {
                 let target = SshTarget {
                     host: b.host.clone(),
                     port: b.port.get(),
                     user: login(&b.user),
                 };
-                (target, auth_of(&b.identity))
+                let auth = Login {
+                    identity: b.identity.as_ref(),
+                    passphrase: b.passphrase.as_ref(),
+                    password: b.password.as_ref(),
+                    section: "ssh.bastion",
+                };
+                (target, auth.resolve(base))
             }),
             known,
         })
+    }
+
+    /// Where a node of the cluster's is reached: at `host` (its
+    /// InternalIP), on `ssh.port`, as `ssh.user`.
+    pub fn cluster_node(profile: &SiteProfile, host: &str) -> SshTarget {
+        let ssh = profile.ssh.as_ref();
+        SshTarget {
+            host: host.to_owned(),
+            port: ssh.map_or(22, |ssh| ssh.port.get()),
+            user: login(&ssh.and_then(|ssh| ssh.user.clone())),
+        }
+    }
+}
+
+/// The login user: the profile's, else the one running sitedeck.
+fn login(user: &Option<String>) -> String {
+    user.clone()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "root".into())
+}
+
+/// One login as the profile writes it (`ssh` or `ssh.bastion`).
+struct Login<'a> {
+    identity: Option<&'a PathRef>,
+    passphrase: Option<&'a Spanned<SecretSource>>,
+    password: Option<&'a Spanned<SecretSource>>,
+    section: &'static str,
+}
+
+impl Login<'_> {
+    /// The password when the profile sets one, else the key (with its
+    /// passphrase), else the agent. A secret that cannot be read is an
+    /// [`SshAuth::Unresolved`] login, never a fallback to another way in.
+    fn resolve(&self, base: &Path) -> SshAuth {
+        let read = |secret: &Spanned<SecretSource>, key: &str| {
+            secret
+                .value
+                .resolve_local(base)
+                .map_err(|e| SshAuth::Unresolved {
+                    why: format!("`{}.{key}` could not be read: {e}", self.section),
+                })
+        };
+        if let Some(password) = self.password {
+            return read(password, "password").map_or_else(|e| e, SshAuth::Password);
+        }
+        match self.identity {
+            Some(path) => {
+                let passphrase = match self.passphrase.map(|p| read(p, "passphrase")) {
+                    Some(Err(unresolved)) => return unresolved,
+                    Some(Ok(passphrase)) => Some(passphrase),
+                    None => None,
+                };
+                SshAuth::KeyFile {
+                    path: path.resolve(base),
+                    passphrase,
+                }
+            }
+            None => SshAuth::Agent,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod cluster_nodes;
 pub mod exec;
 pub mod facts;
 pub mod jump;

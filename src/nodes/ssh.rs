@@ -12,6 +12,8 @@ use std::time::Duration;
 use base64::Engine;
 use ssh2::{CheckResult, HashType, HostKeyType, KnownHostFileKind, Session};
 
+use crate::config::secret::Secret;
+
 /// Where a node is reached, and as whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {
@@ -48,20 +50,47 @@ pub enum SshAuth {
         /// The private key.
         path: PathBuf,
         /// Its passphrase (from a secret reference; never logged).
-        passphrase: Option<String>,
+        passphrase: Option<Secret>,
     },
     /// The keys of the running ssh-agent (`SSH_AUTH_SOCK`).
     Agent,
     /// A password (from a secret reference, where the profile asks).
-    Password(String),
+    Password(Secret),
+    /// A login whose secret could not be read: every session with it is
+    /// refused with `why`, before connecting (never another way in).
+    Unresolved {
+        /// Which secret, and why it could not be read (no secret value).
+        why: String,
+    },
 }
 
 impl std::fmt::Debug for SshAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::KeyFile { path, .. } => write!(f, "KeyFile({})", path.display()),
+            Self::KeyFile {
+                path,
+                passphrase: None,
+            } => write!(f, "KeyFile({})", path.display()),
+            Self::KeyFile {
+                path,
+                passphrase: Some(_),
+            } => write!(f, "KeyFile({}, passphrase ***)", path.display()),
             Self::Agent => f.write_str("Agent"),
             Self::Password(_) => f.write_str("Password(***)"),
+            Self::Unresolved { why } => write!(f, "Unresolved({why})"),
+        }
+    }
+}
+
+impl SshAuth {
+    /// Refuses a login whose secret could not be read, naming `target`.
+    fn usable(&self, target: &SshTarget) -> Result<(), SshError> {
+        match self {
+            Self::Unresolved { why } => Err(SshError::AuthFailed {
+                target: target.to_string(),
+                why: why.clone(),
+            }),
+            _ => Ok(()),
         }
     }
 }
@@ -195,6 +224,7 @@ pub fn open(
     known: &KnownHosts,
     timeout: Duration,
 ) -> Result<Session, SshError> {
+    auth.usable(target)?;
     let name = target.to_string();
     let failed = |why: String| SshError::Failed {
         target: name.clone(),
@@ -266,6 +296,8 @@ pub fn connect(
     known: &KnownHosts,
     timeout: Duration,
 ) -> Result<Session, SshError> {
+    // A login that cannot work is said before the node is even reached.
+    auth.usable(target)?;
     let unreachable = |why: String| SshError::Unreachable {
         target: target.to_string(),
         why,
@@ -402,14 +434,15 @@ fn login(session: &Session, target: &SshTarget, auth: &SshAuth) -> Result<(), Ss
     let user = target.user.as_str();
     let tried = match auth {
         SshAuth::KeyFile { path, passphrase } => session
-            .userauth_pubkey_file(user, None, path, passphrase.as_deref())
-            .map_err(|e| format!("the key {} was not accepted ({e})", path.display())),
+            .userauth_pubkey_file(user, None, path, passphrase.as_ref().map(Secret::expose))
+            .map_err(|e| key_refused(path, passphrase.is_some(), &e)),
         SshAuth::Agent => session
             .userauth_agent(user)
             .map_err(|e| format!("no key of the ssh-agent was accepted ({e})")),
         SshAuth::Password(password) => session
-            .userauth_password(user, password)
+            .userauth_password(user, password.expose())
             .map_err(|e| format!("the password was not accepted ({e})")),
+        SshAuth::Unresolved { why } => Err(why.clone()),
     };
     tried.map_err(refused)?;
     if session.authenticated() {
@@ -420,6 +453,30 @@ fn login(session: &Session, target: &SshTarget, auth: &SshAuth) -> Result<(), Ss
         ))
     }
 }
+
+/// Why a key was not accepted: libssh2 says "unable to extract public
+/// key from private key file" for an encrypted key without its passphrase
+/// or with a wrong one (its words carry no secret).
+fn key_refused(path: &Path, with_passphrase: bool, error: &ssh2::Error) -> String {
+    let unreadable = matches!(
+        error.code(),
+        ssh2::ErrorCode::Session(code) if code == LIBSSH2_ERROR_FILE
+    );
+    match (unreadable, with_passphrase) {
+        (true, true) => format!(
+            "the key {} could not be opened: wrong passphrase, or not a private key ({error})",
+            path.display()
+        ),
+        (true, false) => format!(
+            "the key {} could not be opened: it needs a passphrase (`passphrase` in the profile), or it is not a private key ({error})",
+            path.display()
+        ),
+        (false, _) => format!("the key {} was not accepted ({error})", path.display()),
+    }
+}
+
+/// libssh2's LIBSSH2_ERROR_FILE: a key file it cannot read or decrypt.
+const LIBSSH2_ERROR_FILE: i32 = -16;
 
 /// Runs `command` on the session's host and returns its exit status and
 /// output (stdout, stderr). Blocking.

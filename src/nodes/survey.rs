@@ -151,10 +151,16 @@ pub async fn survey_reporting(
 
 impl NodeReport {
     fn new(name: &str, target: &SshTarget) -> Self {
+        Self::failed(name, &target.to_string(), "")
+    }
+
+    /// A node that could not be read, `target` as it is named, and why
+    /// (no error when `error` is empty).
+    pub fn failed(name: &str, target: &str, error: &str) -> Self {
         Self {
             name: name.to_owned(),
-            target: target.to_string(),
-            error: None,
+            target: target.to_owned(),
+            error: (!error.is_empty()).then(|| error.to_owned()),
             facts: None,
             findings: Vec::new(),
             time: None,

@@ -94,8 +94,9 @@ pub async fn ask_ntp(servers: &[String], timeout: Duration) -> Vec<NtpCheck> {
 /// How long an NTP server may take to answer.
 const NTP_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Reads the profile's nodes (none without `ssh.nodes`) and NTP servers,
-/// in parallel, and judges the time.
+/// Reads the profile's nodes (none without `ssh.nodes`; the cluster's
+/// Nodes, listed first, with `from_cluster`) and NTP servers, in
+/// parallel, and judges the time.
 pub async fn read_site(
     profile: &crate::config::profile::SiteProfile,
     state_dir: &std::path::Path,
@@ -103,23 +104,22 @@ pub async fn read_site(
     read_site_reporting(profile, state_dir, std::sync::Arc::new(|_: &_| {})).await
 }
 
-/// The same, telling `on_node` of each node as soon as it is read.
+/// The same, telling `on_node` of each node as soon as it is read. Nodes
+/// that cannot be listed from the cluster are one row that says why.
 pub async fn read_site_reporting(
     profile: &crate::config::profile::SiteProfile,
     state_dir: &std::path::Path,
     on_node: super::survey::OnNode,
 ) -> (Survey, TimeReport) {
-    use super::survey::{SurveySettings, survey_reporting};
-    let access = super::access::SshAccess::of_profile(profile, state_dir);
+    use super::cluster_nodes::{listing_failed, site_nodes, survey_site};
+    use super::survey::SurveySettings;
     let surveyed = async {
-        match access {
-            Some(access) => {
-                survey_reporting(
-                    std::sync::Arc::new(access),
-                    SurveySettings::of_profile(profile),
-                    on_node,
-                )
-                .await
+        match site_nodes(profile, state_dir).await {
+            Some(Ok(site)) => survey_site(site, SurveySettings::of_profile(profile), on_node).await,
+            Some(Err(error)) => {
+                let survey = listing_failed(&error);
+                survey.nodes.iter().for_each(|node| on_node(node));
+                survey
             }
             None => Survey {
                 nodes: Vec::new(),

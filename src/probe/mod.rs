@@ -225,7 +225,7 @@ pub fn plan(profile: &SiteProfile, context: Option<&str>) -> Vec<Source> {
                 sources.push(Source {
                     name: node.name.value.clone(),
                     kind: SourceKind::Node,
-                    target: format!("{}:{}", node.host, node.port),
+                    target: format!("{}:{}", node.host, ssh.port_of(node)),
                     checks: "TCP connect and SSH banner",
                     index: 0,
                     spec: 0,

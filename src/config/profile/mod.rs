@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -17,6 +16,7 @@ use serde_saphyr::{Location, Spanned};
 mod discover;
 mod messages;
 mod middleware;
+mod ssh;
 mod time;
 mod validate;
 
@@ -29,6 +29,7 @@ pub use discover::{FoundSite, discover, file_stem_name, find};
 pub use messages::did_you_mean;
 pub(crate) use messages::{closest, problem_from_yaml};
 pub use middleware::{Endpoint, ExpectJson, MiddlewareKind, MiddlewareSpec, Role, url_host_port};
+pub use ssh::{BastionSpec, NodeSpec, NodesSpec, SshSpec};
 pub use time::{DiskSettings, TimeSettings};
 
 /// A parsed and validated site profile.
@@ -140,114 +141,6 @@ pub enum ClusterVia {
     Direct,
     /// Through an SSH forward on the bastion.
     Bastion,
-}
-
-/// SSH access.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SshSpec {
-    /// The jump host the nodes are reached through.
-    #[serde(default)]
-    pub bastion: Option<BastionSpec>,
-    /// Extra known_hosts file (besides `~/.ssh/known_hosts`).
-    #[serde(default)]
-    pub known_hosts: Option<PathRef>,
-    /// The user on the nodes.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// The private key for the nodes.
-    #[serde(default)]
-    pub identity: Option<PathRef>,
-    /// The nodes: a list, or `from_cluster` for the cluster's Nodes.
-    #[serde(default)]
-    pub nodes: NodesSpec,
-    /// When a node's disk use is a finding.
-    #[serde(default)]
-    pub disk: DiskSettings,
-}
-
-/// The SSH bastion (jump host).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BastionSpec {
-    /// Host name or address.
-    pub host: String,
-    /// SSH port.
-    #[serde(default = "default_ssh_port")]
-    pub port: NonZeroU16,
-    /// The login user.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// The private key.
-    #[serde(default)]
-    pub identity: Option<PathRef>,
-}
-
-fn default_ssh_port() -> NonZeroU16 {
-    const SSH: NonZeroU16 = NonZeroU16::new(22).expect("22 is not zero");
-    SSH
-}
-
-/// Which nodes sitedeck reaches over SSH.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum NodesSpec {
-    /// None configured.
-    #[default]
-    None,
-    /// The cluster's Nodes, by their InternalIP.
-    FromCluster,
-    /// An explicit list.
-    List(Vec<NodeSpec>),
-}
-
-impl<'de> Deserialize<'de> for NodesSpec {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodesVisitor)
-    }
-}
-
-/// Reads `nodes:` as a word or a list, so that a mistake inside the list is
-/// reported as itself (an untagged enum would only say "no variant matched").
-struct NodesVisitor;
-
-impl<'de> serde::de::Visitor<'de> for NodesVisitor {
-    type Value = NodesSpec;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of nodes or `from_cluster`")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, word: &str) -> Result<NodesSpec, E> {
-        if word == "from_cluster" {
-            return Ok(NodesSpec::FromCluster);
-        }
-        Err(E::custom(format!(
-            "`nodes` is a list of nodes or `from_cluster`, not `{word}`{}",
-            did_you_mean(word, &["from_cluster"])
-        )))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<NodesSpec, E> {
-        Ok(NodesSpec::None)
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<NodesSpec, A::Error> {
-        let list = Vec::<NodeSpec>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(NodesSpec::List(list))
-    }
-}
-
-/// One node reached over SSH.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeSpec {
-    /// The node's name (as in Kubernetes, if it is a cluster node).
-    pub name: Spanned<String>,
-    /// Host name or address.
-    pub host: String,
-    /// SSH port.
-    #[serde(default = "default_ssh_port")]
-    pub port: NonZeroU16,
 }
 
 /// Kafka security protocols, by their librdkafka names.

@@ -90,9 +90,23 @@ impl Validation {
         let base = &p.base_dir;
         self.file(base, ssh.known_hosts.as_ref(), "known_hosts file");
         self.file(base, ssh.identity.as_ref(), "SSH identity");
+        self.login(
+            base,
+            ssh.identity.as_ref(),
+            ssh.passphrase.as_ref(),
+            ssh.password.as_ref(),
+            "ssh",
+        );
         if let Some(bastion) = &ssh.bastion {
             self.file(base, bastion.identity.as_ref(), "bastion identity");
             self.ssh_host(self.spans.top_at("ssh"), &bastion.host, "the bastion");
+            self.login(
+                base,
+                bastion.identity.as_ref(),
+                bastion.passphrase.as_ref(),
+                bastion.password.as_ref(),
+                "ssh.bastion",
+            );
         }
         match &ssh.nodes {
             NodesSpec::List(nodes) => {
@@ -102,11 +116,58 @@ impl Validation {
                     self.ssh_host(node.name.referenced, &node.host, &node.name.value);
                 }
             }
-            NodesSpec::FromCluster => self.warn(
+            NodesSpec::FromCluster if p.cluster.is_none() => self.problem(
                 self.spans.top_at("ssh"),
-                "`nodes: from_cluster` is not supported yet: no node is probed".into(),
+                "`ssh.nodes: from_cluster` lists the nodes from the Kubernetes API, and the \
+                 profile has no `cluster`: add a `cluster` section or list the nodes"
+                    .into(),
             ),
-            NodesSpec::None => {}
+            NodesSpec::FromCluster | NodesSpec::None => {}
+        }
+    }
+
+    /// One login (`section` is `ssh` or `ssh.bastion`): a passphrase needs
+    /// the key it opens, a password replaces the key, and both secrets
+    /// resolve.
+    fn login(
+        &mut self,
+        base: &Path,
+        identity: Option<&PathRef>,
+        passphrase: Option<&Spanned<SecretSource>>,
+        password: Option<&Spanned<SecretSource>>,
+        section: &str,
+    ) {
+        if let Some(passphrase) = passphrase
+            && identity.is_none()
+        {
+            self.problem(
+                passphrase.referenced,
+                format!(
+                    "`{section}.passphrase` opens the key `{section}.identity`, and there is none"
+                ),
+            );
+        }
+        if let (Some(password), Some(_)) = (password, identity) {
+            self.problem(
+                password.referenced,
+                format!(
+                    "`{section}` sets both `identity` and `password`: it logs in with one of them"
+                ),
+            );
+        }
+        for (secret, key) in [(passphrase, "passphrase"), (password, "password")] {
+            let what = format!("`{section}.{key}`");
+            match secret {
+                // The login happens before (and apart from) the cluster.
+                Some(secret) if matches!(secret.value, SecretSource::K8sSecret { .. }) => self
+                    .problem(
+                        secret.referenced,
+                        format!(
+                            "{what}: an SSH login cannot read its secret from the cluster; use {{env: NAME}} or {{file: PATH}}"
+                        ),
+                    ),
+                _ => self.secret_of(base, secret, &what),
+            }
         }
     }
 
@@ -182,19 +243,29 @@ impl Validation {
         secret: Option<&Spanned<SecretSource>>,
         owner: &str,
     ) {
+        self.secret_of(base, secret, &format!("password for `{owner}`"));
+    }
+
+    /// A secret reference that must resolve; `what` names it in messages
+    /// (`password for `mysql-main``, `` `ssh.passphrase` ``).
+    pub(super) fn secret_of(
+        &mut self,
+        base: &Path,
+        secret: Option<&Spanned<SecretSource>>,
+        what: &str,
+    ) {
         let Some(secret) = secret else { return };
         match &secret.value {
-            SecretSource::Plain(_) => self.warnings.push(Problem {
-                line: secret.referenced.line(),
-                column: secret.referenced.column(),
-                message: format!(
-                    "plaintext password for `{owner}` in the profile; prefer {{env: NAME}} or {{file: PATH}}"
+            SecretSource::Plain(_) => self.warn(
+                secret.referenced,
+                format!(
+                    "plaintext {what} in the profile; prefer {{env: NAME}} or {{file: PATH}}"
                 ),
-            }),
+            ),
             SecretSource::K8sSecret { .. } => self.warn(
                 secret.referenced,
                 format!(
-                    "password for `{owner}`: reading secrets from the cluster is not supported yet, so this source shows `config error`; use {{env: NAME}} or {{file: PATH}}"
+                    "{what}: reading secrets from the cluster is not supported yet, so this source shows `config error`; use {{env: NAME}} or {{file: PATH}}"
                 ),
             ),
             source => {
@@ -203,7 +274,7 @@ impl Validation {
                         SecretError::EnvMissing(_) => " (export it before starting sitedeck)",
                         _ => "",
                     };
-                    self.problem(secret.referenced, format!("password for `{owner}`: {e}{hint}"));
+                    self.problem(secret.referenced, format!("{what}: {e}{hint}"));
                 }
             }
         }

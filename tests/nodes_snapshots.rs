@@ -183,3 +183,103 @@ fn a_profile_without_nodes_says_what_to_add() {
     let screen = common::render_text(&state, 80, 24);
     assert!(screen.contains("lists no nodes"), "{screen}");
 }
+
+fn keys(state: &mut State, text: &str) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for key in text.split(' ') {
+        let chord = match key {
+            "enter" | "esc" => sitedeck::config::keymap::KeyChord::parse(key).expect("a key"),
+            _ => sitedeck::config::keymap::KeyChord::char(key.chars().next().expect("a char")),
+        };
+        effects.extend(update(state, Action::Key(chord)));
+    }
+    effects
+}
+
+fn typed(state: &mut State, text: &str) {
+    for c in text.chars() {
+        update(
+            state,
+            Action::Key(sitedeck::config::keymap::KeyChord::char(c)),
+        );
+    }
+}
+
+#[test]
+fn a_command_on_every_node_is_typed_confirmed_and_shown() {
+    let mut state = surveyed(Action::OpenHosts);
+    // The fixture is read-only: nothing runs, and it says so.
+    keys(&mut state, "X");
+    assert!(state.popup.is_none());
+    let said = common::render_text(&state, 80, 24);
+    assert!(said.contains("read-only mode"), "{said}");
+
+    if let Some(site) = state.site.as_mut() {
+        site.loaded.profile.readonly = false;
+    }
+    keys(&mut state, "X");
+    typed(&mut state, "df -h /var");
+    insta::assert_snapshot!("command_typed_80x24", common::render_text(&state, 80, 24));
+    keys(&mut state, "enter");
+    typed(&mut state, "acme-pro");
+    insta::assert_snapshot!(
+        "command_confirming_80x24",
+        common::render_text(&state, 80, 24)
+    );
+    // Not the name yet: nothing runs.
+    assert!(keys(&mut state, "enter").is_empty());
+    typed(&mut state, "d");
+    let effects = keys(&mut state, "enter");
+    let Some(Effect::RunOnNodes {
+        run,
+        nodes,
+        command,
+        ..
+    }) = effects.first()
+    else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(command, "df -h /var");
+    assert_eq!(nodes.len(), 3);
+    let output = |name: &str, exit: Option<i32>, output: &str, error: Option<&str>| {
+        sitedeck::nodes::exec::NodeOutput {
+            name: name.into(),
+            target: format!("ops@{name}"),
+            exit,
+            output: output.into(),
+            cut: false,
+            error: error.map(Into::into),
+            took_ms: 412,
+        }
+    };
+    let outputs = nodes
+        .iter()
+        .map(|name| match name.as_str() {
+            "acme-worker-2" => output(
+                name,
+                None,
+                "",
+                Some("cannot reach ops@10.20.0.22: Connection timed out"),
+            ),
+            _ => output(
+                name,
+                Some(0),
+                "Filesystem      Size  Used Avail Use% Mounted on\n/dev/sda3        98G   41G   53G  44% /var\n",
+                None,
+            ),
+        })
+        .collect();
+    update(
+        &mut state,
+        Action::NodeCommandRan {
+            run: *run,
+            outputs: Ok(outputs),
+        },
+    );
+    for (width, height) in SIZES {
+        insta::assert_snapshot!(
+            format!("command_done_{width}x{height}"),
+            common::render_text(&state, width, height)
+        );
+    }
+}

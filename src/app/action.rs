@@ -92,6 +92,18 @@ pub enum Action {
     OpenHosts,
     /// Show the nodes' time.
     OpenTime,
+    /// Run a command on the selected node (Hosts; not in read-only mode).
+    RunCommand,
+    /// Run a command on every node (Hosts; not in read-only mode).
+    RunCommandAll,
+    /// A command on nodes ended (internal).
+    #[serde(skip)]
+    NodeCommandRan {
+        /// The run's number.
+        run: u64,
+        /// Each node's output, or why nothing ran.
+        outputs: Result<Vec<crate::nodes::exec::NodeOutput>, String>,
+    },
     /// Choose the previous partition of the selected topic.
     PrevPartition,
     /// Choose the next partition of the selected topic.
@@ -280,6 +292,21 @@ impl Action {
         "check_now",
         "open_hosts",
         "open_time",
+        "open_kafka",
+        "open_kafka_groups",
+        "prev_partition",
+        "next_partition",
+        "peek",
+        "open_logs",
+        "toggle_follow",
+        "cycle_level",
+        "toggle_wrap",
+        "toggle_previous",
+        "trace_pivot",
+        "save_logs",
+        "copy_line",
+        "run_command",
+        "run_command_all",
     ];
 
     /// Parses a bindable action name from a keymap (`"quit"`).

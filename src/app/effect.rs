@@ -96,6 +96,18 @@ pub enum Effect {
         /// The site's profile.
         profile: std::sync::Arc<crate::config::profile::SiteProfile>,
     },
+    /// Write the audit log's intent, run `command` on `nodes`, write the
+    /// outcome, and send `NodeCommandRan`.
+    RunOnNodes {
+        /// The run's number.
+        run: u64,
+        /// The site's profile.
+        profile: std::sync::Arc<crate::config::profile::SiteProfile>,
+        /// The nodes, by name.
+        nodes: Vec<String>,
+        /// The command.
+        command: String,
+    },
     /// Read the last messages of a Kafka partition and send `KafkaPeeked`.
     KafkaPeek {
         /// The popup's title, which the answer carries.

@@ -8,6 +8,7 @@ pub mod effect;
 pub mod kafka;
 pub mod logs;
 pub mod middleware;
+pub mod node_command;
 pub mod nodes;
 pub mod palette;
 pub mod run;

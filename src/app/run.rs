@@ -548,6 +548,19 @@ impl EffectRunner {
                     let _ = tx.send(Action::NodesSurveyed(Arc::new(snapshot)));
                 });
             }
+            Effect::RunOnNodes {
+                run,
+                profile,
+                nodes,
+                command,
+            } => {
+                let tx = self.tx.clone();
+                let state_dir = self.paths.state_dir.clone();
+                tokio::spawn(async move {
+                    let outputs = run_on_nodes(&profile, &state_dir, &nodes, &command).await;
+                    let _ = tx.send(Action::NodeCommandRan { run, outputs });
+                });
+            }
             Effect::KafkaPeek {
                 title,
                 spec,
@@ -659,4 +672,23 @@ async fn survey_nodes(
         site: profile.source_file.clone(),
         partial: false,
     }
+}
+
+async fn run_on_nodes(
+    profile: &crate::config::profile::SiteProfile,
+    state_dir: &std::path::Path,
+    nodes: &[String],
+    command: &str,
+) -> Result<Vec<crate::nodes::exec::NodeOutput>, String> {
+    let access = crate::nodes::access::SshAccess::of_profile(profile, state_dir)
+        .ok_or("the profile has no `ssh` section")?;
+    crate::nodes::exec::run_audited(
+        &profile.name,
+        state_dir,
+        Arc::new(access),
+        nodes,
+        command,
+        crate::nodes::exec::ExecSettings::default(),
+    )
+    .await
 }

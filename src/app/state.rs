@@ -103,6 +103,8 @@ pub enum Popup {
         /// The first line shown.
         scroll: u16,
     },
+    /// A command on nodes: typed, confirmed, running, its output.
+    NodeCommand(Box<crate::app::node_command::NodeCommand>),
 }
 
 /// How much a status-bar message matters.
@@ -239,6 +241,8 @@ pub struct State {
     /// The last logs read started (in any site: a reload must not reuse
     /// a number whose lines may still be on their way).
     pub last_logs: u64,
+    /// The last command run on nodes.
+    pub last_node_command: u64,
     /// The filter line of the table on screen takes the keys.
     pub filtering: bool,
     /// The time ages are counted to; `None`: the wall clock (tests fix it).
@@ -272,6 +276,7 @@ impl State {
             last_round: 0,
             last_load: 0,
             last_logs: 0,
+            last_node_command: 0,
             last_cluster: 0,
             filtering: false,
             now: None,
@@ -286,6 +291,8 @@ impl State {
                 Focus::Help
             }
             Some(Popup::Palette(_)) => Focus::Palette,
+            Some(Popup::NodeCommand(command)) if command.is_typing() => Focus::Palette,
+            Some(Popup::NodeCommand(_)) => Focus::Help,
             Some(Popup::ConfirmQuit | Popup::Trust { .. }) => Focus::Confirm,
             None if self.filtering => Focus::Filter,
             None => Focus::List,

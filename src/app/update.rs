@@ -31,6 +31,8 @@ fn apply(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Paste(text) => {
             if let Some(Popup::Palette(palette)) = &mut state.popup {
                 palette.paste(&text);
+            } else if let Some(Popup::NodeCommand(command)) = &mut state.popup {
+                super::node_command::paste(command, &text);
             } else if state.filtering && state.view == View::Logs {
                 super::logs::type_filter(state, None, text.lines().next().unwrap_or_default());
             } else if state.filtering
@@ -146,6 +148,8 @@ fn on_key(state: &mut State, chord: KeyChord) -> Vec<Effect> {
         Lookup::Unbound => {
             if let Some(Popup::Palette(palette)) = &mut state.popup {
                 palette.type_key(chord);
+            } else if let Some(Popup::NodeCommand(command)) = &mut state.popup {
+                super::node_command::type_key(command, chord);
             } else if focus == Focus::Filter && state.view == View::Logs {
                 let key = crossterm::event::KeyEvent::new(chord.code, chord.modifiers);
                 super::logs::type_filter(state, Some(key), "");
@@ -231,6 +235,9 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::NodesSurveyed(snapshot) => super::nodes::surveyed(state, snapshot),
+        Action::RunCommand => super::node_command::open(state, false),
+        Action::RunCommandAll => super::node_command::open(state, true),
+        Action::NodeCommandRan { run, outputs } => super::node_command::ran(state, run, outputs),
         Action::NodeRead { site, node } => super::nodes::node_read(state, &site, *node),
         Action::PrevPartition => super::kafka::move_partition(state, -1),
         Action::NextPartition => super::kafka::move_partition(state, 1),
@@ -419,6 +426,7 @@ fn move_by(state: &mut State, delta: isize) {
             *scroll = (i64::from(*scroll) + delta as i64).clamp(0, 5000) as u16;
         }
         Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
+        Some(Popup::NodeCommand(command)) => super::node_command::scroll(command, delta),
         Some(Popup::ConfirmQuit | Popup::Trust { .. }) => {}
         None => match state.view {
             View::Cluster(_)
@@ -471,6 +479,7 @@ fn select(state: &mut State) -> Vec<Effect> {
                 }
             }
         }
+        Some(Popup::NodeCommand(_)) => super::node_command::submit(state),
         Some(_) => Vec::new(),
         None if state.filtering => {
             state.filtering = false;

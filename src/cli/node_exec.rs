@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::profile::{Environment, SiteProfile};
-use crate::nodes::exec::{ExecSettings, NodeOutput, run_on};
-use crate::store::audit;
+use crate::nodes::exec::{ExecSettings, NodeOutput, run_audited};
 
 /// What `sitedeck exec` was asked.
 #[derive(Debug)]
@@ -86,31 +85,26 @@ pub async fn exec(profile: &SiteProfile, state_dir: &Path, request: ExecRequest<
         );
         return ExitCode::from(2);
     }
-    let audited = match audit::intent(
-        state_dir,
-        &profile.name,
-        &format!("nodes {}", names.join(", ")),
-        "node command",
-        request.command,
-    ) {
-        Ok(audited) => audited,
-        Err(e) => {
-            eprintln!(
-                "exec: the audit log in {} cannot be written ({e}): nothing was run",
-                state_dir.display()
-            );
-            return ExitCode::from(2);
-        }
-    };
     let settings = ExecSettings {
         quiet_timeout: request.quiet_timeout,
         ..ExecSettings::default()
     };
-    let outputs = run_on(access, &names, request.command, settings).await;
-    let summary: Vec<String> = outputs.iter().map(NodeOutput::summary).collect();
-    if let Err(e) = audited.outcome(&summary.join("; ")) {
-        eprintln!("exec: the outcome could not be written to the audit log: {e}");
-    }
+    let ran = run_audited(
+        &profile.name,
+        state_dir,
+        access,
+        &names,
+        request.command,
+        settings,
+    )
+    .await;
+    let outputs = match ran {
+        Ok(outputs) => outputs,
+        Err(why) => {
+            eprintln!("exec: {why}");
+            return ExitCode::from(2);
+        }
+    };
     if request.json {
         match serde_json::to_string_pretty(&outputs) {
             Ok(text) => println!("{text}"),
@@ -130,14 +124,12 @@ pub async fn exec(profile: &SiteProfile, state_dir: &Path, request: ExecRequest<
 pub fn render(outputs: &[NodeOutput]) -> String {
     let mut text = String::new();
     for output in outputs {
-        let ended = match (&output.error, output.exit) {
-            (Some(error), _) => format!("failed: {error}"),
-            (None, Some(code)) => format!("exit {code}"),
-            (None, None) => "no exit status".into(),
-        };
         text.push_str(&format!(
-            "== {} ({}) {ended}, {} ms\n",
-            output.name, output.target, output.took_ms
+            "== {} ({}) {}, {} ms\n",
+            output.name,
+            output.target,
+            output.ended(),
+            output.took_ms
         ));
         text.push_str(&output.output);
         if !output.output.is_empty() && !output.output.ends_with('\n') {

@@ -575,6 +575,24 @@ keymap = []
     }
 
     #[test]
+    fn every_action_the_shipped_keymaps_run_has_its_name() {
+        for (name, _) in SHIPPED {
+            let (keymap, warnings) = Keymap::load(name, None);
+            assert!(warnings.is_empty(), "{warnings:?}");
+            for focus in Focus::ALL {
+                for binding in keymap.section(focus) {
+                    assert_ne!(
+                        action_name(&binding.action),
+                        "(internal)",
+                        "{name}: {}",
+                        binding.description()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_bindable_name_is_an_action() {
         for name in Action::BINDABLE {
             assert!(Action::from_name(name).is_some(), "{name}");

@@ -4,8 +4,9 @@
 //! for the terminal and cut at [`MAX_OUTPUT`]. A node that does not
 //! answer holds up no other.
 //!
-//! This changes nodes: callers check read-only mode, confirm and audit
-//! (`cli::node_exec`, the Hosts view) before they call [`run_on`].
+//! This changes nodes: callers check read-only mode and confirm (`sitedeck
+//! exec`, the Hosts view); [`run_audited`] writes the audit log around the
+//! run.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -63,14 +64,51 @@ impl NodeOutput {
         self.error.is_none() && self.exit == Some(0)
     }
 
-    /// One line for the audit log and the status bar: `n1 exit 0`.
-    pub fn summary(&self) -> String {
+    /// How it ended, in a few words: `exit 0`, `failed: …`.
+    pub fn ended(&self) -> String {
         match (&self.error, self.exit) {
-            (Some(error), _) => format!("{} failed: {}", self.name, crate::text::one_line(error)),
-            (None, Some(code)) => format!("{} exit {code}", self.name),
-            (None, None) => format!("{} no exit status", self.name),
+            (Some(error), _) => format!("failed: {}", crate::text::one_line(error)),
+            (None, Some(code)) => format!("exit {code}"),
+            (None, None) => "no exit status".into(),
         }
     }
+
+    /// One line for the audit log: `n1 exit 0`.
+    pub fn summary(&self) -> String {
+        format!("{} {}", self.name, self.ended())
+    }
+}
+
+/// Writes the intent to the audit log in `state_dir`, runs `command` on
+/// `names` ([`run_on`]) and writes the outcome. Nothing runs when the
+/// intent cannot be written (the error says so).
+pub async fn run_audited(
+    site: &str,
+    state_dir: &std::path::Path,
+    access: Arc<SshAccess>,
+    names: &[String],
+    command: &str,
+    settings: ExecSettings,
+) -> Result<Vec<NodeOutput>, String> {
+    let audited = crate::store::audit::intent(
+        state_dir,
+        site,
+        &format!("nodes {}", names.join(", ")),
+        "node command",
+        command,
+    )
+    .map_err(|e| {
+        format!(
+            "the audit log in {} cannot be written ({e}): nothing was run",
+            state_dir.display()
+        )
+    })?;
+    let outputs = run_on(access, names, command, settings).await;
+    let summary: Vec<String> = outputs.iter().map(NodeOutput::summary).collect();
+    if let Err(e) = audited.outcome(&summary.join("; ")) {
+        tracing::warn!("the outcome of a node command could not be audited: {e}");
+    }
+    Ok(outputs)
 }
 
 /// Runs `command` on the nodes of `access` named in `names`, in parallel,

@@ -2,6 +2,7 @@
 //! no literal colours (styles come from the theme by role).
 
 mod chrome;
+mod node_command;
 mod popups;
 pub mod views;
 
@@ -44,6 +45,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
             text,
             scroll,
         }) => popups::describe(frame, main, state, title, text.as_ref(), *scroll),
+        Some(Popup::NodeCommand(command)) => node_command::draw(frame, main, state, command),
         None => {}
     }
     if !state.which_key.is_empty() {

@@ -11,7 +11,7 @@ use crate::app::state::State;
 use crate::config::keymap::Focus;
 use crate::config::theme::Role;
 
-fn popup_block<'a>(state: &State, title: &'a str) -> Block<'a> {
+pub(super) fn popup_block<'a>(state: &State, title: &'a str) -> Block<'a> {
     Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(state.theme.style(Role::PopupBorder))

@@ -1,0 +1,158 @@
+//! The command popup of the Hosts view: the command being typed, the
+//! production site's typed confirmation, the run, each node's output.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use super::centered;
+use super::popups::popup_block;
+use crate::app::node_command::{NodeCommand, Stage, output_lines};
+use crate::app::state::State;
+use crate::config::theme::Role;
+
+/// Draws the popup over `area`.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &NodeCommand) {
+    let theme = &state.theme;
+    let on = match popup.nodes.as_slice() {
+        [one] => crate::text::one_line(one),
+        many => format!("{} nodes", many.len()),
+    };
+    let title = format!("Run on {on}");
+    let height = match popup.stage {
+        Stage::Typing(_) => 6,
+        Stage::Confirming { .. } => 8,
+        Stage::Running { .. } | Stage::Done { .. } => area.height.saturating_sub(2),
+    };
+    let rect = centered(area, area.width.saturating_sub(4).min(110), height.max(5));
+    frame.render_widget(Clear, rect);
+    let block = popup_block(state, &title);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let names = popup
+        .nodes
+        .iter()
+        .map(|n| crate::text::one_line(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let muted = theme.style(Role::TextMuted);
+    let key = theme.style(Role::TextKey);
+    match &popup.stage {
+        Stage::Typing(input) => {
+            let [prompt, text, help] = Layout::vertical([
+                Constraint::Length(1),
+                Constraint::Length(2),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
+            input_line(frame, prompt, "$ ", input, state);
+            frame.render_widget(
+                Paragraph::new(vec![
+                    Line::styled(format!("on {names}"), muted),
+                    Line::styled(
+                        "run by each node's login shell; written to the audit log",
+                        muted,
+                    ),
+                ])
+                .wrap(Wrap { trim: false }),
+                text,
+            );
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled("enter", key),
+                    Span::raw(" run   "),
+                    Span::styled("esc", key),
+                    Span::raw(" cancel"),
+                ])),
+                help,
+            );
+        }
+        Stage::Confirming { command, typed } => {
+            let site = state
+                .site
+                .as_ref()
+                .map(|s| crate::text::one_line(&s.loaded.profile.name))
+                .unwrap_or_default();
+            let [text, prompt, help] = Layout::vertical([
+                Constraint::Length(3),
+                Constraint::Length(1),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
+            frame.render_widget(
+                Paragraph::new(vec![
+                    Line::styled(
+                        format!("{site} is a production site. Type its name to run"),
+                        theme.style(Role::StatusWarn),
+                    ),
+                    Line::styled(format!("  {}", crate::text::one_line(command)), key),
+                    Line::raw(format!("on {names}")),
+                ])
+                .wrap(Wrap { trim: false }),
+                text,
+            );
+            input_line(frame, prompt, "> ", typed, state);
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled("esc", key),
+                    Span::raw(" cancel (the default)   "),
+                    Span::styled("enter", key),
+                    Span::raw(" run once the name matches"),
+                ])),
+                help,
+            );
+        }
+        Stage::Running { command, .. } => {
+            let spinner = crate::app::update::SPINNER[state.spinner];
+            frame.render_widget(
+                Paragraph::new(vec![
+                    Line::styled(format!("$ {}", crate::text::one_line(command)), key),
+                    Line::raw(format!("{spinner} running on {names}")),
+                    Line::styled("esc closes this window; the run goes on", muted),
+                ])
+                .wrap(Wrap { trim: false }),
+                inner,
+            );
+        }
+        Stage::Done {
+            command,
+            outputs,
+            scroll,
+        } => {
+            let mut lines = vec![Line::styled(
+                format!("$ {}", crate::text::one_line(command)),
+                key,
+            )];
+            match outputs {
+                Ok(outputs) => {
+                    for (heading, text) in output_lines(outputs) {
+                        lines.push(match heading {
+                            Some(true) => Line::styled(text, theme.style(Role::TextTitle)),
+                            Some(false) => Line::styled(text, theme.style(Role::StatusCrit)),
+                            None => Line::raw(text),
+                        });
+                    }
+                }
+                Err(why) => lines.push(Line::styled(why.clone(), theme.style(Role::StatusCrit))),
+            }
+            frame.render_widget(Paragraph::new(lines).scroll((*scroll, 0)), inner);
+        }
+    }
+}
+
+fn input_line(
+    frame: &mut Frame,
+    area: Rect,
+    prompt: &str,
+    input: &ratatui_textarea::TextArea<'static>,
+    state: &State,
+) {
+    let [prompt_area, text_area] =
+        Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    frame.render_widget(
+        Span::styled(prompt.to_owned(), state.theme.style(Role::TextKey)),
+        prompt_area,
+    );
+    frame.render_widget(input, text_area);
+}

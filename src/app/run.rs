@@ -677,16 +677,18 @@ async fn survey_nodes(
 async fn run_on_nodes(
     profile: &crate::config::profile::SiteProfile,
     state_dir: &std::path::Path,
-    nodes: &[String],
+    names: &[String],
     command: &str,
 ) -> Result<Vec<crate::nodes::exec::NodeOutput>, String> {
-    let access = crate::nodes::access::SshAccess::of_profile(profile, state_dir)
-        .ok_or("the profile has no `ssh` section")?;
+    let nodes = crate::nodes::cluster_nodes::site_nodes(profile, state_dir)
+        .await
+        .ok_or("the profile has no `ssh` section")?
+        .map_err(|e| e.to_string())?;
     crate::nodes::exec::run_audited(
         &profile.name,
         state_dir,
-        Arc::new(access),
         nodes,
+        names,
         command,
         crate::nodes::exec::ExecSettings::default(),
     )

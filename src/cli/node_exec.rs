@@ -5,10 +5,10 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::profile::{Environment, SiteProfile};
+use crate::nodes::cluster_nodes::site_nodes;
 use crate::nodes::exec::{ExecSettings, NodeOutput, run_audited};
 
 /// What `sitedeck exec` was asked.
@@ -55,25 +55,35 @@ pub async fn exec(profile: &SiteProfile, state_dir: &Path, request: ExecRequest<
         eprintln!("exec: {why}");
         return ExitCode::from(2);
     }
-    let access = match super::nodes::plan(profile, state_dir) {
-        Ok(access) => Arc::new(access),
-        Err(why) => {
-            eprintln!("exec: {why}");
+    let nodes = match site_nodes(profile, state_dir).await {
+        None => {
+            eprintln!("exec: the profile has no `ssh` section: list the nodes under ssh.nodes");
             return ExitCode::from(2);
         }
+        Some(Err(e)) => {
+            eprintln!("exec: {e}");
+            return ExitCode::from(1);
+        }
+        Some(Ok(nodes)) => nodes,
     };
+    let known: Vec<&str> = nodes
+        .access
+        .nodes
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .chain(nodes.unreachable.iter().map(|r| r.name.as_str()))
+        .collect();
     let names: Vec<String> = if request.all {
-        access.nodes.iter().map(|(name, _)| name.clone()).collect()
+        known.iter().map(|n| (*n).to_owned()).collect()
     } else {
         request.nodes.to_vec()
     };
     let unknown: Vec<&str> = names
         .iter()
-        .filter(|name| !access.nodes.iter().any(|(n, _)| n == *name))
+        .filter(|name| !known.contains(&name.as_str()))
         .map(String::as_str)
         .collect();
     if names.is_empty() || !unknown.is_empty() {
-        let known: Vec<&str> = access.nodes.iter().map(|(n, _)| n.as_str()).collect();
         eprintln!(
             "exec: {}; the profile's nodes: {}",
             if names.is_empty() {
@@ -92,7 +102,7 @@ pub async fn exec(profile: &SiteProfile, state_dir: &Path, request: ExecRequest<
     let ran = run_audited(
         &profile.name,
         state_dir,
-        access,
+        nodes,
         &names,
         request.command,
         settings,

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::access::SshAccess;
+use super::cluster_nodes::SiteNodes;
 use super::ssh::SshTarget;
 use super::survey::{AT_ONCE, AT_ONCE_DIRECT, session};
 
@@ -80,12 +81,13 @@ impl NodeOutput {
 }
 
 /// Writes the intent to the audit log in `state_dir`, runs `command` on
-/// `names` ([`run_on`]) and writes the outcome. Nothing runs when the
-/// intent cannot be written (the error says so).
+/// `names` of `nodes` ([`run_on`]; a node that cannot be reached gets its
+/// reason) and writes the outcome. Nothing runs when the intent cannot be
+/// written (the error says so).
 pub async fn run_audited(
     site: &str,
     state_dir: &std::path::Path,
-    access: Arc<SshAccess>,
+    nodes: SiteNodes,
     names: &[String],
     command: &str,
     settings: ExecSettings,
@@ -103,7 +105,13 @@ pub async fn run_audited(
             state_dir.display()
         )
     })?;
-    let outputs = run_on(access, names, command, settings).await;
+    let mut outputs = run_on(Arc::new(nodes.access), names, command, settings).await;
+    for output in &mut outputs {
+        if let Some(report) = nodes.unreachable.iter().find(|r| r.name == output.name) {
+            output.target.clone_from(&report.target);
+            output.error.clone_from(&report.error);
+        }
+    }
     let summary: Vec<String> = outputs.iter().map(NodeOutput::summary).collect();
     if let Err(e) = audited.outcome(&summary.join("; ")) {
         tracing::warn!("the outcome of a node command could not be audited: {e}");

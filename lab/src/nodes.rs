@@ -74,6 +74,7 @@ impl LabNodes {
                     skew_ms: (skew != 0).then_some(skew),
                     ntp_server: ntp.as_ref().filter(|_| chrony).map(|ntp| ntp.address),
                     small_disk: small_disk && root,
+                    ..NodeOptions::default()
                 },
             )
             .with_context(|| format!("the node {name}"))?;
@@ -142,6 +143,30 @@ impl LabNodes {
         yaml
     }
 
+    /// Points the simulator's Nodes of the same names at these hosts: each
+    /// Node's `InternalIP` becomes its host's address in the lab network,
+    /// so `ssh.nodes: from_cluster` reaches them (through the bastion, on
+    /// port 22). Without a lab network (not root) the hosts share
+    /// 127.0.0.1 on ports of their own, which an InternalIP cannot say:
+    /// the Nodes are left as they are. Returns how many were pointed.
+    pub fn point_cluster_nodes(&self, kube: &crate::kube::KubeSim) -> Result<usize> {
+        if !self.networked() {
+            return Ok(0);
+        }
+        let mut pointed = 0;
+        for (name, node) in &self.nodes {
+            if kube.get("nodes", "", name)?.is_none() {
+                continue;
+            }
+            kube.modify("nodes", "", name, |object| {
+                set_internal_ip(object, &node.host);
+            })
+            .with_context(|| format!("the simulator's Node {name}"))?;
+            pointed += 1;
+        }
+        Ok(pointed)
+    }
+
     /// The bastion's network namespace, when the hosts are in a lab
     /// network.
     pub fn bastion_namespace(&self) -> Option<String> {
@@ -154,6 +179,20 @@ impl LabNodes {
     /// loopback ports.
     pub fn networked(&self) -> bool {
         self.network.is_some()
+    }
+}
+
+/// Sets a Node object's `InternalIP` (adding one when it has none),
+/// keeping its other addresses.
+fn set_internal_ip(node: &mut serde_json::Value, address: &str) {
+    let entry = serde_json::json!({"type": "InternalIP", "address": address});
+    let addresses = &mut node["status"]["addresses"];
+    match addresses.as_array_mut() {
+        Some(list) => {
+            list.retain(|a| a["type"] != "InternalIP");
+            list.insert(0, entry);
+        }
+        None => *addresses = serde_json::json!([entry]),
     }
 }
 

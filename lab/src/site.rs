@@ -189,6 +189,9 @@ impl Lab {
         };
         lab.forward_middleware_pods();
         lab.add_kafka_pod()?;
+        if let Some(nodes) = &lab.nodes {
+            nodes.point_cluster_nodes(&lab.kube)?;
+        }
         lab.write_site()?;
         Ok(lab)
     }

@@ -44,6 +44,10 @@ pub struct NodeOptions {
     /// A 1 MiB tmpfs, 95 % full, mounted at `DIR/data` for this node alone
     /// (in its own mount namespace): a nearly full filesystem.
     pub small_disk: bool,
+    /// The lab's user may also log in with this password (root only: sshd
+    /// reads it from a shadow file of the node's own, mounted over
+    /// `/etc/shadow` in its mount namespace; the machine's is untouched).
+    pub password: Option<String>,
 }
 
 impl SshNode {
@@ -117,20 +121,25 @@ impl SshNode {
             || "127.0.0.1".to_owned(),
             |inside| inside.address.to_string(),
         );
+        let login = if options.password.is_some() {
+            "PasswordAuthentication yes\nPermitRootLogin yes\n"
+        } else {
+            "PasswordAuthentication no\nPermitRootLogin prohibit-password\n"
+        };
         let config = dir.join("sshd_config");
         std::fs::write(
             &config,
             format!(
                 "Port {port}\nListenAddress {host}\nHostKey {host_key}\nHostKey {ecdsa}\nPidFile {dir}/sshd.pid\n\
                  AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PermitRootLogin prohibit-password\nLogLevel DEBUG1\n{skew}",
+                 {login}KbdInteractiveAuthentication no\nLogLevel DEBUG1\n{skew}",
                 host_key = host_key.display(),
                 ecdsa = ecdsa_key.display(),
                 dir = dir.display(),
             ),
         )?;
-        let own_mounts = options.ntp_server.is_some() || options.small_disk;
+        let own_mounts =
+            options.ntp_server.is_some() || options.small_disk || options.password.is_some();
         let mut command = match &options.host {
             _ if own_mounts => with_own_mounts(dir, &options, &sshd, &config)?,
             Some(inside) => crate::netns::command_in(&inside.namespace, &sshd),
@@ -161,6 +170,18 @@ impl SshNode {
             options,
             process,
         })
+    }
+
+    /// Lets the private key of `public_key` (a `.pub` file) log in too.
+    pub fn authorize(&self, public_key: &Path) -> Result<()> {
+        use std::io::Write;
+        let line = std::fs::read_to_string(public_key)
+            .with_context(|| format!("cannot read {}", public_key.display()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("authorized_keys"))?;
+        writeln!(file, "{}", line.trim())?;
+        Ok(())
     }
 
     /// The node's public ed25519 host key line (`ssh-ed25519 AAAA… comment`).
@@ -232,6 +253,13 @@ fn with_own_mounts(
     config: &Path,
 ) -> Result<Command> {
     let mut script = String::new();
+    if let Some(password) = &options.password {
+        let shadow = shadow_with(dir, &current_user()?, password)?;
+        script.push_str(&format!(
+            "mount --bind '{shadow}' /etc/shadow && ",
+            shadow = shadow.display()
+        ));
+    }
     if options.small_disk {
         let data = dir.join("data");
         std::fs::create_dir_all(&data)?;
@@ -273,6 +301,35 @@ fn with_own_mounts(
     Ok(command)
 }
 
+/// A copy of `/etc/shadow` in `dir` where `user`'s password is
+/// `password` (SHA-512 crypt, by Debian's always-installed perl), for a
+/// node's mount namespace alone.
+fn shadow_with(dir: &Path, user: &str, password: &str) -> Result<PathBuf> {
+    if !crate::process::running_as_root() {
+        bail!("a node with a password needs root (its own /etc/shadow in a mount namespace)");
+    }
+    let output = Command::new("perl")
+        .args(["-e", "print crypt($ENV{LAB_PASSWORD}, q($6$sitedecklab$))"])
+        .env("LAB_PASSWORD", password)
+        .output()
+        .context("perl is not installed (Debian's perl-base)")?;
+    let hash = String::from_utf8(output.stdout)?;
+    if !output.status.success() || !hash.starts_with("$6$") {
+        bail!("perl's crypt gave no SHA-512 hash");
+    }
+    let entry = format!("{user}:{hash}:19000:0:99999:7:::");
+    let mut lines: Vec<String> = std::fs::read_to_string("/etc/shadow")
+        .context("cannot read /etc/shadow")?
+        .lines()
+        .filter(|line| line.split(':').next() != Some(user))
+        .map(str::to_owned)
+        .collect();
+    lines.push(entry);
+    let shadow = dir.join("shadow");
+    crate::site::write_private(&shadow, &(lines.join("\n") + "\n"))?;
+    Ok(shadow)
+}
+
 /// Debian's libfaketime.
 const FAKETIME_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
@@ -281,6 +338,29 @@ const FAKETIME_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.s
 pub fn keygen(path: &Path, kind: &str) -> Result<()> {
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", kind, "-N", "", "-C", "sitedeck-lab", "-f"])
+        .arg(path)
+        .status()
+        .context("ssh-keygen is not installed (apt-get install openssh-client)")?;
+    if !status.success() {
+        bail!("ssh-keygen could not make {}", path.display());
+    }
+    Ok(())
+}
+
+/// A new key pair of `kind` whose private key is encrypted with
+/// `passphrase` (OpenSSH's format), at `path` (and `.pub`).
+pub fn keygen_with_passphrase(path: &Path, kind: &str, passphrase: &str) -> Result<()> {
+    let status = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            kind,
+            "-N",
+            passphrase,
+            "-C",
+            "sitedeck-lab",
+            "-f",
+        ])
         .arg(path)
         .status()
         .context("ssh-keygen is not installed (apt-get install openssh-client)")?;

@@ -257,7 +257,11 @@ fn the_logs_guide_example_loads_and_names_the_keys() {
 fn the_nodes_guide_example_loads() {
     let guide = read("docs/nodes.md");
     let examples = fenced(&guide, "yaml profile");
-    assert_eq!(examples.len(), 2, "the nodes, and the API via the bastion");
+    assert_eq!(
+        examples.len(),
+        3,
+        "the nodes, the nodes from the cluster, and the API via the bastion"
+    );
     // The files they name, beside them.
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir_all(dir.path().join("keys")).expect("dir");
@@ -269,7 +273,16 @@ fn the_nodes_guide_example_loads() {
     let ssh = loaded.profile.ssh.expect("ssh");
     assert!(ssh.bastion.is_some());
     assert!(matches!(ssh.nodes, profile::NodesSpec::List(ref nodes) if nodes.len() == 3));
-    let tunnelled = profile::parse(&examples[1], Path::new("nodes.md"), dir.path())
+    let from_cluster = profile::parse(&examples[1], Path::new("nodes.md"), dir.path())
+        .unwrap_or_else(|e| panic!("docs/nodes.md example: {e}"));
+    assert!(
+        from_cluster.warnings.is_empty(),
+        "{:?}",
+        from_cluster.warnings
+    );
+    let ssh = from_cluster.profile.ssh.expect("ssh");
+    assert_eq!(ssh.nodes, profile::NodesSpec::FromCluster);
+    let tunnelled = profile::parse(&examples[2], Path::new("nodes.md"), dir.path())
         .unwrap_or_else(|e| panic!("docs/nodes.md example: {e}"));
     let cluster = tunnelled.profile.cluster.as_ref().expect("cluster");
     assert_eq!(

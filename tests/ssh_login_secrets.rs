@@ -2,7 +2,8 @@
 //! sshd: a passphrase-protected key opened with `ssh.passphrase`, a
 //! password login (`ssh.password`) for the lab's user on a node that
 //! allows it; a wrong or unreadable secret is a clear error that never
-//! shows a secret, and never falls back to another way in.
+//! shows a secret, and never falls back to another way in; and what
+//! `profile check` says about these keys.
 
 use std::path::Path;
 
@@ -196,4 +197,65 @@ fn a_password_login_uses_the_password_from_a_secret() {
         "{said}"
     );
     assert!(!said.contains(WRONG) && !said.contains(PASSWORD), "{said}");
+}
+
+#[test]
+fn ssh_passphrases_and_passwords_are_secret_references_that_must_fit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("id"), "").expect("key");
+    let load = |ssh: &str| {
+        profile::parse(
+            &format!("name: a\nenvironment: poc\nssh:\n{ssh}"),
+            &dir.path().join("a.yaml"),
+            dir.path(),
+        )
+    };
+    let problems = |ssh: &str| match load(ssh) {
+        Ok(loaded) => panic!("loaded: {:?}", loaded.warnings),
+        Err(e) => e.to_string(),
+    };
+    let said = problems("  passphrase: {env: SITEDECK_TEST_NEVER_SET_PASSPHRASE}\n");
+    assert!(
+        said.contains("`ssh.passphrase` opens the key `ssh.identity`, and there is none"),
+        "{said}"
+    );
+    assert!(
+        said.contains(
+            "`ssh.passphrase`: environment variable SITEDECK_TEST_NEVER_SET_PASSPHRASE is not set"
+        ),
+        "{said}"
+    );
+    let said = problems("  identity: id\n  password: {file: nowhere}\n");
+    assert!(
+        said.contains("`ssh` sets both `identity` and `password`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("`ssh.password`: cannot read secret file"),
+        "{said}"
+    );
+    let said = problems(
+        "  bastion:\n    host: b\n    identity: id\n    passphrase: {k8s_secret: ops/keys/passphrase}\n",
+    );
+    assert!(
+        said.contains(
+            "`ssh.bastion.passphrase`: an SSH login cannot read its secret from the cluster"
+        ),
+        "{said}"
+    );
+    // A plaintext one loads, with a warning that does not show it.
+    let loaded = load("  identity: id\n  passphrase: 'Open-Sesame-4711'\n").expect("loads");
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(loaded.warnings[0].contains("plaintext `ssh.passphrase`"));
+    assert!(!loaded.warnings[0].contains("Open-Sesame-4711"));
+    let ssh = loaded.profile.ssh.expect("ssh");
+    assert!(!format!("{ssh:?}").contains("Open-Sesame-4711"));
+    let loaded = load("  password: {file: id}\n  port: 2222\n  nodes:\n    - {name: n1, host: h1}\n    - {name: n2, host: h2, port: 22}\n")
+        .expect("loads");
+    let ssh = loaded.profile.ssh.expect("ssh");
+    let profile::NodesSpec::List(nodes) = &ssh.nodes else {
+        panic!("a list");
+    };
+    let ports: Vec<u16> = nodes.iter().map(|n| ssh.port_of(n)).collect();
+    assert_eq!(ports, [2222, 22], "ssh.port is the default of listed nodes");
 }

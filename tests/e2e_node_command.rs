@@ -2,6 +2,8 @@
 //! in a pseudo-terminal, against real sshd nodes of a production site:
 //! typed, confirmed by typing the site's name (a wrong name runs nothing),
 //! each node's output shown, the audit log written; refused read-only.
+//! And an unknown host key accepted from Hosts after its fingerprint is
+//! shown (No, the default, records nothing).
 
 mod support;
 
@@ -16,6 +18,11 @@ const T: Duration = Duration::from_secs(40);
 
 /// Two trusted nodes of a production site named `acme`.
 fn site(dir: &std::path::Path) -> (std::path::PathBuf, [SshNode; 2]) {
+    site_trusting(dir, true)
+}
+
+/// The same; n2's host key unknown unless `trust_both`.
+fn site_trusting(dir: &std::path::Path, trust_both: bool) -> (std::path::PathBuf, [SshNode; 2]) {
     let n1 = SshNode::start(&dir.join("n1")).expect("n1");
     let n2 = SshNode::start(&dir.join("n2")).expect("n2");
     std::fs::copy(
@@ -25,7 +32,9 @@ fn site(dir: &std::path::Path) -> (std::path::PathBuf, [SshNode; 2]) {
     .expect("one key for both");
     let known = support::ssh::known(dir);
     support::ssh::trust(&known, &n1);
-    support::ssh::trust(&known, &n2);
+    if trust_both {
+        support::ssh::trust(&known, &n2);
+    }
     let profile = dir.join("site.yaml");
     std::fs::write(
         &profile,
@@ -128,5 +137,51 @@ fn read_only_runs_no_command() {
         audit::read(&home.path().join("state"))
             .expect("log")
             .is_empty()
+    );
+}
+
+#[test]
+fn an_unknown_host_key_is_accepted_from_hosts_after_its_fingerprint_is_shown() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let (profile, [_n1, n2]) = site_trusting(home.path(), false);
+    let fingerprint = n2.host_key_fingerprint().expect("fingerprint");
+    let mut tui = Tui::start(
+        home.path(),
+        ["--site".as_ref(), profile.as_os_str()],
+        120,
+        32,
+    );
+    tui.wait_for("Site acme", T);
+    tui.send("gN");
+    // The failed node sorts first and is selected.
+    let screen = tui.wait_for("1 node(s) could not be read", T);
+    assert!(screen.contains(&fingerprint), "{screen}");
+    tui.send("a");
+    tui.wait_for("Accept a host key?", T);
+    // Enter is No: nothing recorded.
+    tui.send(keys::ENTER);
+    tui.wait_gone("Accept a host key?", T);
+    tui.send("a");
+    tui.wait_for("Accept a host key?", T);
+    tui.send("y");
+    tui.wait_for("recorded ssh-ed25519", T);
+    let screen = tui.wait_for("nodes read", T);
+    assert!(!screen.contains(&fingerprint), "{screen}");
+    tui.quit(T);
+
+    let records = audit::read(&home.path().join("state")).expect("audit log");
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0].action, "host key accepted");
+    assert!(records[0].what.ends_with(&fingerprint), "{records:?}");
+    assert!(
+        records[0].target.starts_with("host key of n2"),
+        "{records:?}"
+    );
+    assert!(
+        records[1]
+            .result
+            .as_deref()
+            .is_some_and(|r| r.contains("recorded")),
+        "{records:?}"
     );
 }

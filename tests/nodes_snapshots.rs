@@ -76,6 +76,7 @@ fn node(
         name: name.into(),
         target: format!("ops@{host}"),
         error: None,
+        unknown_key: None,
         findings: facts::findings(&facts, DiskThresholds::default()),
         facts: Some(facts),
         time: Some(ClockOffset {
@@ -109,6 +110,7 @@ fn snapshot() -> NodesSnapshot {
                 name: "acme-worker-2".into(),
                 target: "ops@10.20.0.22".into(),
                 error: Some("cannot reach ops@10.20.0.22: the bastion ops@10.20.0.5 could not connect to 10.20.0.22:22 (Channel open failure: connect failed)".into()),
+                unknown_key: None,
                 facts: None,
                 findings: Vec::new(),
                 time: None,
@@ -282,4 +284,57 @@ fn a_command_on_every_node_is_typed_confirmed_and_shown() {
             common::render_text(&state, width, height)
         );
     }
+}
+
+#[test]
+fn an_unknown_host_key_is_shown_and_asked_about() {
+    let mut state = common::state_with_reports("dark");
+    update(&mut state, Action::OpenHosts);
+    let mut read = snapshot();
+    let fingerprint = "SHA256:Wq4sGkqS0yF8k6zG1V9o1m3cXl0b5bq6a8c1F0dQ2rE";
+    read.survey.nodes[2].error = Some(format!(
+        "ops@10.20.0.22 offered a host key sitedeck does not know: ssh-ed25519 {fingerprint}. Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` on the node before accepting it."
+    ));
+    read.survey.nodes[2].unknown_key = Some(sitedeck::nodes::accept::UnknownKey {
+        whose: "acme-worker-2".into(),
+        target: "ops@10.20.0.22".into(),
+        key_type: "ssh-ed25519".into(),
+        fingerprint: fingerprint.into(),
+    });
+    update(&mut state, Action::NodesSurveyed(Arc::new(read)));
+    state.now = Some(common::fixed_time().with_timezone(&chrono::Utc));
+    update(&mut state, Action::Down);
+    // Its detail says how to accept the key.
+    let screen = common::render_text(&state, 160, 48);
+    assert!(screen.contains("then a accepts it"), "{screen}");
+    update(&mut state, Action::AcceptHostKey);
+    insta::assert_snapshot!("accept_key_80x24", common::render_text(&state, 80, 24));
+    // Enter is No.
+    assert!(keys(&mut state, "enter").is_empty());
+    assert!(state.popup.is_none());
+    update(&mut state, Action::AcceptHostKey);
+    let effects = update(&mut state, Action::Confirm);
+    assert!(
+        matches!(effects.as_slice(), [Effect::AcceptHostKey { key, .. }] if key.fingerprint == fingerprint),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn nodes_from_the_cluster_are_read_when_hosts_opens() {
+    let mut state = common::state_with_reports("dark");
+    if let Some(ssh) = state
+        .site
+        .as_mut()
+        .and_then(|site| site.loaded.profile.ssh.as_mut())
+    {
+        ssh.nodes = sitedeck::config::profile::NodesSpec::FromCluster;
+    }
+    let effects = update(&mut state, Action::OpenHosts);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::SurveyNodes { .. })),
+        "{effects:?}"
+    );
 }

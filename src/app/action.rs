@@ -96,6 +96,12 @@ pub enum Action {
     RunCommand,
     /// Run a command on every node (Hosts; not in read-only mode).
     RunCommandAll,
+    /// Accept the selected node's (or the bastion's) unknown host key,
+    /// after comparing its fingerprint (Hosts, Time).
+    AcceptHostKey,
+    /// A host key was recorded, or why not (internal).
+    #[serde(skip)]
+    HostKeyAccepted(Result<String, String>),
     /// A command on nodes ended (internal).
     #[serde(skip)]
     NodeCommandRan {
@@ -307,6 +313,7 @@ impl Action {
         "copy_line",
         "run_command",
         "run_command_all",
+        "accept_host_key",
     ];
 
     /// Parses a bindable action name from a keymap (`"quit"`).

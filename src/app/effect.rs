@@ -108,6 +108,14 @@ pub enum Effect {
         /// The command.
         command: String,
     },
+    /// Record a host key if its host still offers it (audited), and send
+    /// `HostKeyAccepted`.
+    AcceptHostKey {
+        /// The site's profile.
+        profile: std::sync::Arc<crate::config::profile::SiteProfile>,
+        /// The key the operator compared.
+        key: crate::nodes::accept::UnknownKey,
+    },
     /// Read the last messages of a Kafka partition and send `KafkaPeeked`.
     KafkaPeek {
         /// The popup's title, which the answer carries.

@@ -9,6 +9,7 @@ pub mod kafka;
 pub mod logs;
 pub mod middleware;
 pub mod node_command;
+pub mod node_effects;
 pub mod nodes;
 pub mod palette;
 pub mod run;

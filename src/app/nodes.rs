@@ -97,9 +97,7 @@ pub fn survey(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     }
     let profile = &site.loaded.profile;
-    let has_nodes = profile.ssh.as_ref().is_some_and(
-        |ssh| matches!(&ssh.nodes, crate::config::profile::NodesSpec::List(l) if !l.is_empty()),
-    );
+    let has_nodes = profile.ssh.as_ref().is_some_and(|ssh| ssh.nodes.any());
     if !has_nodes && profile.time.ntp_servers.is_empty() {
         site.nodes.last = Some(Err(
             "This site's profile lists no nodes: add them under `ssh.nodes` (see docs/nodes.md)."
@@ -322,6 +320,54 @@ pub fn selected(state: &State) -> Option<(&NodeReport, Option<&NodeTime>)> {
     let node = snapshot.survey.nodes.iter().find(|n| &n.name == name)?;
     let time = snapshot.time.nodes.iter().find(|n| &n.name == name);
     Some((node, time))
+}
+
+/// Asks whether to accept the selected node's unknown host key (or the
+/// bastion's, met on the way to it).
+pub fn ask_accept(state: &mut State) {
+    if !matches!(state.view, View::Hosts | View::Time) {
+        state.say(Level::Info, "host keys are accepted from Hosts or Time");
+        return;
+    }
+    let unknown = selected(state).and_then(|(node, _)| node.unknown_key.clone());
+    match unknown {
+        Some(key) => state.popup = Some(super::state::Popup::AcceptKey(key)),
+        None => state.say(
+            Level::Info,
+            "the selected node did not offer an unknown host key",
+        ),
+    }
+}
+
+/// The operator accepted `key`: record it if its host still offers it.
+pub fn accept_confirmed(state: &mut State, key: crate::nodes::accept::UnknownKey) -> Vec<Effect> {
+    let Some(site) = &state.site else {
+        return Vec::new();
+    };
+    let effect = Effect::AcceptHostKey {
+        profile: Arc::new(site.loaded.profile.clone()),
+        key,
+    };
+    state.say(
+        Level::Info,
+        "checking the host offers that key, then recording it",
+    );
+    vec![effect]
+}
+
+/// A key was recorded (the nodes are read again), or why not.
+pub fn accepted(state: &mut State, result: Result<String, String>) -> Vec<Effect> {
+    match result {
+        Ok(said) => {
+            let effects = survey(state);
+            state.say(Level::Info, format!("{said}; reading the nodes again"));
+            effects
+        }
+        Err(why) => {
+            state.say(Level::Error, why);
+            Vec::new()
+        }
+    }
 }
 
 /// When the last survey was read, for the views' titles.

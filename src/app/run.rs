@@ -544,8 +544,16 @@ impl EffectRunner {
                     })
                 };
                 tokio::spawn(async move {
-                    let snapshot = survey_nodes(&profile, &state_dir, on_node).await;
+                    let snapshot = super::node_effects::survey(&profile, &state_dir, on_node).await;
                     let _ = tx.send(Action::NodesSurveyed(Arc::new(snapshot)));
+                });
+            }
+            Effect::AcceptHostKey { profile, key } => {
+                let tx = self.tx.clone();
+                let state_dir = self.paths.state_dir.clone();
+                tokio::spawn(async move {
+                    let result = super::node_effects::accept(&profile, &state_dir, key).await;
+                    let _ = tx.send(Action::HostKeyAccepted(result));
                 });
             }
             Effect::RunOnNodes {
@@ -557,7 +565,8 @@ impl EffectRunner {
                 let tx = self.tx.clone();
                 let state_dir = self.paths.state_dir.clone();
                 tokio::spawn(async move {
-                    let outputs = run_on_nodes(&profile, &state_dir, &nodes, &command).await;
+                    let outputs =
+                        super::node_effects::run(&profile, &state_dir, &nodes, &command).await;
                     let _ = tx.send(Action::NodeCommandRan { run, outputs });
                 });
             }
@@ -656,41 +665,4 @@ pub fn discover_sites(dir: &Path) -> Vec<crate::app::state::SiteEntry> {
             }
         })
         .collect()
-}
-
-/// Reads the site's nodes and NTP servers, and judges the time.
-async fn survey_nodes(
-    profile: &crate::config::profile::SiteProfile,
-    state_dir: &std::path::Path,
-    on_node: crate::nodes::survey::OnNode,
-) -> super::nodes::NodesSnapshot {
-    let (survey, time) = crate::nodes::time::read_site_reporting(profile, state_dir, on_node).await;
-    super::nodes::NodesSnapshot {
-        survey,
-        time,
-        at: chrono::Local::now(),
-        site: profile.source_file.clone(),
-        partial: false,
-    }
-}
-
-async fn run_on_nodes(
-    profile: &crate::config::profile::SiteProfile,
-    state_dir: &std::path::Path,
-    names: &[String],
-    command: &str,
-) -> Result<Vec<crate::nodes::exec::NodeOutput>, String> {
-    let nodes = crate::nodes::cluster_nodes::site_nodes(profile, state_dir)
-        .await
-        .ok_or("the profile has no `ssh` section")?
-        .map_err(|e| e.to_string())?;
-    crate::nodes::exec::run_audited(
-        &profile.name,
-        state_dir,
-        nodes,
-        names,
-        command,
-        crate::nodes::exec::ExecSettings::default(),
-    )
-    .await
 }

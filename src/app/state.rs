@@ -103,6 +103,8 @@ pub enum Popup {
         /// The first line shown.
         scroll: u16,
     },
+    /// Accept this unknown host key? The default answer is No.
+    AcceptKey(crate::nodes::accept::UnknownKey),
     /// A command on nodes: typed, confirmed, running, its output.
     NodeCommand(Box<crate::app::node_command::NodeCommand>),
 }
@@ -293,7 +295,7 @@ impl State {
             Some(Popup::Palette(_)) => Focus::Palette,
             Some(Popup::NodeCommand(command)) if command.is_typing() => Focus::Palette,
             Some(Popup::NodeCommand(_)) => Focus::Help,
-            Some(Popup::ConfirmQuit | Popup::Trust { .. }) => Focus::Confirm,
+            Some(Popup::ConfirmQuit | Popup::Trust { .. } | Popup::AcceptKey(_)) => Focus::Confirm,
             None if self.filtering => Focus::Filter,
             None => Focus::List,
         }

@@ -235,6 +235,8 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
             }
         }
         Action::NodesSurveyed(snapshot) => super::nodes::surveyed(state, snapshot),
+        Action::AcceptHostKey => super::nodes::ask_accept(state),
+        Action::HostKeyAccepted(result) => return super::nodes::accepted(state, result),
         Action::RunCommand => super::node_command::open(state, false),
         Action::RunCommandAll => super::node_command::open(state, true),
         Action::NodeCommandRan { run, outputs } => super::node_command::ran(state, run, outputs),
@@ -363,6 +365,7 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::Confirm => match state.popup.take() {
             Some(Popup::ConfirmQuit) => state.should_quit = true,
+            Some(Popup::AcceptKey(key)) => return super::nodes::accept_confirmed(state, key),
             Some(Popup::Trust { command, .. }) => {
                 let mut effects = cluster_update::start_cluster(state, Some(command));
                 // Probe again too, so Overview's cluster row stops saying
@@ -427,7 +430,7 @@ fn move_by(state: &mut State, delta: isize) {
         }
         Some(Popup::Palette(palette)) => palette.move_selection(delta.signum()),
         Some(Popup::NodeCommand(command)) => super::node_command::scroll(command, delta),
-        Some(Popup::ConfirmQuit | Popup::Trust { .. }) => {}
+        Some(Popup::ConfirmQuit | Popup::Trust { .. } | Popup::AcceptKey(_)) => {}
         None => match state.view {
             View::Cluster(_)
             | View::Middleware

@@ -12,8 +12,7 @@ use std::time::Duration;
 use crate::config::profile::{NodesSpec, SiteProfile};
 use crate::nodes::access::SshAccess;
 use crate::nodes::cluster_nodes::{self, SiteNodes, survey_site};
-use crate::nodes::ssh::{SshError, SshTarget};
-use crate::nodes::survey::{Survey, SurveySettings, session};
+use crate::nodes::survey::{Survey, SurveySettings};
 
 /// How long one node may take to connect and answer each request.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +78,13 @@ pub async fn nodes(
         && (for_bastion || !from_cluster(profile))
         && let Some(access) = SshAccess::of_profile(profile, state_dir)
     {
-        return accept_key(&std::sync::Arc::new(access), accept).await;
+        return accept_key(
+            &std::sync::Arc::new(access),
+            accept,
+            &profile.name,
+            state_dir,
+        )
+        .await;
     }
     let site = match site_plan(profile, state_dir).await {
         Ok(site) => site,
@@ -89,7 +94,13 @@ pub async fn nodes(
         }
     };
     if let Some(accept) = accept {
-        return accept_key(&std::sync::Arc::new(site.access), accept).await;
+        return accept_key(
+            &std::sync::Arc::new(site.access),
+            accept,
+            &profile.name,
+            state_dir,
+        )
+        .await;
     }
     let on_node = std::sync::Arc::new(|_: &_| {});
     let report = survey_site(site, SurveySettings::of_profile(profile), on_node).await;
@@ -147,75 +158,55 @@ fn print_text(report: &Survey) {
 }
 
 /// `--accept NAME=SHA256:…`: records the node's host key if it offers
-/// the one with that fingerprint.
-async fn accept_key(plan: &std::sync::Arc<Plan>, accept: &str) -> ExitCode {
+/// exactly that key (audited, in the state directory's audit log).
+async fn accept_key(
+    plan: &std::sync::Arc<Plan>,
+    accept: &str,
+    site: &str,
+    state_dir: &Path,
+) -> ExitCode {
     let Some((name, fingerprint)) = accept.split_once('=') else {
         eprintln!("nodes: --accept takes NAME=SHA256:… (the fingerprint you compared)");
         return ExitCode::from(2);
     };
-    // `bastion` names the bastion, reached directly.
-    let bastion = plan
-        .bastion
-        .as_ref()
-        .filter(|_| name == "bastion")
-        .map(|(target, _)| target.clone());
-    let node = plan
-        .nodes
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, t)| t.clone());
-    let Some(target) = bastion.clone().or(node) else {
-        eprintln!("nodes: no node {name} in ssh.nodes (or `bastion` for ssh.bastion)");
-        return ExitCode::from(2);
+    let audited = match crate::store::audit::intent(
+        state_dir,
+        site,
+        &format!("host key of {name}"),
+        "host key accepted",
+        fingerprint,
+    ) {
+        Ok(audited) => audited,
+        Err(e) => {
+            eprintln!(
+                "nodes: the audit log in {} cannot be written ({e}): nothing recorded",
+                state_dir.display()
+            );
+            return ExitCode::from(2);
+        }
     };
-    let (plan, fingerprint) = (plan.clone(), fingerprint.to_owned());
+    let (plan, name, fingerprint) = (plan.clone(), name.to_owned(), fingerprint.to_owned());
     let outcome = tokio::task::spawn_blocking(move || {
-        let opened = match (&bastion, &plan.bastion) {
-            (Some(target), Some((_, auth))) => {
-                crate::nodes::ssh::connect(target, auth, &plan.known, TIMEOUT)
-            }
-            _ => session(&plan, &target, TIMEOUT),
-        };
-        accepted(&plan, &target, &fingerprint, opened)
+        crate::nodes::accept::accept(&plan, &name, &fingerprint, TIMEOUT)
     })
-    .await;
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let said = match &outcome {
+        Ok(said) => said.clone(),
+        Err(why) => format!("not recorded: {why}"),
+    };
+    if let Err(e) = audited.outcome(&said) {
+        eprintln!("nodes: the outcome could not be written to the audit log: {e}");
+    }
     match outcome {
-        Ok(Ok(said)) => {
+        Ok(said) => {
             println!("{said}");
             ExitCode::SUCCESS
         }
-        Ok(Err(why)) => {
+        Err(why) => {
             eprintln!("nodes: {why}");
             ExitCode::from(1)
         }
-        Err(e) => {
-            eprintln!("nodes: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// What `--accept` did with the key `opened` met.
-fn accepted(
-    plan: &Plan,
-    target: &SshTarget,
-    fingerprint: &str,
-    opened: Result<ssh2::Session, SshError>,
-) -> Result<String, String> {
-    match opened {
-        Ok(_) => Ok(format!("{target}: its host key is already known")),
-        // The node's own key (not the bastion's, met on the way).
-        Err(SshError::UnknownHostKey { key, target: whose })
-            if key.fingerprint == fingerprint && whose == target.to_string() =>
-        {
-            crate::nodes::ssh::accept_host_key(&plan.known, target, &key)
-                .map(|()| format!("{target}: recorded {} {}", key.key_type, key.fingerprint))
-        }
-        Err(SshError::UnknownHostKey { key, target: whose }) => Err(format!(
-            "{whose} offers {} {}, not {fingerprint}: nothing recorded",
-            key.key_type, key.fingerprint
-        )),
-        Err(error) => Err(error.to_string()),
     }
 }
 

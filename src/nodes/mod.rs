@@ -2,6 +2,7 @@
 //! directly or through a bastion ([`jump`], [`tunnel`]); a node's clock against this
 //! host's ([`clock`]); what a node is and how it does ([`facts`]).
 
+pub mod accept;
 pub mod access;
 pub mod clock;
 pub mod cluster_nodes;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::accept::UnknownKey;
 use super::access::SshAccess;
 use super::clock::{self, ClockOffset};
 use super::facts::{self, DiskThresholds, Finding, NodeFacts};
@@ -66,6 +67,10 @@ pub struct NodeReport {
     pub target: String,
     /// Why it could not be read, if it could not.
     pub error: Option<String>,
+    /// The host key that stopped it, when no known_hosts file has it
+    /// (the node's own, or the bastion's), for the operator to compare.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_key: Option<UnknownKey>,
     /// What it is and how it does.
     pub facts: Option<NodeFacts>,
     /// What needs a look.
@@ -161,6 +166,7 @@ impl NodeReport {
             name: name.to_owned(),
             target: target.to_owned(),
             error: (!error.is_empty()).then(|| error.to_owned()),
+            unknown_key: None,
             facts: None,
             findings: Vec::new(),
             time: None,
@@ -198,6 +204,7 @@ fn read_node(
     let session = match session(access, target, settings.timeout) {
         Ok(session) => session,
         Err(error) => {
+            report.unknown_key = UnknownKey::of_error(&error, name, target);
             report.error = Some(error.to_string());
             return report;
         }

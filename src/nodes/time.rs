@@ -256,6 +256,7 @@ mod tests {
             name: name.into(),
             target: format!("ops@{name}"),
             error: None,
+            unknown_key: None,
             facts: None,
             findings: Vec::new(),
             time: Some(ClockOffset {

@@ -46,6 +46,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
             scroll,
         }) => popups::describe(frame, main, state, title, text.as_ref(), *scroll),
         Some(Popup::NodeCommand(command)) => node_command::draw(frame, main, state, command),
+        Some(Popup::AcceptKey(key)) => node_command::accept_key(frame, main, state, key),
         None => {}
     }
     if !state.which_key.is_empty() {

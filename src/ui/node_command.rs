@@ -1,5 +1,6 @@
-//! The command popup of the Hosts view: the command being typed, the
-//! production site's typed confirmation, the run, each node's output.
+//! The Hosts view's popups: a command (being typed, the production site's
+//! typed confirmation, the run, each node's output) and accepting an
+//! unknown host key.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,6 +12,7 @@ use super::popups::popup_block;
 use crate::app::node_command::{NodeCommand, Stage, output_lines};
 use crate::app::state::State;
 use crate::config::theme::Role;
+use crate::nodes::accept::UnknownKey;
 
 /// Draws the popup over `area`.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &NodeCommand) {
@@ -139,6 +141,59 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &NodeCommand) {
             frame.render_widget(Paragraph::new(lines).scroll((*scroll, 0)), inner);
         }
     }
+}
+
+/// Accept this host key? The default answer is No.
+pub fn accept_key(frame: &mut Frame, area: Rect, state: &State, key: &UnknownKey) {
+    let theme = &state.theme;
+    let hint = |action: &crate::app::Action| {
+        state
+            .keymap
+            .hint(crate::config::keymap::Focus::Confirm, action)
+            .unwrap_or_default()
+    };
+    let one = |text: &str| crate::text::one_line(text);
+    let whose = if key.whose == crate::nodes::accept::BASTION {
+        "the bastion".to_owned()
+    } else {
+        format!("node {}", one(&key.whose))
+    };
+    let lines = vec![
+        Line::raw(format!(
+            "{} ({whose}) offers a host key sitedeck does not know:",
+            one(&key.target)
+        )),
+        Line::styled(
+            format!("  {} {}", one(&key.key_type), one(&key.fingerprint)),
+            theme.style(Role::TextKey),
+        ),
+        Line::raw("Compare it on the host itself (its console, not this connection):"),
+        Line::styled(
+            "  ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub",
+            theme.style(Role::TextMuted),
+        ),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled(
+                hint(&crate::app::Action::Confirm),
+                theme.style(Role::TextKey),
+            ),
+            Span::raw(" the same: record it   "),
+            Span::styled(
+                hint(&crate::app::Action::Cancel),
+                theme.style(Role::TextKey),
+            ),
+            Span::raw(" no (default)"),
+        ]),
+    ];
+    let rect = centered(area, area.width.saturating_sub(4).min(84), 9);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(popup_block(state, "Accept a host key?")),
+        rect,
+    );
 }
 
 fn input_line(

@@ -89,7 +89,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let detail = Block::bordered().border_style(theme.style(Role::Border));
     let lines = match (state.view, nodes::selected(state)) {
         (View::Time, selected) => time_lines(theme, snapshot, selected.and_then(|(_, t)| t)),
-        (_, Some((node, _))) => host_lines(theme, node),
+        (_, Some((node, _))) => {
+            let accept = state.keymap.hint(
+                crate::config::keymap::Focus::List,
+                &crate::app::Action::AcceptHostKey,
+            );
+            host_lines(theme, node, accept.as_deref())
+        }
         (_, None) => Vec::new(),
     };
     let title = nodes::selected(state).map_or_else(Line::default, |(node, _)| {
@@ -165,13 +171,25 @@ fn finding_line(theme: &Theme, finding: &crate::nodes::facts::Finding) -> Line<'
 }
 
 /// A node's facts, its error, its findings and every mount.
-fn host_lines(theme: &Theme, node: &NodeReport) -> Vec<Line<'static>> {
+fn host_lines(theme: &Theme, node: &NodeReport, accept: Option<&str>) -> Vec<Line<'static>> {
     let one = |text: &str| crate::text::one_line(text);
     let mut lines = Vec::new();
     if let Some(error) = &node.error {
         lines.push(Line::from(vec![
             key(theme, "error"),
             Span::styled(one(error), theme.style(Role::StatusCrit)),
+        ]));
+    }
+    if let Some(unknown) = &node.unknown_key {
+        lines.push(Line::from(vec![
+            key(theme, "host key"),
+            Span::raw(format!(
+                "{} {} of {}: compare it on the host, then {} accepts it",
+                one(&unknown.key_type),
+                one(&unknown.fingerprint),
+                one(&unknown.whose),
+                accept.unwrap_or("the palette's `accept`")
+            )),
         ]));
     }
     lines.extend(node.findings.iter().map(|f| finding_line(theme, f)));

@@ -338,3 +338,32 @@ fn nodes_from_the_cluster_are_read_when_hosts_opens() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn a_second_read_replaces_each_row_as_its_node_answers() {
+    let mut state = surveyed(Action::OpenHosts);
+    let site_file = state
+        .site
+        .as_ref()
+        .map(|s| s.loaded.profile.source_file.clone())
+        .expect("a site");
+    if let Some(site) = state.site.as_mut() {
+        site.nodes.surveying = true;
+    }
+    let mut worker = snapshot().survey.nodes[2].clone();
+    worker.error = None;
+    worker.facts = snapshot().survey.nodes[0].facts.clone();
+    update(
+        &mut state,
+        Action::NodeRead {
+            site: site_file,
+            node: Box::new(worker),
+        },
+    );
+    let screen = common::render_text(&state, 160, 48);
+    assert!(screen.contains("Hosts 3 reading…"), "{screen}");
+    // The node that answered has its new row; the others keep theirs.
+    assert!(!screen.contains("cannot reach"), "{screen}");
+    assert!(screen.contains("Kylin V10 (SP3)"), "{screen}");
+    assert!(screen.contains("Rocky Linux 9.4"), "{screen}");
+}

@@ -139,25 +139,28 @@ pub fn surveyed(state: &mut State, snapshot: Arc<NodesSnapshot>) {
     }
 }
 
-/// Shows a node read while its survey runs, on the site's first read:
-/// the rows come in as the nodes answer (a later read keeps the last
-/// one's rows until it ends).
+/// Shows a node read while its survey runs: on the site's first read the
+/// rows come in as the nodes answer; on a later one each node's row is
+/// replaced as it answers, the others keep the last read's until then.
 pub fn node_read(state: &mut State, site_file: &std::path::Path, node: NodeReport) {
     let Some(site) = &mut state.site else { return };
     if !site.nodes.surveying || site.loaded.profile.source_file != site_file {
         return;
     }
-    let mut nodes = match &site.nodes.last {
-        None => Vec::new(),
-        Some(Ok(snapshot)) if snapshot.partial => snapshot.survey.nodes.clone(),
-        Some(_) => return,
+    let (mut nodes, ntp) = match &site.nodes.last {
+        Some(Ok(snapshot)) => (snapshot.survey.nodes.clone(), snapshot.time.ntp.clone()),
+        None | Some(Err(_)) => (Vec::new(), Vec::new()),
     };
-    nodes.push(node);
+    match nodes.iter_mut().find(|n| n.name == node.name) {
+        Some(row) => *row = node,
+        None => nodes.push(node),
+    }
     let survey = Survey {
         nodes,
         max_skew_ms: None,
     };
-    let time = crate::nodes::time::assess(&survey, Vec::new(), &site.loaded.profile.time);
+    // The NTP servers' last answers stand until the survey's own come.
+    let time = crate::nodes::time::assess(&survey, ntp, &site.loaded.profile.time);
     site.nodes.last = Some(Ok(Arc::new(NodesSnapshot {
         survey,
         time,

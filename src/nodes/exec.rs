@@ -16,8 +16,9 @@ use serde::Serialize;
 
 use super::access::SshAccess;
 use super::cluster_nodes::SiteNodes;
+use super::pool;
 use super::ssh::SshTarget;
-use super::survey::{AT_ONCE, AT_ONCE_DIRECT, session};
+use super::survey::{AT_ONCE, AT_ONCE_DIRECT};
 
 /// The most output kept from one node; the rest is not read.
 pub const MAX_OUTPUT: usize = 256 * 1024;
@@ -193,13 +194,13 @@ fn run_one(
 ) -> NodeOutput {
     let began = Instant::now();
     let mut output = NodeOutput::failed(name, &target.to_string(), String::new());
-    let result = session(access, target, settings.connect_timeout)
-        .map_err(|e| e.to_string())
-        .and_then(|session| {
-            let quiet_ms = u32::try_from(settings.quiet_timeout.as_millis()).unwrap_or(u32::MAX);
-            session.set_timeout(quiet_ms);
-            exec(&session, command, settings.quiet_timeout)
-        });
+    let result = open_channel(access, target, settings).and_then(|(lease, channel)| {
+        let ran = exec(channel, command, settings.quiet_timeout);
+        if ran.is_err() {
+            lease.broken();
+        }
+        ran
+    });
     match result {
         Ok((exit, bytes, cut)) => {
             output.error = None;
@@ -213,16 +214,41 @@ fn run_one(
     output
 }
 
-/// Runs `command` and reads its merged output up to [`MAX_OUTPUT`]:
-/// (exit status, output, whether it was cut).
+/// A session to the node (the kept one, or a new login when the kept
+/// one no longer opens channels) and a channel on it. Nothing has run
+/// yet, so trying again cannot run the command twice. Blocking.
+fn open_channel(
+    access: &SshAccess,
+    target: &SshTarget,
+    settings: ExecSettings,
+) -> Result<(pool::Lease, ssh2::Channel), String> {
+    let mut lease =
+        pool::lease(access, target, settings.connect_timeout).map_err(|e| e.to_string())?;
+    let channel = match lease.session().channel_session() {
+        Ok(channel) => channel,
+        Err(_) if lease.reused() => {
+            lease.broken();
+            lease =
+                pool::fresh(access, target, settings.connect_timeout).map_err(|e| e.to_string())?;
+            lease
+                .session()
+                .channel_session()
+                .map_err(|e| format!("cannot open a channel: {e}"))?
+        }
+        Err(e) => return Err(format!("cannot open a channel: {e}")),
+    };
+    let quiet_ms = u32::try_from(settings.quiet_timeout.as_millis()).unwrap_or(u32::MAX);
+    lease.session().set_timeout(quiet_ms);
+    Ok((lease, channel))
+}
+
+/// Runs `command` on `channel` and reads its merged output up to
+/// [`MAX_OUTPUT`]: (exit status, output, whether it was cut).
 fn exec(
-    session: &ssh2::Session,
+    mut channel: ssh2::Channel,
     command: &str,
     quiet: Duration,
 ) -> Result<(Option<i32>, Vec<u8>, bool), String> {
-    let mut channel = session
-        .channel_session()
-        .map_err(|e| format!("cannot open a channel: {e}"))?;
     channel
         .handle_extended_data(ssh2::ExtendedData::Merge)
         .map_err(|e| format!("cannot merge stderr: {e}"))?;

@@ -9,6 +9,7 @@ pub mod cluster_nodes;
 pub mod exec;
 pub mod facts;
 pub mod jump;
+pub mod pool;
 pub mod sntp;
 pub mod ssh;
 pub mod survey;

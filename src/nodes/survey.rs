@@ -1,8 +1,8 @@
 //! Every node of the site read in parallel over SSH: facts, findings
 //! and the clock's offset against this host, and the largest skew between
-//! nodes. Each node gets its own session (and its own bastion session), at
-//! most [`AT_ONCE`] logging in at once, each bounded by the timeout, so a
-//! dead node holds up no other.
+//! nodes. Each node gets its own session (and its own bastion session),
+//! kept for the next survey ([`super::pool`]); at most [`AT_ONCE`] log in
+//! at once, each bounded by the timeout, so a dead node holds up no other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use super::accept::UnknownKey;
 use super::access::SshAccess;
 use super::clock::{self, ClockOffset};
 use super::facts::{self, DiskThresholds, Finding, NodeFacts};
+use super::pool;
 use super::ssh::{SshError, SshTarget};
 use super::timesync::{self, DAEMON_COMMAND, DaemonState};
 use super::tunnel::Tunnel;
@@ -201,23 +202,40 @@ fn read_node(
     target: &SshTarget,
 ) -> NodeReport {
     let mut report = NodeReport::new(name, target);
-    let session = match session(access, target, settings.timeout) {
-        Ok(session) => session,
+    let failed = |report: &mut NodeReport, error: SshError| {
+        report.unknown_key = UnknownKey::of_error(&error, name, target);
+        report.error = Some(error.to_string());
+    };
+    // The session kept from the last survey, if it still answers.
+    let mut lease = match pool::lease(access, target, settings.timeout) {
+        Ok(lease) => lease,
         Err(error) => {
-            report.unknown_key = UnknownKey::of_error(&error, name, target);
-            report.error = Some(error.to_string());
+            failed(&mut report, error);
             return report;
         }
     };
+    let mut measured = clock::measure(lease.session(), clock::ROUNDS);
+    if measured.is_err() && lease.reused() {
+        lease.broken();
+        lease = match pool::fresh(access, target, settings.timeout) {
+            Ok(lease) => lease,
+            Err(error) => {
+                failed(&mut report, error);
+                return report;
+            }
+        };
+        measured = clock::measure(lease.session(), clock::ROUNDS);
+    }
+    let session = lease.session();
     let mut errors = Vec::new();
-    match clock::measure(&session, clock::ROUNDS) {
+    match measured {
         Ok(time) => report.time = Some(time),
         Err(why) => errors.push(format!("the clock could not be read: {why}")),
     }
     // One command for the facts and the time daemon: each exec costs a
     // round trip and a process on the node.
     let command = format!("{}; echo '== time'; {DAEMON_COMMAND}", facts::FACTS_COMMAND);
-    match super::ssh::run(&session, &command) {
+    match super::ssh::run(session, &command) {
         Ok((status, out, err)) if out.trim().is_empty() => errors.push(format!(
             "the facts command printed nothing (exit {status}): {}",
             crate::text::one_line(&err)
@@ -230,6 +248,10 @@ fn read_node(
         }
         Err(why) => errors.push(format!("the facts could not be read: {why}")),
     }
-    report.error = (!errors.is_empty()).then(|| errors.join("; "));
+    if !errors.is_empty() {
+        // A session that failed is not kept for the next survey.
+        lease.broken();
+        report.error = Some(errors.join("; "));
+    }
     report
 }

@@ -1,0 +1,87 @@
+//! Sessions kept between surveys, against real sshd: a second survey and
+//! a command log in no more; a node that restarted in between is logged
+//! into again, and read; two users of one node at once get two sessions.
+//!
+//! The pool is per process and this file's tests share it, so each test
+//! counts only its own nodes' logins (from their sshd logs).
+
+use std::sync::Arc;
+
+use sitedeck::nodes::access::SshAccess;
+use sitedeck::nodes::exec::{ExecSettings, run_on};
+use sitedeck::nodes::pool;
+use sitedeck::nodes::survey::{SurveySettings, survey};
+use sitedeck_lab::sshd::SshNode;
+
+mod support;
+
+/// How many times `node` let a user in, from its sshd log.
+fn logins(node: &SshNode) -> usize {
+    std::fs::read_to_string(node.dir.join("sshd.log"))
+        .expect("sshd log")
+        .matches("Accepted publickey")
+        .count()
+}
+
+fn access(dir: &std::path::Path, node: &SshNode) -> Arc<SshAccess> {
+    let known = support::ssh::known(dir);
+    support::ssh::trust(&known, node);
+    Arc::new(SshAccess {
+        nodes: vec![("n1".into(), support::ssh::target(node))],
+        auth: support::ssh::key_auth(node),
+        bastion: None,
+        known,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_survey_and_a_command_reuse_the_first_surveys_session() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("n1")).expect("node");
+    let access = access(dir.path(), &node);
+    // Accepting the key logged in once (its session was not kept).
+    let before = logins(&node);
+
+    let first = survey(access.clone(), SurveySettings::default()).await;
+    assert!(first.nodes[0].error.is_none(), "{first:?}");
+    let second = survey(access.clone(), SurveySettings::default()).await;
+    assert!(second.nodes[0].error.is_none(), "{second:?}");
+    let ran = run_on(
+        access.clone(),
+        &["n1".into()],
+        "echo kept",
+        ExecSettings::default(),
+    )
+    .await;
+    assert_eq!(ran[0].exit, Some(0), "{ran:?}");
+    assert_eq!(logins(&node) - before, 1, "one login for all three");
+
+    // Restarted: the kept session is dead; the next survey logs in again.
+    let node = node.restart().expect("restart");
+    let third = survey(access.clone(), SurveySettings::default()).await;
+    assert!(third.nodes[0].error.is_none(), "{third:?}");
+    assert!(third.nodes[0].facts.is_some());
+    let after_restart = logins(&node);
+    let fourth = survey(access, SurveySettings::default()).await;
+    assert!(fourth.nodes[0].error.is_none(), "{fourth:?}");
+    assert_eq!(logins(&node), after_restart, "kept again after the restart");
+}
+
+#[test]
+fn two_users_of_one_node_at_once_get_a_session_each() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("n1")).expect("node");
+    let access = access(dir.path(), &node);
+    let target = support::ssh::target(&node);
+    let timeout = support::ssh::TIMEOUT;
+    let first = pool::lease(&access, &target, timeout).expect("first");
+    let second = pool::lease(&access, &target, timeout).expect("second");
+    assert!(!second.reused(), "the first is still lent out");
+    drop(first);
+    drop(second);
+    let third = pool::lease(&access, &target, timeout).expect("third");
+    assert!(third.reused());
+    third.broken();
+    let fourth = pool::lease(&access, &target, timeout).expect("fourth");
+    assert!(!fourth.reused(), "a broken session is not kept");
+}

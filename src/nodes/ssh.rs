@@ -302,13 +302,29 @@ pub fn connect(
         target: target.to_string(),
         why,
     };
-    let address = (target.host.as_str(), target.port)
+    let addresses: Vec<_> = (target.host.as_str(), target.port)
         .to_socket_addrs()
         .map_err(|e| unreachable(e.to_string()))?
-        .next()
-        .ok_or_else(|| unreachable("the name has no address".into()))?;
-    let stream =
-        TcpStream::connect_timeout(&address, timeout).map_err(|e| unreachable(e.to_string()))?;
+        .collect();
+    // Each address in turn, as ssh does (a name with an IPv6 address
+    // first that this host cannot route still reaches the IPv4 one).
+    let mut failures = Vec::new();
+    let mut connected = None;
+    for address in &addresses {
+        match TcpStream::connect_timeout(address, timeout) {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
+            }
+            Err(e) if addresses.len() == 1 => failures.push(e.to_string()),
+            Err(e) => failures.push(format!("{address}: {e}")),
+        }
+    }
+    let stream = match connected {
+        Some(stream) => stream,
+        None if failures.is_empty() => return Err(unreachable("the name has no address".into())),
+        None => return Err(unreachable(failures.join("; "))),
+    };
     // Small requests and answers: Nagle's wait would add its delay to each.
     let _ = stream.set_nodelay(true);
     open(stream, target, auth, known, timeout)

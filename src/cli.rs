@@ -1,6 +1,7 @@
 //! The command line: the cockpit's options and the headless commands.
 
 mod cluster_status;
+mod journal;
 mod kafka;
 mod logs;
 mod middleware_status;
@@ -93,8 +94,9 @@ pub enum Command {
     #[command(subcommand)]
     Kafka(KafkaCommand),
     /// Pods' logs merged by time, parsed and sanitised: a workload's, a
-    /// selector's, or one trace's from every pod. Exits 1 if the cluster or
-    /// the pods cannot be read, 2 on a usage error.
+    /// selector's, or one trace's from every pod; or a node's journal over
+    /// SSH (--node). Exits 1 if the cluster, the pods or the node's
+    /// journal cannot be read, 2 on a usage error.
     Logs(LogsArgs),
     /// The profile's nodes over SSH (through its bastion when set): facts,
     /// findings, each clock against this host's and the largest skew.
@@ -138,7 +140,7 @@ pub enum Command {
 
 /// `sitedeck logs`' flags.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("pods").required(true).args(["workload", "selector", "trace"])))]
+#[command(group(clap::ArgGroup::new("pods").required(true).args(["workload", "selector", "trace", "node"])))]
 pub struct LogsArgs {
     /// The pods of a Deployment, StatefulSet or DaemonSet.
     #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "selector")]
@@ -154,6 +156,18 @@ pub struct LogsArgs {
     /// With --trace alone: the namespace whose pods are read.
     #[arg(long, value_name = "NAMESPACE", requires = "trace")]
     pub namespace: Option<String>,
+    /// A node's systemd journal instead, over SSH (through the bastion when
+    /// set): its last 500 entries, or those of --since.
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with_all = ["workload", "selector", "trace", "container", "previous", "init_containers"]
+    )]
+    pub node: Option<String>,
+    /// With --node: the systemd unit (default kubelet; containerd, docker,
+    /// chronyd…).
+    #[arg(long, value_name = "UNIT", requires = "node")]
+    pub unit: Option<String>,
     /// Lines from this long ago: 30s, 10m, 2h, 1d.
     #[arg(long, value_name = "AGE")]
     pub since: Option<String>,
@@ -247,6 +261,18 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 Ok(loaded) => loaded,
                 Err(code) => return code,
             };
+            match journal::request(args, &loaded.profile) {
+                Some(Ok(request)) => {
+                    let json = args.format == Format::Json;
+                    return journal::journal(&loaded.profile, &paths.state_dir, request, json)
+                        .await;
+                }
+                Some(Err(why)) => {
+                    eprintln!("{why}");
+                    return ExitCode::from(2);
+                }
+                None => {}
+            }
             let request = match logs::request(args, &loaded.profile) {
                 Ok(request) => request,
                 Err(why) => {

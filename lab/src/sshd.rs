@@ -48,6 +48,10 @@ pub struct NodeOptions {
     /// reads it from a shadow file of the node's own, mounted over
     /// `/etc/shadow` in its mount namespace; the machine's is untouched).
     pub password: Option<String>,
+    /// The `PATH` its sessions get (sshd's `SetEnv`), instead of sshd's
+    /// default: a directory of stand-ins first (a `journalctl` on a node
+    /// without systemd), or one without a program the node should lack.
+    pub path: Option<String>,
 }
 
 impl SshNode {
@@ -104,18 +108,28 @@ impl SshNode {
         if crate::process::running_as_root() {
             std::fs::create_dir_all("/run/sshd")?;
         }
-        let skew = match options.skew_ms {
-            Some(skew_ms) => {
-                let library = find_program(&[FAKETIME_LIBRARY])
-                    .context("libfaketime is not installed (apt-get install libfaketime)")?;
-                // libfaketime's relative offset, in seconds.
-                let seconds = format!("{:+.3}", skew_ms as f64 / 1000.0);
-                format!(
-                    "SetEnv LD_PRELOAD={} FAKETIME={seconds} FAKETIME_DONT_FAKE_MONOTONIC=1\n",
-                    library.display()
-                )
+        // sshd takes the first SetEnv line only: every variable on one.
+        let mut session_env = Vec::new();
+        if let Some(skew_ms) = options.skew_ms {
+            let library = find_program(&[FAKETIME_LIBRARY])
+                .context("libfaketime is not installed (apt-get install libfaketime)")?;
+            // libfaketime's relative offset, in seconds.
+            let seconds = format!("{:+.3}", skew_ms as f64 / 1000.0);
+            session_env.push(format!(
+                "LD_PRELOAD={} FAKETIME={seconds} FAKETIME_DONT_FAKE_MONOTONIC=1",
+                library.display()
+            ));
+        }
+        if let Some(path) = &options.path {
+            if path.contains(char::is_whitespace) || path.contains('"') {
+                bail!("a node's PATH cannot hold spaces or quotes: {path}");
             }
-            None => String::new(),
+            session_env.push(format!("PATH={path}"));
+        }
+        let set_env = if session_env.is_empty() {
+            String::new()
+        } else {
+            format!("SetEnv {}\n", session_env.join(" "))
         };
         let host = options.host.as_ref().map_or_else(
             || "127.0.0.1".to_owned(),
@@ -132,7 +146,7 @@ impl SshNode {
             format!(
                 "Port {port}\nListenAddress {host}\nHostKey {host_key}\nHostKey {ecdsa}\nPidFile {dir}/sshd.pid\n\
                  AuthorizedKeysFile {dir}/authorized_keys\nStrictModes no\nUsePAM no\n\
-                 {login}KbdInteractiveAuthentication no\nLogLevel DEBUG1\n{skew}",
+                 {login}KbdInteractiveAuthentication no\nLogLevel DEBUG1\n{set_env}",
                 host_key = host_key.display(),
                 ecdsa = ecdsa_key.display(),
                 dir = dir.display(),

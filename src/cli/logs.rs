@@ -168,7 +168,7 @@ fn outcome(progress: &Progress) -> ExitCode {
 
 /// Writes one line. A closed pipe (`| head`) ends the output quietly;
 /// any other write error is reported and exits 1.
-fn print(out: &mut impl Write, line: &LogLine, json: bool) -> Result<(), ExitCode> {
+pub(super) fn print(out: &mut impl Write, line: &LogLine, json: bool) -> Result<(), ExitCode> {
     let written = if json {
         crate::logs::print::json_text(line)
             .map_err(std::io::Error::other)

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
 pub mod headless;
+pub mod journal;
 pub mod pty;
 pub mod ssh;

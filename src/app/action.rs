@@ -99,6 +99,13 @@ pub enum Action {
     /// Accept the selected node's (or the bastion's) unknown host key,
     /// after comparing its fingerprint (Hosts, Time).
     AcceptHostKey,
+    /// Follow the selected node's journal (kubelet) in the Logs view
+    /// (Hosts).
+    NodeJournal,
+    /// Follow this unit's journal of the node (internal, from the
+    /// palette's `journal UNIT`).
+    #[serde(skip)]
+    JournalUnit(String),
     /// A host key was recorded, or why not (internal).
     #[serde(skip)]
     HostKeyAccepted(Result<String, String>),
@@ -314,6 +321,7 @@ impl Action {
         "run_command",
         "run_command_all",
         "accept_host_key",
+        "node_journal",
     ];
 
     /// Parses a bindable action name from a keymap (`"quit"`).

@@ -75,6 +75,16 @@ pub enum Effect {
         /// How to read.
         options: crate::logs::stream::ReadOptions,
     },
+    /// Read a node's journal over SSH and send `LogLines` as they come
+    /// (then `LogsEnded`); replaces the logs being read.
+    StreamJournal {
+        /// The number the lines carry.
+        generation: u64,
+        /// The site's profile (its nodes and SSH access).
+        profile: Arc<SiteProfile>,
+        /// The node, the unit, how much.
+        request: crate::logs::journal::JournalRequest,
+    },
     /// Stop reading logs.
     StopLogs,
     /// Write `text` to `name` in the state directory's `saved/` (atomic,

@@ -257,6 +257,9 @@ fn start(
 /// `P` in Logs: the previous (crashed) containers' logs of what is read,
 /// or back to the current ones, followed.
 pub fn toggle_previous(state: &mut State) -> Vec<Effect> {
+    if super::journal::refused_for_journal(state, "P") {
+        return Vec::new();
+    }
     let Some(logs) = logs(state) else {
         return Vec::new();
     };
@@ -321,6 +324,9 @@ pub fn open(state: &mut State) -> Vec<Effect> {
 /// the last 15 minutes, merged by time (read once, with a progress bar);
 /// `t` again on it: from every pod of the site.
 pub fn pivot(state: &mut State) -> Vec<Effect> {
+    if super::journal::refused_for_journal(state, "t") {
+        return Vec::new();
+    }
     let Some(line) = logs(state).and_then(LogsState::selected_line) else {
         return Vec::new();
     };

@@ -5,6 +5,7 @@
 pub mod action;
 pub mod cluster;
 pub mod effect;
+pub mod journal;
 pub mod kafka;
 pub mod logs;
 pub mod middleware;

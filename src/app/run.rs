@@ -477,6 +477,23 @@ impl EffectRunner {
                 source,
                 options,
             } => self.stream_logs(generation, source, options),
+            Effect::StreamJournal {
+                generation,
+                profile,
+                request,
+            } => {
+                if let Some(running) = self.logs.take() {
+                    running.abort();
+                }
+                let state_dir = self.paths.state_dir.clone();
+                self.logs = Some(super::journal::spawn(
+                    self.tx.clone(),
+                    state_dir,
+                    generation,
+                    profile,
+                    request,
+                ));
+            }
             Effect::SaveText { name, text, lines } => {
                 let dir = self.paths.state_dir.join("saved");
                 let tx = self.tx.clone();

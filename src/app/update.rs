@@ -236,6 +236,8 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::NodesSurveyed(snapshot) => super::nodes::surveyed(state, snapshot),
         Action::AcceptHostKey => super::nodes::ask_accept(state),
+        Action::NodeJournal => return super::journal::open(state),
+        Action::JournalUnit(unit) => return super::journal::with_unit(state, unit),
         Action::HostKeyAccepted(result) => return super::nodes::accepted(state, result),
         Action::RunCommand => super::node_command::open(state, false),
         Action::RunCommandAll => super::node_command::open(state, true),
@@ -462,8 +464,11 @@ fn select(state: &mut State) -> Vec<Effect> {
             // `peek from TIME` in Kafka topics: any time, not only the
             // offered ones.
             let typed_peek = super::kafka::typed_peek(state, &query);
-            let action = match &typed_peek {
-                Some(Ok(millis)) => Some(Action::PeekAt(*millis)),
+            // `journal UNIT`: any unit, not only the offered ones.
+            let typed_journal = super::journal::typed_unit(state, &query);
+            let action = match (&typed_journal, &typed_peek) {
+                (Some(Ok(action)), _) => Some(action.clone()),
+                (_, Some(Ok(millis))) => Some(Action::PeekAt(*millis)),
                 _ => palette.selected_entry().map(|e| e.action.clone()),
             };
             match action {
@@ -473,8 +478,8 @@ fn select(state: &mut State) -> Vec<Effect> {
                 }
                 None => {
                     // The palette stays open with what was typed, to correct it.
-                    let said = match typed_peek {
-                        Some(Err(why)) => why,
+                    let said = match (typed_journal, typed_peek) {
+                        (Some(Err(why)), _) | (_, Some(Err(why))) => why,
                         _ => format!("no command matches `{query}`"),
                     };
                     state.say(Level::Warn, said);
@@ -564,6 +569,7 @@ pub fn palette_entries(state: &State) -> Vec<PaletteEntry> {
                 }),
         );
     }
+    entries.extend(super::journal::palette_entries(state));
     entries.extend(state.themes.iter().map(|name| PaletteEntry {
         label: format!("theme {name}"),
         desc: format!("Use the {name} theme"),

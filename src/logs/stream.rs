@@ -51,6 +51,14 @@ pub enum LogSource {
     Namespace(String),
     /// Every pod of the cluster (a trace followed across the site).
     Everywhere,
+    /// A node's systemd journal, read over SSH ([`super::journal`]), not
+    /// from the cluster.
+    NodeJournal {
+        /// The node's name.
+        node: String,
+        /// The unit.
+        unit: String,
+    },
 }
 
 impl LogSource {
@@ -84,7 +92,7 @@ impl LogSource {
             | Self::Selector { namespace, .. }
             | Self::Pod { namespace, .. } => Some(namespace),
             Self::Namespace(namespace) => Some(namespace),
-            Self::Everywhere => None,
+            Self::Everywhere | Self::NodeJournal { .. } => None,
         }
     }
 }
@@ -233,6 +241,11 @@ async fn selector_of(client: &kube::Client, source: &LogSource) -> Result<Option
         LogSource::Selector { selector, .. } => return Ok(Some(selector.clone())),
         LogSource::Namespace(_) | LogSource::Everywhere | LogSource::Pod { .. } => {
             return Ok(None);
+        }
+        LogSource::NodeJournal { node, .. } => {
+            return Err(format!(
+                "the journal of {node} is read over SSH (logs::journal), not from the cluster"
+            ));
         }
         LogSource::Workload { namespace, name } => (namespace, name),
     };

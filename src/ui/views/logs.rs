@@ -77,9 +77,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         rows.pop_front();
     }
     if rows.is_empty() {
-        let waiting = match &logs.ended {
-            Some(why) => format!("no lines: {}", one_line(why)),
-            None => "waiting for lines…".to_owned(),
+        let waiting = match (&logs.ended, &logs.progress.last_failure) {
+            (Some(why), _) => format!("no lines: {}", one_line(why)),
+            (None, Some(why)) => format!("no lines yet: {}", one_line(why)),
+            (None, None) => "waiting for lines…".to_owned(),
         };
         frame.render_widget(
             Paragraph::new(waiting).style(theme.style(Role::TextMuted)),

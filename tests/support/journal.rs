@@ -16,7 +16,7 @@ pub enum Journal {
     /// `tick N` every 200 ms; `-u nothing`: `-- No entries --`.
     Kubelet,
     /// As journalctl run by a user outside systemd-journal and adm: the
-    /// hint on stderr, no entries, and with `-f` it waits.
+    /// hint on stderr, no entries, and with `-f` it waits (5 s, silent).
     Unreadable,
     /// There is none on the PATH.
     Missing,
@@ -51,7 +51,7 @@ echo 'Hint: You are currently not seeing messages from other users and the syste
 echo "      Users in groups 'adm', 'systemd-journal' can see all messages." >&2
 echo '-- No entries --'
 for a in "$@"; do
-  if [ "$a" = -f ]; then i=0; while [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done; fi
+  if [ "$a" = -f ]; then i=0; while [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done; fi
 done
 "#;
 

@@ -127,7 +127,8 @@ pub enum Command {
         #[arg(long, value_name = "SITE")]
         confirm: Option<String>,
         /// Stop waiting after this many seconds without output.
-        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        #[arg(long, value_name = "SECONDS", default_value_t = 60,
+              value_parser = clap::value_parser!(u64).range(1..))]
         quiet_timeout: u64,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -169,3 +169,34 @@ fn read_only_and_unconfirmed_production_runs_are_refused_before_anything_runs() 
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(marker.exists());
 }
+
+#[test]
+fn a_command_killed_by_a_signal_is_not_a_success() {
+    let site = site("poc");
+    let (code, stdout, _) = site.exec(&["--node", "n1", "--", "echo before; kill -9 $$"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("ended by signal KILL"), "{stdout}");
+    assert!(stdout.contains("before"), "{stdout}");
+    let records = site.audit();
+    assert_eq!(
+        records[1].result.as_deref(),
+        Some("n1 failed: ended by signal KILL")
+    );
+}
+
+#[test]
+fn a_command_silent_for_longer_than_a_keepalive_interval_runs_to_its_end() {
+    // libssh2 cuts a blocking wait short at a keepalive's due time when a
+    // keepalive interval is set (15 s); none must be set on node sessions.
+    let site = site("poc");
+    let (code, stdout, stderr) = site.exec(&[
+        "--node",
+        "n1",
+        "--quiet-timeout",
+        "40",
+        "--",
+        "sleep 17; echo awake",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("awake"), "{stdout}");
+}

@@ -367,3 +367,30 @@ fn a_second_read_replaces_each_row_as_its_node_answers() {
     assert!(screen.contains("Kylin V10 (SP3)"), "{screen}");
     assert!(screen.contains("Rocky Linux 9.4"), "{screen}");
 }
+
+#[test]
+fn esc_cancels_the_confirmation_and_a_poc_site_asks_none() {
+    let mut state = surveyed(Action::OpenHosts);
+    if let Some(site) = state.site.as_mut() {
+        site.loaded.profile.readonly = false;
+    }
+    keys(&mut state, "X");
+    typed(&mut state, "uptime");
+    keys(&mut state, "enter");
+    typed(&mut state, "acme-prod");
+    assert!(keys(&mut state, "esc").is_empty());
+    assert!(state.popup.is_none(), "Esc cancels");
+
+    if let Some(site) = state.site.as_mut() {
+        site.loaded.profile.environment = sitedeck::config::profile::Environment::Poc;
+    }
+    keys(&mut state, "x");
+    typed(&mut state, "uptime");
+    let effects = keys(&mut state, "enter");
+    assert!(
+        matches!(effects.as_slice(), [Effect::RunOnNodes { nodes, .. }] if nodes.len() == 1),
+        "{effects:?}"
+    );
+    // Quitting now asks first: the command's outcome is still to come.
+    assert_eq!(state.jobs_running(), 1);
+}

@@ -85,3 +85,18 @@ fn two_users_of_one_node_at_once_get_a_session_each() {
     let fourth = pool::lease(&access, &target, timeout).expect("fourth");
     assert!(!fourth.reused(), "a broken session is not kept");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kept_session_whose_node_went_away_is_dropped_by_the_keepalive_round() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = SshNode::start(&dir.path().join("n1")).expect("node");
+    let access = access(dir.path(), &node);
+    let surveyed = survey(access.clone(), SurveySettings::default()).await;
+    assert!(surveyed.nodes[0].error.is_none(), "{surveyed:?}");
+    assert_eq!(pool::idle_count(), 1);
+    pool::keep_alive_now();
+    assert_eq!(pool::idle_count(), 1, "a live session is kept");
+    let _node = node.restart().expect("restart");
+    pool::keep_alive_now();
+    assert_eq!(pool::idle_count(), 0, "its node closed it");
+}

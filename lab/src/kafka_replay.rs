@@ -233,7 +233,7 @@ fn serve(mut stream: TcpStream, id: i32, shared: &Shared) -> Result<()> {
 /// ApiVersions: the offered versions. A client asking for a version above
 /// 3 gets UNSUPPORTED_VERSION in the v0 form, as Kafka does, and asks again.
 fn api_versions(version: i16, out: &mut Writer) {
-    let flexible = version >= 3;
+    let flexible = version == 3;
     out.i16(if version > 3 { UNSUPPORTED_VERSION } else { 0 });
     let offered = OFFERED.len();
     if flexible {
@@ -358,10 +358,13 @@ fn list_offsets(
                 .iter()
                 .find(|t| t.name == name)
                 .and_then(|t| t.partitions.iter().find(|p| p.id == id));
-            let (error, offset) = match found {
-                None => (UNKNOWN_TOPIC, -1),
-                Some(p) if p.leader != broker => (NOT_LEADER, -1),
-                Some(p) => (0, if timestamp == -2 { p.low } else { p.high }),
+            let (error, offset) = match (found, timestamp) {
+                (None, _) => (UNKNOWN_TOPIC, -1),
+                (Some(p), _) if p.leader != broker => (NOT_LEADER, -1),
+                (Some(p), -2) => (0, p.low),
+                (Some(p), -1) => (0, p.high),
+                // The replay keeps no timestamps to look one up by.
+                (Some(_), other) => bail!("ListOffsets by timestamp ({other}) is not replayed"),
             };
             out.i32(id);
             out.i16(error);

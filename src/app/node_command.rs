@@ -85,7 +85,7 @@ pub fn open(state: &mut State, all: bool) {
         return;
     }
     let Some(site) = &state.site else { return };
-    let nodes: Vec<String> = if all {
+    let mut nodes: Vec<String> = if all {
         site.nodes
             .snapshot()
             .map(|s| s.survey.nodes.iter().map(|n| n.name.clone()).collect())
@@ -97,6 +97,8 @@ pub fn open(state: &mut State, all: bool) {
             .map(|row| vec![row.target.name.clone()])
             .unwrap_or_default()
     };
+    // The row that says the cluster's nodes could not be listed is no node.
+    nodes.retain(|name| name != crate::nodes::cluster_nodes::LISTING_ROW);
     if nodes.is_empty() {
         state.say(Level::Info, "no node to run a command on yet");
         return;
@@ -167,11 +169,18 @@ pub fn submit(state: &mut State) -> Vec<Effect> {
 }
 
 fn start(state: &mut State, command: String) -> Vec<Effect> {
+    // The profile may have been read again (readonly: true) meanwhile.
+    if state.readonly() {
+        state.popup = None;
+        state.say(Level::Warn, "read-only mode: commands on nodes are not run");
+        return Vec::new();
+    }
     state.last_node_command += 1;
     let run = state.last_node_command;
-    let (Some(site), Some(Popup::NodeCommand(popup))) = (&state.site, &mut state.popup) else {
+    let (Some(site), Some(Popup::NodeCommand(popup))) = (&mut state.site, &mut state.popup) else {
         return Vec::new();
     };
+    site.nodes.changing += 1;
     let nodes = popup.nodes.clone();
     popup.stage = Stage::Running {
         command: command.clone(),
@@ -189,6 +198,9 @@ fn start(state: &mut State, command: String) -> Vec<Effect> {
 
 /// A run ended: shown in its popup when it is open, else said.
 pub fn ran(state: &mut State, run: u64, outputs: Result<Vec<NodeOutput>, String>) {
+    if let Some(site) = &mut state.site {
+        site.nodes.changing = site.nodes.changing.saturating_sub(1);
+    }
     let said = match &outputs {
         Ok(outputs) => {
             let failed = outputs.iter().filter(|o| !o.succeeded()).count();

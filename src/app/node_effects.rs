@@ -76,7 +76,13 @@ pub async fn accept(
         )
     })?;
     let result = tokio::task::spawn_blocking(move || {
-        crate::nodes::accept::accept(&nodes.access, &key.whose, &key.fingerprint, ACCEPT_TIMEOUT)
+        crate::nodes::accept::accept(
+            &nodes.access,
+            &key.whose,
+            &key.fingerprint,
+            Some(&key.target),
+            ACCEPT_TIMEOUT,
+        )
     })
     .await
     .unwrap_or_else(|e| Err(format!("the check ended unexpectedly: {e}")));

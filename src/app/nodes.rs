@@ -62,6 +62,9 @@ pub struct NodesState {
     pub last: Option<Result<Arc<NodesSnapshot>, String>>,
     /// A survey is running.
     pub surveying: bool,
+    /// Commands and host key acceptances running on the nodes: quitting
+    /// asks first, so their outcome reaches the audit log.
+    pub changing: usize,
 }
 
 impl NodesState {
@@ -72,6 +75,7 @@ impl NodesState {
             time: Table::new(TIME_COLUMNS, None),
             last: None,
             surveying: false,
+            changing: 0,
         }
     }
 
@@ -344,9 +348,10 @@ pub fn ask_accept(state: &mut State) {
 
 /// The operator accepted `key`: record it if its host still offers it.
 pub fn accept_confirmed(state: &mut State, key: crate::nodes::accept::UnknownKey) -> Vec<Effect> {
-    let Some(site) = &state.site else {
+    let Some(site) = &mut state.site else {
         return Vec::new();
     };
+    site.nodes.changing += 1;
     let effect = Effect::AcceptHostKey {
         profile: Arc::new(site.loaded.profile.clone()),
         key,
@@ -360,6 +365,9 @@ pub fn accept_confirmed(state: &mut State, key: crate::nodes::accept::UnknownKey
 
 /// A key was recorded (the nodes are read again), or why not.
 pub fn accepted(state: &mut State, result: Result<String, String>) -> Vec<Effect> {
+    if let Some(site) = &mut state.site {
+        site.nodes.changing = site.nodes.changing.saturating_sub(1);
+    }
     match result {
         Ok(said) => {
             let effects = survey(state);

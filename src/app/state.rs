@@ -301,9 +301,12 @@ impl State {
         }
     }
 
-    /// Background jobs running now (probes in flight).
+    /// Background jobs running now: probes in flight, commands and host
+    /// key acceptances on the nodes.
     pub fn jobs_running(&self) -> usize {
-        self.site.as_ref().map_or(0, SiteState::probes_running)
+        self.site
+            .as_ref()
+            .map_or(0, |site| site.probes_running() + site.nodes.changing)
     }
 
     /// Whether nothing may change the site: `--readonly` or the profile says so.

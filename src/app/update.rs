@@ -372,7 +372,7 @@ fn on_bindable(state: &mut State, action: Action) -> Vec<Effect> {
                 let mut effects = cluster_update::start_cluster(state, Some(command));
                 // Probe again too, so Overview's cluster row stops saying
                 // "not trusted" at once (the runner remembers the trust first).
-                if state.jobs_running() == 0 {
+                if state.site.as_ref().is_some_and(|s| s.probes_running() == 0) {
                     effects.extend(start_round(state));
                 }
                 return effects;

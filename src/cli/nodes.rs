@@ -187,7 +187,7 @@ async fn accept_key(
     };
     let (plan, name, fingerprint) = (plan.clone(), name.to_owned(), fingerprint.to_owned());
     let outcome = tokio::task::spawn_blocking(move || {
-        crate::nodes::accept::accept(&plan, &name, &fingerprint, TIMEOUT)
+        crate::nodes::accept::accept(&plan, &name, &fingerprint, None, TIMEOUT)
     })
     .await
     .unwrap_or_else(|e| Err(e.to_string()));

@@ -49,12 +49,14 @@ impl UnknownKey {
 }
 
 /// Records the host key of `whose` (a node of `access`, or [`BASTION`])
-/// if it still offers the key with `fingerprint`. Blocking. Says what was
-/// done, or why nothing was recorded.
+/// if it still offers the key with `fingerprint` (and, when `seen_at` is
+/// given, is still reached at that `user@host`, the one the operator was
+/// shown). Blocking. Says what was done, or why nothing was recorded.
 pub fn accept(
     access: &SshAccess,
     whose: &str,
     fingerprint: &str,
+    seen_at: Option<&str>,
     timeout: Duration,
 ) -> Result<String, String> {
     let bastion = access
@@ -72,6 +74,13 @@ pub fn accept(
             "no node {whose} in ssh.nodes (or `{BASTION}` for ssh.bastion)"
         ));
     };
+    if let Some(seen) = seen_at
+        && seen != target.to_string()
+    {
+        return Err(format!(
+            "{whose} is now reached at {target}, not {seen} where its key was shown: nothing recorded; read the nodes again"
+        ));
+    }
     let opened = match (&bastion, &access.bastion) {
         (Some(target), Some((_, auth))) => connect(target, auth, &access.known, timeout),
         _ => session(access, &target, timeout),

@@ -195,18 +195,18 @@ fn run_one(
     let began = Instant::now();
     let mut output = NodeOutput::failed(name, &target.to_string(), String::new());
     let result = open_channel(access, target, settings).and_then(|(lease, channel)| {
-        let ran = exec(channel, command, settings.quiet_timeout);
+        let ran = exec(lease.session(), channel, command, settings.quiet_timeout);
         if ran.is_err() {
             lease.broken();
         }
         ran
     });
     match result {
-        Ok((exit, bytes, cut)) => {
-            output.error = None;
-            output.exit = exit;
-            output.output = crate::text::sanitize_lines(&String::from_utf8_lossy(&bytes));
-            output.cut = cut;
+        Ok(ran) => {
+            output.error = ran.signal.map(|signal| format!("ended by signal {signal}"));
+            output.exit = ran.exit;
+            output.output = crate::text::sanitize_lines(&String::from_utf8_lossy(&ran.bytes));
+            output.cut = ran.cut;
         }
         Err(error) => output.error = Some(error),
     }
@@ -237,24 +237,58 @@ fn open_channel(
         }
         Err(e) => return Err(format!("cannot open a channel: {e}")),
     };
-    let quiet_ms = u32::try_from(settings.quiet_timeout.as_millis()).unwrap_or(u32::MAX);
+    // 0 would be no timeout at all in libssh2.
+    let quiet_ms = u32::try_from(settings.quiet_timeout.as_millis())
+        .unwrap_or(u32::MAX)
+        .max(1_000);
     lease.session().set_timeout(quiet_ms);
     Ok((lease, channel))
 }
 
-/// Runs `command` on `channel` and reads its merged output up to
-/// [`MAX_OUTPUT`]: (exit status, output, whether it was cut).
+/// How a command ended.
+struct Ran {
+    /// Its exit status, when sshd sent one.
+    exit: Option<i32>,
+    /// The signal that ended it (`KILL`), when one did.
+    signal: Option<String>,
+    /// Its output, up to [`MAX_OUTPUT`].
+    bytes: Vec<u8>,
+    /// Whether the output was cut.
+    cut: bool,
+}
+
+/// How long a channel on a failed session may take to close: on a dead
+/// link, libssh2 would wait the whole quiet timeout again for the node's
+/// answer.
+const CLOSE_TIMEOUT_MS: u32 = 2_000;
+
+/// Runs `command` on `channel` (of `session`) and reads its merged output
+/// up to [`MAX_OUTPUT`].
 fn exec(
+    session: &ssh2::Session,
     mut channel: ssh2::Channel,
     command: &str,
     quiet: Duration,
-) -> Result<(Option<i32>, Vec<u8>, bool), String> {
-    channel
-        .handle_extended_data(ssh2::ExtendedData::Merge)
-        .map_err(|e| format!("cannot merge stderr: {e}"))?;
-    channel
-        .exec(command)
-        .map_err(|e| format!("cannot run the command: {e}"))?;
+) -> Result<Ran, String> {
+    let give_up = |channel: ssh2::Channel, why: String| {
+        // Freeing the channel waits for the node's close, under the
+        // session's timeout: keep it short on a link that failed.
+        session.set_timeout(CLOSE_TIMEOUT_MS);
+        drop(channel);
+        Err(why)
+    };
+    if let Err(e) = channel.handle_extended_data(ssh2::ExtendedData::Merge) {
+        return give_up(channel, format!("cannot merge stderr: {e}"));
+    }
+    if let Err(e) = channel.exec(command) {
+        let why = if e.code() == ssh2::ErrorCode::Session(-9) {
+            // LIBSSH2_ERROR_TIMEOUT: the request went out.
+            "the node did not confirm the start in time: the command may have run; check before running it again".to_owned()
+        } else {
+            format!("cannot run the command: {e}")
+        };
+        return give_up(channel, why);
+    }
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let mut cut = false;
@@ -270,22 +304,46 @@ fn exec(
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                return Err(format!(
-                    "no output for {} s: stopped waiting (the command may still run on the node)",
-                    quiet.as_secs()
-                ));
+                return give_up(
+                    channel,
+                    format!(
+                        "no output for {} s: stopped waiting (the command may still run on the node)",
+                        quiet.as_secs()
+                    ),
+                );
             }
-            Err(e) => return Err(format!("cannot read the output: {e}")),
+            Err(e) => return give_up(channel, format!("cannot read the output: {e}")),
         }
     }
     if cut {
         // The rest is not wanted: closing tells sshd to stop sending.
         let _ = channel.close();
-        return Ok((None, bytes, true));
+        return Ok(Ran {
+            exit: None,
+            signal: None,
+            bytes,
+            cut: true,
+        });
     }
-    channel
-        .wait_close()
-        .map_err(|e| format!("the command did not end cleanly: {e}"))?;
-    let exit = channel.exit_status().ok();
-    Ok((exit, bytes, false))
+    if let Err(e) = channel.wait_close() {
+        return give_up(channel, format!("the command did not end cleanly: {e}"));
+    }
+    // libssh2 says 0 when sshd sent no exit status: a signal (or nothing)
+    // ended the command then, and that is not a success.
+    let signal = channel
+        .exit_signal()
+        .ok()
+        .and_then(|s| s.exit_signal)
+        .filter(|s| !s.is_empty());
+    let exit = if signal.is_some() {
+        None
+    } else {
+        channel.exit_status().ok()
+    };
+    Ok(Ran {
+        exit,
+        signal,
+        bytes,
+        cut: false,
+    })
 }

@@ -134,7 +134,6 @@ pub fn fresh(access: &SshAccess, target: &SshTarget, timeout: Duration) -> Resul
 impl Lease {
     fn of(key: Key, session: ssh2::Session, reused: bool, timeout: Duration) -> Self {
         session.set_timeout(u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX));
-        session.set_keepalive(false, u32::try_from(KEEPALIVE.as_secs()).unwrap_or(15));
         Self {
             key,
             session,
@@ -164,7 +163,7 @@ fn start_keepalive() {
             .spawn(|| {
                 loop {
                     std::thread::sleep(KEEPALIVE);
-                    keep_alive();
+                    keep_alive_now();
                 }
             });
         if let Err(e) = started {
@@ -173,10 +172,11 @@ fn start_keepalive() {
     });
 }
 
-/// One round: idle sessions past [`IDLE_LIMIT`] are closed, the others
-/// sent a keepalive (outside the lock: a slow link holds up no lease);
-/// those that fail are dropped.
-fn keep_alive() {
+/// One keepalive round, as the keepalive thread runs every [`KEEPALIVE`]:
+/// idle sessions past [`IDLE_LIMIT`] are closed, the others sent a
+/// keepalive (outside the lock: a slow link holds up no lease); those that
+/// fail, or whose node closed the connection, are dropped.
+pub fn keep_alive_now() {
     let mut round: Vec<Idle> = {
         let mut idle = idle();
         idle.retain(|i| i.since.elapsed() < IDLE_LIMIT);
@@ -184,12 +184,40 @@ fn keep_alive() {
     };
     round.retain(|i| {
         i.session.set_timeout(5_000);
-        i.session.keepalive_send().is_ok()
+        // An interval only for this send: left set, it would cut short
+        // the blocking waits of the session's next user (see ssh::open).
+        i.session.set_keepalive(false, 1);
+        let sent = i.session.keepalive_send().is_ok();
+        i.session.set_keepalive(false, 0);
+        sent && !peer_closed(&i.session)
     });
     let mut idle = idle();
     for kept in round {
         if !idle.iter().any(|i| i.key == kept.key) {
             idle.push(kept);
         }
+    }
+}
+
+/// Whether the node closed the session's connection (sshd's
+/// ClientAliveInterval, a restart): its socket reads as ended or broken.
+/// Looks without reading, so libssh2 still sees what is pending.
+fn peer_closed(session: &ssh2::Session) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: one byte of writable memory; MSG_PEEK leaves the data, and
+    // MSG_DONTWAIT never blocks.
+    let read = unsafe {
+        libc::recv(
+            session.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match read {
+        0 => true,
+        1.. => false,
+        _ => std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock,
     }
 }

@@ -246,7 +246,11 @@ pub fn open(
         .map_err(|e| failed(format!("the handshake failed: {e}")))?;
     check_host_key(&session, &hosts, target, known)?;
     login(&session, target, auth)?;
-    session.set_keepalive(true, 15);
+    // No keepalive interval on a blocking session: libssh2 then ends any
+    // blocking wait that outlasts the next keepalive's due time with a
+    // timeout ("Timed out waiting on socket"), however long the session's
+    // own timeout is. Idle kept sessions get their keepalives from
+    // `pool`; busy ones have traffic.
     Ok(session)
 }
 
@@ -398,6 +402,10 @@ pub fn accept_host_key(
     target: &SshTarget,
     key: &HostKey,
 ) -> Result<(), String> {
+    // Read, add, write: two acceptances at once in this process must not
+    // lose one another's line.
+    static RECORDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _recording = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
     let raw = base64::engine::general_purpose::STANDARD
         .decode(&key.base64)
         .map_err(|e| format!("the key is not base64: {e}"))?;

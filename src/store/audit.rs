@@ -136,6 +136,7 @@ fn append(path: &Path, record: &AuditRecord) -> std::io::Result<()> {
     }
     let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
     line.push(b'\n');
+    let created = !path.exists();
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -144,7 +145,12 @@ fn append(path: &Path, record: &AuditRecord) -> std::io::Result<()> {
     // One write of the whole line: appends from several sitedecks do not
     // interleave inside a line.
     file.write_all(&line)?;
-    file.sync_data()
+    file.sync_data()?;
+    if created && let Some(dir) = path.parent() {
+        // The new file's name is on disk too.
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Every record of the audit log in `state_dir`, oldest first; lines that

@@ -32,12 +32,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &NodeCommand) {
     let block = popup_block(state, &title);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let names = popup
-        .nodes
-        .iter()
-        .map(|n| crate::text::one_line(n))
-        .collect::<Vec<_>>()
-        .join(", ");
+    // Every name when they fit in two lines, else the first ones and how
+    // many more (the count is always there).
+    let names = names_fitting(
+        &popup.nodes,
+        (usize::from(inner.width) * 2).saturating_sub(24),
+    );
     let muted = theme.style(Role::TextMuted);
     let key = theme.style(Role::TextKey);
     match &popup.stage {
@@ -138,7 +138,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, popup: &NodeCommand) {
                 }
                 Err(why) => lines.push(Line::styled(why.clone(), theme.style(Role::StatusCrit))),
             }
-            frame.render_widget(Paragraph::new(lines).scroll((*scroll, 0)), inner);
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .scroll((*scroll, 0)),
+                inner,
+            );
         }
     }
 }
@@ -210,4 +215,43 @@ fn input_line(
         prompt_area,
     );
     frame.render_widget(input, text_area);
+}
+
+/// `a, b, c` when it fits in `room` characters; else as many names as fit
+/// and `… and 12 more (15 nodes)`.
+fn names_fitting(nodes: &[String], room: usize) -> String {
+    let names: Vec<String> = nodes.iter().map(|n| crate::text::one_line(n)).collect();
+    let all = names.join(", ");
+    if all.chars().count() <= room {
+        return all;
+    }
+    let mut shown = String::new();
+    for (i, name) in names.iter().enumerate() {
+        let more = format!(" … and {} more ({} nodes)", names.len() - i, names.len());
+        if shown.chars().count() + name.chars().count() + 2 + more.chars().count() > room {
+            return format!("{shown}{more}");
+        }
+        if !shown.is_empty() {
+            shown.push_str(", ");
+        }
+        shown.push_str(name);
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_fitting;
+
+    #[test]
+    fn many_names_say_how_many_more() {
+        let nodes: Vec<String> = (1..=40).map(|n| format!("acme-worker-{n}")).collect();
+        let shown = names_fitting(&nodes, 100);
+        assert!(shown.ends_with("more (40 nodes)"), "{shown}");
+        assert!(shown.chars().count() <= 100, "{shown}");
+        assert_eq!(
+            names_fitting(&nodes[..2], 100),
+            "acme-worker-1, acme-worker-2"
+        );
+    }
 }

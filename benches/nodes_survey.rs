@@ -142,6 +142,7 @@ fn main() -> Result<()> {
         let mut live_ms = Vec::new();
         let mut whole_ms = Vec::new();
         let mut own_cpu_ms = Vec::new();
+        let mut busy_share = Vec::new();
         if warm {
             // The sessions a warm survey finds.
             runtime.block_on(survey(access(with_hung), SurveySettings::default()));
@@ -152,9 +153,12 @@ fn main() -> Result<()> {
             }
             let began = Instant::now();
             let cpu = cpu_ms();
+            let machine = machine_ticks();
             let surveyed = runtime.block_on(survey(access(with_hung), SurveySettings::default()));
             whole_ms.push(began.elapsed().as_secs_f64() * 1000.0);
             own_cpu_ms.push(cpu_ms() - cpu);
+            let (busy, total) = machine_ticks();
+            busy_share.push((busy - machine.0) / (total - machine.1).max(1.0) * 100.0);
             let mut slowest: f64 = 0.0;
             for node in &surveyed.nodes {
                 if node.name == "hung" {
@@ -185,8 +189,9 @@ fn main() -> Result<()> {
         )?;
         writeln!(
             out,
-            "  sitedeck's own CPU per survey: {} ms (median); the rest of the machine's is the lab's sshd",
-            median(&mut own_cpu_ms).round()
+            "  sitedeck's own CPU per survey: {} ms (median); the machine's CPUs were {} % busy meanwhile (median), the rest of it the lab's sshd and their commands",
+            median(&mut own_cpu_ms).round(),
+            median(&mut busy_share).round()
         )?;
     }
     Ok(())
@@ -210,4 +215,23 @@ fn cpu_ms() -> f64 {
         .collect();
     // utime and stime, in clock ticks of 10 ms.
     (fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0)) * 10.0
+}
+
+/// The whole machine's CPU time (busy, all), in ticks of every core,
+/// from /proc/stat: when busy is close to all during a survey, the
+/// survey waited for CPU (the lab's nodes share this machine's cores).
+fn machine_ticks() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let total: f64 = fields.iter().take(8).sum();
+    // idle and iowait.
+    let idle = fields.get(3).copied().unwrap_or(0.0) + fields.get(4).copied().unwrap_or(0.0);
+    (total - idle, total)
 }

@@ -14,6 +14,7 @@ pub mod node_effects;
 pub mod nodes;
 pub mod palette;
 pub mod run;
+pub mod site_load;
 pub mod state;
 pub mod table;
 pub mod update;

@@ -3,17 +3,66 @@
 //! runs off the UI thread and answers with one action.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::action::Action;
+use super::effect::Effect;
 use super::nodes::NodesSnapshot;
 use crate::config::profile::SiteProfile;
 use crate::nodes::accept::UnknownKey;
 use crate::nodes::cluster_nodes::{SiteNodes, site_nodes};
 use crate::nodes::exec::{ExecSettings, NodeOutput, run_audited};
-use crate::nodes::survey::OnNode;
+use crate::nodes::survey::{NodeReport, OnNode};
 
 /// How long accepting a key may take to reach the host.
 const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one of the nodes' effects on a task of its own; its answer comes
+/// back through `tx`. Other effects are not for here and are dropped.
+pub fn spawn(effect: Effect, tx: &UnboundedSender<Action>, state_dir: &Path) {
+    let (tx, state_dir) = (tx.clone(), state_dir.to_path_buf());
+    match effect {
+        Effect::SurveyNodes { profile } => {
+            let on_node: OnNode = {
+                let (tx, site) = (tx.clone(), profile.source_file.clone());
+                Arc::new(move |node: &NodeReport| {
+                    let _ = tx.send(Action::NodeRead {
+                        site: site.clone(),
+                        node: Box::new(node.clone()),
+                    });
+                })
+            };
+            tokio::spawn(async move {
+                let snapshot = survey(&profile, &state_dir, on_node).await;
+                let _ = tx.send(Action::NodesSurveyed(Arc::new(snapshot)));
+            });
+        }
+        Effect::AcceptHostKey { profile, key } => {
+            tokio::spawn(async move {
+                let result = accept(&profile, &state_dir, key).await;
+                let _ = tx.send(Action::HostKeyAccepted(result));
+            });
+        }
+        Effect::RunOnNodes {
+            run: number,
+            profile,
+            nodes,
+            command,
+        } => {
+            tokio::spawn(async move {
+                let outputs = run(&profile, &state_dir, &nodes, &command).await;
+                let _ = tx.send(Action::NodeCommandRan {
+                    run: number,
+                    outputs,
+                });
+            });
+        }
+        _ => {}
+    }
+}
 
 /// Reads the site's nodes and NTP servers, and judges the time.
 pub async fn survey(profile: &SiteProfile, state_dir: &Path, on_node: OnNode) -> NodesSnapshot {

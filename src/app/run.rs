@@ -548,44 +548,10 @@ impl EffectRunner {
                     let _ = tx.send(Action::Described { target, text });
                 });
             }
-            Effect::SurveyNodes { profile } => {
-                let tx = self.tx.clone();
-                let state_dir = self.paths.state_dir.clone();
-                let on_node: crate::nodes::survey::OnNode = {
-                    let (tx, site) = (self.tx.clone(), profile.source_file.clone());
-                    Arc::new(move |node: &crate::nodes::survey::NodeReport| {
-                        let _ = tx.send(Action::NodeRead {
-                            site: site.clone(),
-                            node: Box::new(node.clone()),
-                        });
-                    })
-                };
-                tokio::spawn(async move {
-                    let snapshot = super::node_effects::survey(&profile, &state_dir, on_node).await;
-                    let _ = tx.send(Action::NodesSurveyed(Arc::new(snapshot)));
-                });
-            }
-            Effect::AcceptHostKey { profile, key } => {
-                let tx = self.tx.clone();
-                let state_dir = self.paths.state_dir.clone();
-                tokio::spawn(async move {
-                    let result = super::node_effects::accept(&profile, &state_dir, key).await;
-                    let _ = tx.send(Action::HostKeyAccepted(result));
-                });
-            }
-            Effect::RunOnNodes {
-                run,
-                profile,
-                nodes,
-                command,
-            } => {
-                let tx = self.tx.clone();
-                let state_dir = self.paths.state_dir.clone();
-                tokio::spawn(async move {
-                    let outputs =
-                        super::node_effects::run(&profile, &state_dir, &nodes, &command).await;
-                    let _ = tx.send(Action::NodeCommandRan { run, outputs });
-                });
+            effect @ (Effect::SurveyNodes { .. }
+            | Effect::AcceptHostKey { .. }
+            | Effect::RunOnNodes { .. }) => {
+                super::node_effects::spawn(effect, &self.tx, &self.paths.state_dir);
             }
             Effect::KafkaPeek {
                 title,

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinHandle;
@@ -207,25 +206,7 @@ pub fn spawn(
             let mut batch = Vec::new();
             let mut open = true;
             while open {
-                let window = tokio::time::sleep(Duration::from_millis(100));
-                tokio::pin!(window);
-                loop {
-                    tokio::select! {
-                        line = lines.recv() => match line {
-                            Some(line) => {
-                                batch.push(line);
-                                if batch.len() >= 2000 {
-                                    break;
-                                }
-                            }
-                            None => {
-                                open = false;
-                                break;
-                            }
-                        },
-                        () = &mut window => break,
-                    }
-                }
+                open = super::logs::gather(&mut lines, &mut batch).await;
                 if !batch.is_empty() {
                     let lines = std::mem::take(&mut batch);
                     let _ = tx.send(Action::LogLines { generation, lines });

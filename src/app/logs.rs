@@ -574,3 +574,27 @@ pub fn close(state: &mut State) -> Vec<Effect> {
         .unwrap_or(View::Cluster(ClusterView::Pods));
     vec![Effect::StopLogs]
 }
+/// Gathers the lines that come within 100 ms (at most 2000) into `batch`,
+/// for one `LogLines` action: a burst is not an action per line. `false`
+/// once the readers are gone and every line is taken.
+pub(crate) async fn gather(
+    lines: &mut tokio::sync::mpsc::Receiver<crate::logs::buffer::LogLine>,
+    batch: &mut Vec<crate::logs::buffer::LogLine>,
+) -> bool {
+    let window = tokio::time::sleep(std::time::Duration::from_millis(100));
+    tokio::pin!(window);
+    loop {
+        tokio::select! {
+            line = lines.recv() => match line {
+                Some(line) => {
+                    batch.push(line);
+                    if batch.len() >= 2000 {
+                        return true;
+                    }
+                }
+                None => return false,
+            },
+            () = &mut window => return true,
+        }
+    }
+}

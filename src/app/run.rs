@@ -364,25 +364,7 @@ impl EffectRunner {
                 let mut open = true;
                 let mut told = crate::logs::stream::Progress::default();
                 while open {
-                    let window = tokio::time::sleep(Duration::from_millis(100));
-                    tokio::pin!(window);
-                    loop {
-                        tokio::select! {
-                            line = lines.recv() => match line {
-                                Some(line) => {
-                                    batch.push(line);
-                                    if batch.len() >= 2000 {
-                                        break;
-                                    }
-                                }
-                                None => {
-                                    open = false;
-                                    break;
-                                }
-                            },
-                            () = &mut window => break,
-                        }
-                    }
+                    open = super::logs::gather(&mut lines, &mut batch).await;
                     if !batch.is_empty() {
                         let lines = std::mem::take(&mut batch);
                         let _ = tx.send(Action::LogLines { generation, lines });

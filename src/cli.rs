@@ -105,10 +105,11 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Record a node's host key after comparing its fingerprint:
-        /// `NAME=SHA256:…` (as `ssh-keygen -lf` prints it on the node).
+        /// Record a host key after comparing its fingerprint:
+        /// `NAME=SHA256:…` (as `ssh-keygen -lf` prints it on the host);
+        /// NAME is a node, or `bastion` for ssh.bastion. Repeatable.
         #[arg(long, value_name = "NAME=FINGERPRINT")]
-        accept: Option<String>,
+        accept: Vec<String>,
     },
     /// Run a command on nodes over SSH, in parallel, and print each node's
     /// output. Refused with --readonly; audited. Exits 0 when every node
@@ -116,9 +117,10 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  sitedeck exec --site acme-prod --all --confirm acme-prod -- df -h /var"
     )]
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["nodes", "all"])))]
     Exec {
         /// A node by its profile name (repeatable).
-        #[arg(long = "node", value_name = "NAME", required_unless_present = "all")]
+        #[arg(long = "node", value_name = "NAME")]
         nodes: Vec<String>,
         /// Every node of the profile.
         #[arg(long, conflicts_with = "nodes")]
@@ -293,13 +295,31 @@ pub async fn run_command(cli: &Cli, command: &Command, paths: &Paths) -> ExitCod
                 Ok(loaded) => loaded,
                 Err(code) => return code,
             };
-            nodes::nodes(
-                &loaded.profile,
-                &paths.state_dir,
-                *format == Format::Json,
-                accept.as_deref(),
-            )
-            .await
+            if accept.is_empty() {
+                return nodes::nodes(
+                    &loaded.profile,
+                    &paths.state_dir,
+                    *format == Format::Json,
+                    None,
+                )
+                .await;
+            }
+            // Each key in turn (the bastion's first when it is named
+            // first: the nodes are reached through it).
+            let mut worst = ExitCode::SUCCESS;
+            for one in accept {
+                let code = nodes::nodes(
+                    &loaded.profile,
+                    &paths.state_dir,
+                    *format == Format::Json,
+                    Some(one),
+                )
+                .await;
+                if code != ExitCode::SUCCESS {
+                    worst = code;
+                }
+            }
+            worst
         }
         Command::Exec {
             nodes,

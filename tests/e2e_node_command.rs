@@ -91,7 +91,7 @@ fn a_command_typed_in_hosts_runs_after_the_site_name_is_typed_again() {
     tui.wait_for("acme is a production site", T);
     tui.send("acme");
     tui.send(keys::ENTER);
-    let screen = tui.wait_for("2 did not exit 0", T);
+    let screen = tui.wait_for("the command failed on 2 of 2 node(s)", T);
     assert!(screen.contains("n1 · exit 7"), "{screen}");
     assert!(screen.contains("n2 · exit 7"), "{screen}");
     tui.send(keys::ESC);

@@ -306,7 +306,7 @@ fn an_unknown_host_key_is_shown_and_asked_about() {
     update(&mut state, Action::Down);
     // Its detail says how to accept the key.
     let screen = common::render_text(&state, 160, 48);
-    assert!(screen.contains("then a accepts it"), "{screen}");
+    assert!(screen.contains("then press a to accept it"), "{screen}");
     update(&mut state, Action::AcceptHostKey);
     insta::assert_snapshot!("accept_key_80x24", common::render_text(&state, 80, 24));
     // Enter is No.

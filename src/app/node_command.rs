@@ -209,13 +209,12 @@ pub fn ran(state: &mut State, run: u64, outputs: Result<Vec<NodeOutput>, String>
             } else {
                 Level::Warn
             };
-            (
-                level,
-                format!(
-                    "the command ran on {} node(s): {failed} did not exit 0",
-                    outputs.len()
-                ),
-            )
+            let said = match (failed, outputs.len()) {
+                (0, 1) => "the command exited 0".to_owned(),
+                (0, all) => format!("the command exited 0 on all {all} nodes"),
+                (failed, all) => format!("the command failed on {failed} of {all} node(s)"),
+            };
+            (level, said)
         }
         Err(why) => (Level::Error, why.clone()),
     };

@@ -169,6 +169,13 @@ async fn accept_key(
         eprintln!("nodes: --accept takes NAME=SHA256:… (the fingerprint you compared)");
         return ExitCode::from(2);
     };
+    // As `ssh-keygen -lf` prints it, with or without its `SHA256:`.
+    let fingerprint = if fingerprint.starts_with("SHA256:") {
+        fingerprint.to_owned()
+    } else {
+        format!("SHA256:{fingerprint}")
+    };
+    let fingerprint = fingerprint.as_str();
     let audited = match crate::store::audit::intent(
         state_dir,
         site,

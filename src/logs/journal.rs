@@ -154,6 +154,15 @@ pub enum JournalError {
         /// The node.
         node: String,
     },
+    /// journalctl found no journal at all on the node.
+    #[error(
+        "node {node} keeps no systemd journal (journalctl: \"No journal files were found\"): \
+         journald does not run there or keeps no files; its logs are likely files under /var/log"
+    )]
+    NoJournalFiles {
+        /// The node.
+        node: String,
+    },
     /// The journal holds nothing of the unit.
     #[error(
         "unit {unit} has no journal entries on node {node}: check the unit's name \

@@ -204,7 +204,25 @@ fn read_node(
     let mut report = NodeReport::new(name, target);
     let failed = |report: &mut NodeReport, error: SshError| {
         report.unknown_key = UnknownKey::of_error(&error, name, target);
-        report.error = Some(error.to_string());
+        report.error = Some(match &report.unknown_key {
+            // Whose key it is, and the two ways to accept it.
+            Some(key) => format!(
+                "{} ({}) offered a host key sitedeck does not know: {} {}. Compare it on that \
+                 host (`ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub`), then accept it: `a` in \
+                 Hosts, or `sitedeck nodes --accept {}={}`",
+                key.target,
+                if key.whose == super::accept::BASTION {
+                    "the bastion"
+                } else {
+                    "this node"
+                },
+                key.key_type,
+                key.fingerprint,
+                key.whose,
+                key.fingerprint
+            ),
+            None => error.to_string(),
+        });
     };
     // The session kept from the last survey, if it still answers.
     let mut lease = match pool::lease(access, target, settings.timeout) {

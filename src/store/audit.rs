@@ -19,7 +19,8 @@ pub const FILE: &str = "audit.jsonl";
 /// Who acted: the OS user and, over SSH, where they came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// `$USER` (or `LOGNAME`), else the uid.
+    /// The login of the process's user (from the password database),
+    /// else `$USER` or `$LOGNAME`, else the uid.
     pub user: String,
     /// `$SSH_CLIENT` (address and ports), when sitedeck runs over SSH.
     pub ssh_client: Option<String>,
@@ -28,17 +29,42 @@ pub struct Actor {
 impl Actor {
     /// The user running this process.
     pub fn current() -> Self {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| {
-                // SAFETY: getuid has no preconditions and cannot fail.
-                format!("uid {}", unsafe { libc::getuid() })
-            });
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let user = login_of(uid)
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| std::env::var("LOGNAME").ok())
+            .unwrap_or_else(|| format!("uid {uid}"));
         Self {
             user,
             ssh_client: std::env::var("SSH_CLIENT").ok().filter(|s| !s.is_empty()),
         }
     }
+}
+
+/// The login name of `uid` in the password database.
+fn login_of(uid: libc::uid_t) -> Option<String> {
+    // SAFETY: `passwd` is plain C data, for which all zeroes is a value.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buffer = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is to memory owned here and alive for the
+    // call; getpwuid_r writes within `buffer`'s length.
+    let status = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if status != 0 || found.is_null() || entry.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buffer`, NUL-terminated by getpwuid_r.
+    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// Whether a record is written before or after the action.

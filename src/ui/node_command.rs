@@ -183,7 +183,7 @@ pub fn accept_key(frame: &mut Frame, area: Rect, state: &State, key: &UnknownKey
                 hint(&crate::app::Action::Confirm),
                 theme.style(Role::TextKey),
             ),
-            Span::raw(" the same: record it   "),
+            Span::raw(" it is the same: record it   "),
             Span::styled(
                 hint(&crate::app::Action::Cancel),
                 theme.style(Role::TextKey),

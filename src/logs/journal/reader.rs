@@ -247,6 +247,13 @@ impl Reading<'_> {
                 node: self.request.node.clone(),
             }));
         }
+        // Said once at the start; a following journalctl then waits for
+        // ever on nothing.
+        if no_journal_files(&said) {
+            return Err(Stop::Failed(JournalError::NoJournalFiles {
+                node: self.request.node.clone(),
+            }));
+        }
         Ok(())
     }
 
@@ -256,6 +263,9 @@ impl Reading<'_> {
         let said = String::from_utf8_lossy(&self.stderr).into_owned();
         if status == Some(127) || not_found(&said) {
             return Err(JournalError::NoJournalctl { node });
+        }
+        if no_journal_files(&said) && !permission_denied(&said) {
+            return Err(JournalError::NoJournalFiles { node });
         }
         if permission_denied(&said) {
             return Err(JournalError::PermissionDenied {
@@ -288,6 +298,11 @@ fn permission_denied(said: &str) -> bool {
     ]
     .iter()
     .any(|words| said.contains(words))
+}
+
+/// Whether journalctl said the node keeps no journal files at all.
+fn no_journal_files(said: &str) -> bool {
+    said.contains("No journal files were found")
 }
 
 /// Whether the shell said there is no journalctl.
@@ -343,6 +358,12 @@ mod tests {
         ));
         assert!(!permission_denied("debug1: permanently_set_uid: 0/0"));
         assert!(not_found("bash: line 1: journalctl: command not found"));
+        assert!(no_journal_files(
+            "No journal files were found.\n-- No entries --"
+        ));
+        assert!(!no_journal_files(
+            "No journal files were opened due to insufficient permissions."
+        ));
         assert!(not_found("sh: 1: journalctl: not found"));
         assert!(!not_found("unit not found"));
         assert_eq!(

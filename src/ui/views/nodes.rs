@@ -184,7 +184,7 @@ fn host_lines(theme: &Theme, node: &NodeReport, accept: Option<&str>) -> Vec<Lin
         lines.push(Line::from(vec![
             key(theme, "host key"),
             Span::raw(format!(
-                "{} {} of {}: compare it on the host, then {} accepts it",
+                "{} {} of {}: compare it on the host, then press {} to accept it",
                 one(&unknown.key_type),
                 one(&unknown.fingerprint),
                 one(&unknown.whose),

@@ -83,7 +83,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             (None, None) => "waiting for lines…".to_owned(),
         };
         frame.render_widget(
-            Paragraph::new(waiting).style(theme.style(Role::TextMuted)),
+            Paragraph::new(waiting)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .style(theme.style(Role::TextMuted)),
             inner,
         );
     } else {

@@ -2,6 +2,8 @@
 //! a command log in no more; a node that restarted in between is logged
 //! into again, and read; two users of one node at once get two sessions.
 //!
+//! And a survey whose facts come back cut short says so, not zeros.
+//!
 //! The pool is per process and this file's tests share it, so each test
 //! counts only its own nodes' logins (from their sshd logs).
 
@@ -99,4 +101,28 @@ async fn a_kept_session_whose_node_went_away_is_dropped_by_the_keepalive_round()
     let _node = node.restart().expect("restart");
     pool::keep_alive_now();
     assert_eq!(pool::idle_count(), 0, "its node closed it");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn facts_cut_short_are_an_error_not_zeros() {
+    // A node whose sessions find none of the facts' programs (an empty
+    // PATH directory): the sections come back empty.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = dir.path().join("empty-bin");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let node = SshNode::start_with(
+        &dir.path().join("n1"),
+        sitedeck_lab::sshd::NodeOptions {
+            path: Some(empty.display().to_string()),
+            ..sitedeck_lab::sshd::NodeOptions::default()
+        },
+    )
+    .expect("node");
+    let access = access(dir.path(), &node);
+    let surveyed = survey(access, SurveySettings::default()).await;
+    let error = surveyed.nodes[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("the facts came back incomplete"),
+        "{surveyed:?}"
+    );
 }

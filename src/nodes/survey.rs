@@ -260,6 +260,14 @@ fn read_node(
         )),
         Ok((_, out, _)) => {
             let read = facts::parse(&out);
+            // Every Linux host has a CPU: no count means the output came
+            // back cut short, and its zeros must not pass for facts.
+            if read.cpus == 0 {
+                errors.push(format!(
+                    "the facts came back incomplete ({} bytes, no CPU count): read again",
+                    out.len()
+                ));
+            }
             report.findings = facts::findings(&read, settings.disk);
             report.facts = Some(read);
             report.daemon = Some(timesync::parse(&out));

@@ -111,6 +111,7 @@ fn a_command_typed_in_hosts_runs_after_the_site_name_is_typed_again() {
         "the wrong name ran nothing"
     );
     assert_eq!(records[3].target, "nodes n1, n2");
+    assert_eq!(records[3].via, "cockpit");
 }
 
 #[test]

@@ -84,6 +84,7 @@ fn a_command_runs_on_each_named_node_and_is_audited() {
     assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0].phase, Phase::Intent);
     assert_eq!(records[0].target, "nodes n1, n2");
+    assert_eq!(records[0].via, "cli");
     assert_eq!(records[0].what, command);
     assert_eq!(records[1].phase, Phase::Outcome);
     assert_eq!(records[1].result.as_deref(), Some("n1 exit 3; n2 exit 3"));

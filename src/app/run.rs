@@ -42,6 +42,7 @@ const BATCH: usize = 256;
 
 /// Runs the cockpit until the operator quits or a signal arrives.
 pub async fn run(mut state: State, paths: Paths, initial: Vec<Effect>) -> anyhow::Result<()> {
+    crate::store::audit::from_cockpit();
     let _guard = TerminalGuard::enter()?;
     // Never dropped: ratatui's Drop writes to stderr with eprintln!, which
     // panics once an SSH session is gone. The guard restores the cursor.

@@ -88,6 +88,9 @@ pub struct AuditRecord {
     pub phase: Phase,
     /// Who.
     pub who: Actor,
+    /// From where in sitedeck: `cockpit` or `cli`.
+    #[serde(default)]
+    pub via: String,
     /// The site's name.
     pub site: String,
     /// What was touched: `nodes acme-worker-1, acme-worker-2`.
@@ -98,6 +101,15 @@ pub struct AuditRecord {
     pub what: String,
     /// How it ended (outcome records only).
     pub result: Option<String>,
+}
+
+/// Which of sitedeck's faces the actions of this process come from.
+static INTERFACE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Says that this process's actions come from the cockpit (the TUI);
+/// without it they are the command line's.
+pub fn from_cockpit() {
+    let _ = INTERFACE.set("cockpit");
 }
 
 /// One action's place in the audit log: its intent is on disk once this
@@ -127,6 +139,7 @@ pub fn intent(
         ),
         phase: Phase::Intent,
         who: Actor::current(),
+        via: INTERFACE.get().copied().unwrap_or("cli").to_owned(),
         site: site.to_owned(),
         target: target.to_owned(),
         action: action.to_owned(),

@@ -109,7 +109,18 @@ impl SshNode {
             std::fs::create_dir_all("/run/sshd")?;
         }
         // sshd takes the first SetEnv line only: every variable on one.
-        let mut session_env = Vec::new();
+        // The node's directory is its sessions' HOME, as a node has a home
+        // of its own: this machine's rc files (a ~/.bashrc that starts
+        // pyenv, say) would otherwise run in every session of every node.
+        if dir.to_string_lossy().contains(char::is_whitespace)
+            || dir.to_string_lossy().contains('"')
+        {
+            bail!(
+                "a node's directory cannot hold spaces or quotes: {}",
+                dir.display()
+            );
+        }
+        let mut session_env = vec![format!("HOME={}", dir.display())];
         if let Some(skew_ms) = options.skew_ms {
             let library = find_program(&[FAKETIME_LIBRARY])
                 .context("libfaketime is not installed (apt-get install libfaketime)")?;
@@ -126,11 +137,7 @@ impl SshNode {
             }
             session_env.push(format!("PATH={path}"));
         }
-        let set_env = if session_env.is_empty() {
-            String::new()
-        } else {
-            format!("SetEnv {}\n", session_env.join(" "))
-        };
+        let set_env = format!("SetEnv {}\n", session_env.join(" "));
         let host = options.host.as_ref().map_or_else(
             || "127.0.0.1".to_owned(),
             |inside| inside.address.to_string(),

@@ -15,6 +15,10 @@
 //! without, is a harness error. Missing the goal is not: the figures go
 //! to docs/PERFORMANCE.md.
 //!
+//! Last, the cold survey again with rc files that take 0.2 s in every
+//! node's shell (as a distribution's `/etc/bashrc` and its profile.d
+//! scripts can): what each shell sitedeck starts on a node costs.
+//!
 //! Run: `cargo bench --bench nodes_survey` (`SITEDECK_ROUNDS` sets the
 //! number of runs of each, default 5).
 
@@ -33,6 +37,9 @@ use sitedeck_lab::sshd::{NodeOptions, SshNode};
 
 /// Live nodes.
 const NODES: usize = 20;
+
+/// How long a node's rc files take in the last case.
+const RC_SECONDS: &str = "0.2";
 
 fn main() -> Result<()> {
     let rounds: usize = std::env::var("SITEDECK_ROUNDS")
@@ -133,12 +140,24 @@ fn main() -> Result<()> {
         "one node alone: {} ms (median)",
         median(&mut alone_ms).round()
     )?;
+    // (case, with the hung node, warm, rc files that take RC_SECONDS)
     let cases = [
-        ("cold, all live", false, false),
-        ("warm, all live", false, true),
-        ("cold, with a hung node", true, false),
+        ("cold, all live", false, false, false),
+        ("warm, all live", false, true, false),
+        ("cold, with a hung node", true, false, false),
+        ("cold, rc files of 0.2 s", false, false, true),
     ];
-    for (case, with_hung, warm) in cases {
+    for (case, with_hung, warm, slow_rc) in cases {
+        // A node's shell start-up (rc files, profile.d scripts) happens
+        // on its own CPUs: as time, a sleep in each node's ~/.bashrc.
+        for node in &nodes {
+            let rc = node.dir.join(".bashrc");
+            if slow_rc {
+                std::fs::write(&rc, format!("sleep {RC_SECONDS}\n"))?;
+            } else if rc.exists() {
+                std::fs::remove_file(&rc)?;
+            }
+        }
         let mut live_ms = Vec::new();
         let mut whole_ms = Vec::new();
         let mut own_cpu_ms = Vec::new();

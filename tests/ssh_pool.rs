@@ -1,6 +1,7 @@
 //! Sessions kept between surveys, against real sshd: a second survey and
 //! a command log in no more; a node that restarted in between is logged
 //! into again, and read; two users of one node at once get two sessions.
+//! A survey starts one shell on a node, not one per thing it reads.
 //!
 //! And a survey whose facts come back cut short says so, not zeros.
 //!
@@ -25,6 +26,15 @@ fn logins(node: &SshNode) -> usize {
         .count()
 }
 
+/// How many commands (each a shell started by the login shell) `node`
+/// ran, from its sshd log.
+fn commands(node: &SshNode) -> usize {
+    std::fs::read_to_string(node.dir.join("sshd.log"))
+        .expect("sshd log")
+        .matches("Starting session: command")
+        .count()
+}
+
 fn access(dir: &std::path::Path, node: &SshNode) -> Arc<SshAccess> {
     let known = support::ssh::known(dir);
     support::ssh::trust(&known, node);
@@ -43,9 +53,14 @@ async fn a_second_survey_and_a_command_reuse_the_first_surveys_session() {
     let access = access(dir.path(), &node);
     // Accepting the key logged in once (its session was not kept).
     let before = logins(&node);
+    let commands_before = commands(&node);
 
     let first = survey(access.clone(), SurveySettings::default()).await;
     assert!(first.nodes[0].error.is_none(), "{first:?}");
+    assert!(first.nodes[0].facts.is_some() && first.nodes[0].time.is_some());
+    // The clock, the facts and the time daemon in one shell: the node's
+    // rc files run once per survey.
+    assert_eq!(commands(&node) - commands_before, 1, "one shell per survey");
     let second = survey(access.clone(), SurveySettings::default()).await;
     assert!(second.nodes[0].error.is_none(), "{second:?}");
     let ran = run_on(

@@ -4,7 +4,7 @@
 //! be from halfway through it: offset = remote − (send + RTT/2), give or
 //! take RTT/2.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ssh2::Session;
@@ -29,66 +29,121 @@ fn now_nanos() -> i128 {
         .map_or(0, |d| d.as_nanos() as i128)
 }
 
+/// What one shell on a node gave: its clock against this host's, then
+/// what a command run after the round trips printed.
+#[derive(Debug)]
+pub struct ShellReading {
+    /// The clock, or why it could not be read.
+    pub clock: Result<ClockOffset, String>,
+    /// The command's stdout and stderr, or why it could not be run.
+    pub output: Result<(String, String), String>,
+}
+
 /// Measures over `rounds` round trips through one shell on the node
 /// (`date +%s%N`: GNU date, as every supported distribution has; without
 /// nanoseconds it fails rather than guess).
 /// Blocking.
 pub fn measure(session: &Session, rounds: usize) -> Result<ClockOffset, String> {
+    measure_then(session, rounds, None)?.clock
+}
+
+/// Measures as [`measure`] does, then runs `then` (with stdin from
+/// /dev/null) in the same shell: one shell start on the node instead of
+/// two, which on a node with heavy rc files is most of a survey's cost.
+/// An error: no shell could be started. Blocking.
+pub fn measure_then(
+    session: &Session,
+    rounds: usize,
+    then: Option<&str>,
+) -> Result<ShellReading, String> {
     let mut channel = session
         .channel_session()
         .map_err(|e| format!("cannot open a channel: {e}"))?;
+    // By its path: a session whose PATH finds nothing still gets a shell,
+    // whose builtins say what is missing.
     channel
-        .exec("sh")
+        .exec("/bin/sh")
         .map_err(|e| format!("cannot start a shell: {e}"))?;
+    let mut stream = channel.stream(0);
+    let mut reader = BufReader::new(stream.clone());
+    let clock = round_trips(&mut stream, &mut reader, rounds);
+    let output = match then {
+        Some(command) => {
+            let script = format!("{{\n{command}\n}} </dev/null\nexit\n");
+            let sent = stream
+                .write_all(script.as_bytes())
+                .and_then(|()| stream.flush())
+                .map_err(|e| format!("cannot send the command: {e}"));
+            let _ = channel.send_eof();
+            // After the last round trip's line, the rest is the command's.
+            let mut out = String::new();
+            let mut err = String::new();
+            sent.and_then(|()| {
+                reader
+                    .read_to_string(&mut out)
+                    .and_then(|_| channel.stderr().read_to_string(&mut err))
+                    .map_err(|e| format!("cannot read the output: {e}"))
+            })
+            .map(|_| (out, err))
+        }
+        None => {
+            let _ = stream.write_all(b"exit\n");
+            let _ = channel.send_eof();
+            Ok((String::new(), String::new()))
+        }
+    };
+    let _ = channel.wait_close();
+    Ok(ShellReading { clock, output })
+}
+
+/// The round trips through a shell: each asks the node's time.
+fn round_trips(
+    stream: &mut ssh2::Stream,
+    reader: &mut BufReader<ssh2::Stream>,
+    rounds: usize,
+) -> Result<ClockOffset, String> {
     let mut best: Option<(i128, i128)> = None; // (rtt, offset) in ns
     let mut samples = 0;
-    {
-        let mut stream = channel.stream(0);
-        let mut reader = BufReader::new(stream.clone());
-        let mut line = String::new();
-        for _ in 0..rounds.max(1) {
-            // Round trips timed by the monotonic clock: a step of the wall
-            // clock meanwhile must not make one look short.
-            let started = Instant::now();
-            let sent = now_nanos();
-            stream
-                .write_all(b"echo T$(date +%s%N)\n")
-                .and_then(|()| stream.flush())
-                .map_err(|e| format!("cannot ask the node's time: {e}"))?;
-            // What a login script printed comes first: skipped.
-            let remote = loop {
-                line.clear();
-                let read = reader
-                    .read_line(&mut line)
-                    .map_err(|e| format!("no answer with the node's time: {e}"))?;
-                if read == 0 {
-                    return Err("the node's shell ended before it told the time".into());
-                }
-                if let Some(nanos) = line.trim().strip_prefix('T') {
-                    break nanos.to_owned();
-                }
-            };
-            let rtt = started.elapsed().as_nanos() as i128;
-            // 19 digits: seconds and nanoseconds. A date without %N would
-            // print fewer, or a literal N.
-            let remote: i128 = match remote.parse() {
-                Ok(nanos) if remote.len() >= 19 => nanos,
-                _ => {
-                    return Err(format!(
-                        "the node's date does not give nanoseconds ({remote:?}): GNU date is needed"
-                    ));
-                }
-            };
-            let offset = remote - (sent + rtt / 2);
-            samples += 1;
-            if best.is_none_or(|(best_rtt, _)| rtt < best_rtt) {
-                best = Some((rtt, offset));
+    let mut line = String::new();
+    for _ in 0..rounds.max(1) {
+        // Round trips timed by the monotonic clock: a step of the wall
+        // clock meanwhile must not make one look short.
+        let started = Instant::now();
+        let sent = now_nanos();
+        stream
+            .write_all(b"echo T$(date +%s%N)\n")
+            .and_then(|()| stream.flush())
+            .map_err(|e| format!("cannot ask the node's time: {e}"))?;
+        // What a login script printed comes first: skipped.
+        let remote = loop {
+            line.clear();
+            let read = reader
+                .read_line(&mut line)
+                .map_err(|e| format!("no answer with the node's time: {e}"))?;
+            if read == 0 {
+                return Err("the node's shell ended before it told the time".into());
             }
+            if let Some(nanos) = line.trim().strip_prefix('T') {
+                break nanos.to_owned();
+            }
+        };
+        let rtt = started.elapsed().as_nanos() as i128;
+        // 19 digits: seconds and nanoseconds. A date without %N would
+        // print fewer, or a literal N.
+        let remote: i128 = match remote.parse() {
+            Ok(nanos) if remote.len() >= 19 => nanos,
+            _ => {
+                return Err(format!(
+                    "the node's date does not give nanoseconds ({remote:?}): GNU date is needed"
+                ));
+            }
+        };
+        let offset = remote - (sent + rtt / 2);
+        samples += 1;
+        if best.is_none_or(|(best_rtt, _)| rtt < best_rtt) {
+            best = Some((rtt, offset));
         }
-        let _ = stream.write_all(b"exit\n");
     }
-    let _ = channel.send_eof();
-    let _ = channel.wait_close();
     let (rtt, offset) = best.ok_or("no round trip")?;
     Ok(ClockOffset {
         offset_ms: offset as f64 / 1e6,

@@ -232,8 +232,18 @@ fn read_node(
             return report;
         }
     };
-    let mut measured = clock::measure(lease.session(), clock::ROUNDS);
-    if measured.is_err() && lease.reused() {
+    // One shell for the clock, then the facts and the time daemon: each
+    // shell started costs a round trip and the node's rc files.
+    let command = format!("{}; echo '== time'; {DAEMON_COMMAND}", facts::FACTS_COMMAND);
+    let read =
+        |lease: &pool::Lease| clock::measure_then(lease.session(), clock::ROUNDS, Some(&command));
+    let mut reading = read(&lease);
+    let shell_broke = |reading: &Result<clock::ShellReading, String>| {
+        reading
+            .as_ref()
+            .map_or(true, |reading| reading.clock.is_err())
+    };
+    if shell_broke(&reading) && lease.reused() {
         lease.broken();
         lease = match pool::fresh(access, target, settings.timeout) {
             Ok(lease) => lease,
@@ -242,23 +252,23 @@ fn read_node(
                 return report;
             }
         };
-        measured = clock::measure(lease.session(), clock::ROUNDS);
+        reading = read(&lease);
     }
-    let session = lease.session();
     let mut errors = Vec::new();
+    let (measured, output) = match reading {
+        Ok(reading) => (reading.clock, reading.output),
+        Err(why) => (Err(why.clone()), Err(why)),
+    };
     match measured {
         Ok(time) => report.time = Some(time),
         Err(why) => errors.push(format!("the clock could not be read: {why}")),
     }
-    // One command for the facts and the time daemon: each exec costs a
-    // round trip and a process on the node.
-    let command = format!("{}; echo '== time'; {DAEMON_COMMAND}", facts::FACTS_COMMAND);
-    match super::ssh::run(session, &command) {
-        Ok((status, out, err)) if out.trim().is_empty() => errors.push(format!(
-            "the facts command printed nothing (exit {status}): {}",
+    match output {
+        Ok((out, err)) if out.trim().is_empty() => errors.push(format!(
+            "the facts command printed nothing: {}",
             crate::text::one_line(&err)
         )),
-        Ok((_, out, _)) => {
+        Ok((out, _)) => {
             let read = facts::parse(&out);
             // Every Linux host has a CPU: no count means the output came
             // back cut short, and its zeros must not pass for facts.

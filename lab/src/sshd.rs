@@ -110,8 +110,8 @@ impl SshNode {
         }
         // sshd takes the first SetEnv line only: every variable on one.
         // The node's directory is its sessions' HOME, as a node has a home
-        // of its own: this machine's rc files (a ~/.bashrc that starts
-        // pyenv, say) would otherwise run in every session of every node.
+        // of its own: this machine's ~/.bashrc (one that starts pyenv,
+        // say) would otherwise run in every session of every node.
         if dir.to_string_lossy().contains(char::is_whitespace)
             || dir.to_string_lossy().contains('"')
         {

@@ -78,13 +78,19 @@ pub fn measure_then(
             // After the last round trip's line, the rest is the command's.
             let mut out = String::new();
             let mut err = String::new();
-            sent.and_then(|()| {
+            let read = sent.and_then(|()| {
                 reader
                     .read_to_string(&mut out)
-                    .and_then(|_| channel.stderr().read_to_string(&mut err))
                     .map_err(|e| format!("cannot read the output: {e}"))
-            })
-            .map(|_| (out, err))
+            });
+            // What the shell said on stderr, also when it ended before the
+            // command could be sent (a login shell that refuses, say).
+            let _ = channel.stderr().read_to_string(&mut err);
+            match read {
+                Ok(_) => Ok((out, err)),
+                Err(why) if err.trim().is_empty() => Err(why),
+                Err(why) => Err(format!("{why}: {}", crate::text::one_line(&err))),
+            }
         }
         None => {
             let _ = stream.write_all(b"exit\n");

@@ -255,15 +255,19 @@ fn read_node(
         reading = read(&lease);
     }
     let mut errors = Vec::new();
-    let (measured, output) = match reading {
-        Ok(reading) => (reading.clock, reading.output),
-        Err(why) => (Err(why.clone()), Err(why)),
+    let reading = match reading {
+        Ok(reading) => reading,
+        Err(why) => {
+            lease.broken();
+            report.error = Some(format!("no shell could be started on the node: {why}"));
+            return report;
+        }
     };
-    match measured {
+    match reading.clock {
         Ok(time) => report.time = Some(time),
         Err(why) => errors.push(format!("the clock could not be read: {why}")),
     }
-    match output {
+    match reading.output {
         Ok((out, err)) if out.trim().is_empty() => errors.push(format!(
             "the facts command printed nothing: {}",
             crate::text::one_line(&err)

@@ -18,21 +18,22 @@ use sitedeck_lab::sshd::SshNode;
 
 mod support;
 
-/// How many times `node` let a user in, from its sshd log.
-fn logins(node: &SshNode) -> usize {
+/// How many lines of `node`'s sshd log say `what`.
+fn logged(node: &SshNode, what: &str) -> usize {
     std::fs::read_to_string(node.dir.join("sshd.log"))
         .expect("sshd log")
-        .matches("Accepted publickey")
+        .matches(what)
         .count()
 }
 
-/// How many commands (each a shell started by the login shell) `node`
-/// ran, from its sshd log.
+/// How many times `node` let a user in.
+fn logins(node: &SshNode) -> usize {
+    logged(node, "Accepted publickey")
+}
+
+/// How many commands (each a shell started by the login shell) `node` ran.
 fn commands(node: &SshNode) -> usize {
-    std::fs::read_to_string(node.dir.join("sshd.log"))
-        .expect("sshd log")
-        .matches("Starting session: command")
-        .count()
+    logged(node, "Starting session: command")
 }
 
 fn access(dir: &std::path::Path, node: &SshNode) -> Arc<SshAccess> {

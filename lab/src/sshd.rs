@@ -112,15 +112,7 @@ impl SshNode {
         // The node's directory is its sessions' HOME, as a node has a home
         // of its own: this machine's ~/.bashrc (one that starts pyenv,
         // say) would otherwise run in every session of every node.
-        if dir.to_string_lossy().contains(char::is_whitespace)
-            || dir.to_string_lossy().contains('"')
-        {
-            bail!(
-                "a node's directory cannot hold spaces or quotes: {}",
-                dir.display()
-            );
-        }
-        let mut session_env = vec![format!("HOME={}", dir.display())];
+        let mut session_env = vec![session_variable("HOME", &dir.display().to_string())?];
         if let Some(skew_ms) = options.skew_ms {
             let library = find_program(&[FAKETIME_LIBRARY])
                 .context("libfaketime is not installed (apt-get install libfaketime)")?;
@@ -132,10 +124,7 @@ impl SshNode {
             ));
         }
         if let Some(path) = &options.path {
-            if path.contains(char::is_whitespace) || path.contains('"') {
-                bail!("a node's PATH cannot hold spaces or quotes: {path}");
-            }
-            session_env.push(format!("PATH={path}"));
+            session_env.push(session_variable("PATH", path)?);
         }
         let set_env = format!("SetEnv {}\n", session_env.join(" "));
         let host = options.host.as_ref().map_or_else(
@@ -349,6 +338,15 @@ fn shadow_with(dir: &Path, user: &str, password: &str) -> Result<PathBuf> {
     let shadow = dir.join("shadow");
     crate::site::write_private(&shadow, &(lines.join("\n") + "\n"))?;
     Ok(shadow)
+}
+
+/// `NAME=VALUE` for sshd's `SetEnv`, which takes neither spaces nor
+/// quotes in a value.
+fn session_variable(name: &str, value: &str) -> Result<String> {
+    if value.contains(char::is_whitespace) || value.contains('"') {
+        bail!("a node's {name} cannot hold spaces or quotes: {value}");
+    }
+    Ok(format!("{name}={value}"))
 }
 
 /// Debian's libfaketime.

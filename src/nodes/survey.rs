@@ -238,12 +238,8 @@ fn read_node(
     let read =
         |lease: &pool::Lease| clock::measure_then(lease.session(), clock::ROUNDS, Some(&command));
     let mut reading = read(&lease);
-    let shell_broke = |reading: &Result<clock::ShellReading, String>| {
-        reading
-            .as_ref()
-            .map_or(true, |reading| reading.clock.is_err())
-    };
-    if shell_broke(&reading) && lease.reused() {
+    let clock_read = matches!(reading, Ok(clock::ShellReading { clock: Ok(_), .. }));
+    if !clock_read && lease.reused() {
         lease.broken();
         lease = match pool::fresh(access, target, settings.timeout) {
             Ok(lease) => lease,
@@ -254,7 +250,6 @@ fn read_node(
         };
         reading = read(&lease);
     }
-    let mut errors = Vec::new();
     let reading = match reading {
         Ok(reading) => reading,
         Err(why) => {
@@ -263,6 +258,7 @@ fn read_node(
             return report;
         }
     };
+    let mut errors = Vec::new();
     match reading.clock {
         Ok(time) => report.time = Some(time),
         Err(why) => errors.push(format!("the clock could not be read: {why}")),

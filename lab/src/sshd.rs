@@ -155,10 +155,12 @@ impl SshNode {
             Some(inside) => crate::netns::command_in(&inside.namespace, &sshd),
             None => Command::new(&sshd),
         };
-        if !own_mounts {
-            command.arg("-D").arg("-e").arg("-f").arg(&config);
-        }
         let log = dir.join("sshd.log");
+        if !own_mounts {
+            // -E, not -e: with its log on stderr, sshd's DEBUG1 lines from
+            // a session's child would reach the session's own stderr.
+            command.arg("-D").arg("-E").arg(&log).arg("-f").arg(&config);
+        }
         // What an earlier start logged (a restarted node appends).
         let earlier = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let mut process = ManagedProcess::spawn("sshd", command, &log)?;
@@ -295,8 +297,9 @@ fn with_own_mounts(
         ));
     }
     script.push_str(&format!(
-        "exec '{sshd}' -D -e -f '{config}'",
+        "exec '{sshd}' -D -E '{log}' -f '{config}'",
         sshd = sshd.display(),
+        log = dir.join("sshd.log").display(),
         config = config.display(),
     ));
     let unshare = find_program(&["/usr/bin/unshare", "unshare"])
